@@ -238,13 +238,18 @@ impl JwtCore {
 
     fn check_structure(&self, token: &str) -> Result<CheckedHeader, AuthError> {
         let mut segments = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (segments.next(), segments.next(), segments.next(), segments.next())
-        else {
-            // Not three segments: not a JWS compact token at all (an API key, an opaque
-            // token). Let the next provider of a chain look at it.
-            return Err(AuthError::UnrecognizedCredential);
+        let first = segments.next().unwrap_or_default();
+        let (Some(payload), Some(signature), None) = (segments.next(), segments.next(), segments.next()) else {
+            // Not three segments. If the first one is a JSON object it is a mangled JWT
+            // (an extra segment, a missing one); otherwise it is no JWT at all (an API
+            // key, an opaque token), and the next provider of a chain may look at it.
+            return Err(if looks_like_jose_header(first) {
+                AuthError::MalformedToken("a JWT has exactly three segments")
+            } else {
+                AuthError::UnrecognizedCredential
+            });
         };
+        let header = first;
         let header_bytes = strict_b64(header)?;
         let raw: RawHeader =
             serde_json::from_slice(&header_bytes).map_err(|_| AuthError::MalformedToken("the header is not a JSON object"))?;
@@ -350,6 +355,10 @@ pub(crate) enum Started<'t> {
     Cached(ClientContext),
     /// A token to verify with the key the header names.
     Verify { token: &'t str, hash: TokenHash, header: CheckedHeader },
+}
+
+fn looks_like_jose_header(segment: &str) -> bool {
+    URL_SAFE_NO_PAD.decode(segment).is_ok_and(|bytes| bytes.first() == Some(&b'{'))
 }
 
 /// Decodes one segment as unpadded base64url, refusing padding, characters outside the
