@@ -1,0 +1,210 @@
+//! Approval grants: short-lived, signed permission for one principal to make one call.
+//!
+//! A tool marked `requires_approval` refuses calls without a grant. The approval
+//! workflow (who approves, over which endpoint) lives in the server; this module holds
+//! the part that must be exactly right: what a grant binds, and how it is checked.
+//!
+//! A grant binds
+//! - the **tool** name,
+//! - the **arguments**, as SHA-256 of their canonical JSON
+//!   ([`identity_types::canonical_json`]), so an approved `refund(10)` is not a
+//!   `refund(10000)`,
+//! - the **principal**, as an HMAC of its isolation key (the grant does not reveal who),
+//! - an **expiry**,
+//!
+//! and is signed with HMAC-SHA256 under the server's approval key.
+//!
+//! Format: `pag1.<base64url payload JSON>.<base64url HMAC of "pag1.<payload>">`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use identity_types::{IsolationKey, canonical_json, unix_now};
+use ring::{digest, hmac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::builtin::{GuardConfigError, caller};
+use crate::denial::{Denial, DenialCode};
+use crate::guard::{Guard, GuardContext, GuardFuture, Verdict};
+
+const PREFIX: &str = "pag1";
+/// Largest grant accepted, in bytes.
+const MAX_GRANT_LEN: usize = 2048;
+
+/// What a call needs approved: the request an approver sees (without the arguments'
+/// values, which the server shows from its own record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalSubject {
+    /// The tool.
+    pub tool: String,
+    /// Lower-case hex SHA-256 of the canonical JSON arguments.
+    pub arguments_sha256: String,
+    /// HMAC tag of the principal's isolation key, hex.
+    pub principal: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    #[serde(flatten)]
+    subject: ApprovalSubject,
+    exp: u64,
+    approver: String,
+}
+
+/// Why a grant was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApprovalError {
+    /// Not a grant at all.
+    #[error("the approval grant is malformed")]
+    Malformed,
+    /// The signature does not verify (forged, or signed under another key).
+    #[error("the approval grant's signature is invalid")]
+    BadSignature,
+    /// The grant has expired.
+    #[error("the approval grant has expired")]
+    Expired,
+    /// The grant is for another tool.
+    #[error("the approval grant is for another tool")]
+    WrongTool,
+    /// The grant is for other arguments.
+    #[error("the approval grant is for other arguments")]
+    WrongArguments,
+    /// The grant is for another principal.
+    #[error("the approval grant is for another principal")]
+    WrongPrincipal,
+}
+
+/// Issues and checks grants under one key.
+pub struct ApprovalSigner {
+    key: hmac::Key,
+}
+
+impl ApprovalSigner {
+    /// A signer with a key of at least 32 bytes.
+    ///
+    /// # Errors
+    /// [`GuardConfigError::WeakKey`] for a shorter key.
+    pub fn new(key: &[u8]) -> Result<Self, GuardConfigError> {
+        if key.len() < 32 {
+            return Err(GuardConfigError::WeakKey(key.len()));
+        }
+        Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, key) })
+    }
+
+    /// What a call by `principal` of `tool` with `arguments` needs approved.
+    #[must_use]
+    pub fn subject(&self, tool: &str, arguments: &Value, principal: &IsolationKey) -> ApprovalSubject {
+        let args = digest::digest(&digest::SHA256, canonical_json(arguments).as_bytes());
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(b"palisade.approval.principal.v1\0");
+        ctx.update(principal.principal().as_str().as_bytes());
+        ApprovalSubject { tool: tool.to_owned(), arguments_sha256: hex(args.as_ref()), principal: hex(ctx.sign().as_ref()) }
+    }
+
+    /// Signs a grant for `subject`, valid for `ttl`, naming the approver (a pseudonym or
+    /// role, for the audit trail).
+    ///
+    /// # Errors
+    /// Never in practice; serialisation of the payload cannot fail.
+    pub fn grant(&self, subject: ApprovalSubject, approver: &str, ttl: Duration) -> Result<String, ApprovalError> {
+        let payload = Payload { subject, exp: unix_now().saturating_add(ttl.as_secs()), approver: approver.to_owned() };
+        let json = serde_json::to_vec(&payload).map_err(|_| ApprovalError::Malformed)?;
+        let signing_input = format!("{PREFIX}.{}", URL_SAFE_NO_PAD.encode(json));
+        let tag = hmac::sign(&self.key, signing_input.as_bytes());
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref())))
+    }
+
+    /// Checks `grant` against the call it is presented with.
+    ///
+    /// # Errors
+    /// The [`ApprovalError`] saying which binding failed.
+    pub fn verify(&self, grant: &str, expected: &ApprovalSubject) -> Result<(), ApprovalError> {
+        if grant.len() > MAX_GRANT_LEN {
+            return Err(ApprovalError::Malformed);
+        }
+        let (signing_input, signature) = grant.rsplit_once('.').ok_or(ApprovalError::Malformed)?;
+        let (prefix, payload) = signing_input.split_once('.').ok_or(ApprovalError::Malformed)?;
+        if prefix != PREFIX {
+            return Err(ApprovalError::Malformed);
+        }
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| ApprovalError::Malformed)?;
+        // Constant-time comparison inside ring.
+        hmac::verify(&self.key, signing_input.as_bytes(), &signature).map_err(|_| ApprovalError::BadSignature)?;
+        let payload: Payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(ApprovalError::Malformed)?;
+        if payload.exp < unix_now() {
+            return Err(ApprovalError::Expired);
+        }
+        if payload.subject.tool != expected.tool {
+            return Err(ApprovalError::WrongTool);
+        }
+        if payload.subject.arguments_sha256 != expected.arguments_sha256 {
+            return Err(ApprovalError::WrongArguments);
+        }
+        if payload.subject.principal != expected.principal {
+            return Err(ApprovalError::WrongPrincipal);
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ApprovalSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApprovalSigner([REDACTED])")
+    }
+}
+
+/// Refuses calls of tools marked `requires_approval` unless they carry a valid grant.
+/// Listing such a tool is allowed: the caller needs to see it to ask for approval.
+#[derive(Debug, Clone)]
+pub struct RequireApproval {
+    signer: Arc<ApprovalSigner>,
+}
+
+impl RequireApproval {
+    /// A guard checking grants with `signer`.
+    #[must_use]
+    pub fn new(signer: Arc<ApprovalSigner>) -> Self {
+        Self { signer }
+    }
+
+    fn verdict(&self, ctx: &GuardContext<'_>) -> Verdict {
+        let (true, Some(arguments)) = (ctx.tool.requires_approval, ctx.arguments) else {
+            return Ok(());
+        };
+        let client = caller(ctx, "require_approval")?;
+        let Some(grant) = ctx.approval_grant else {
+            return Err(Denial::new(DenialCode::ApprovalRequired, "require_approval", "this call needs an approval grant"));
+        };
+        let expected = self.signer.subject(&ctx.tool.name, arguments, client.isolation_key());
+        self.signer
+            .verify(grant, &expected)
+            .map_err(|e| Denial::new(DenialCode::ApprovalInvalid, "require_approval", e.to_string()))
+    }
+}
+
+impl Guard for RequireApproval {
+    fn name(&self) -> &'static str {
+        "require_approval"
+    }
+    fn check<'a>(&'a self, ctx: &'a GuardContext<'a>) -> GuardFuture<'a> {
+        GuardFuture::ready(self.verdict(ctx))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
