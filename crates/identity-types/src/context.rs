@@ -92,7 +92,6 @@ pub struct ClientContext {
 
 impl ClientContext {
     /// Starts a context for `client_id`, authenticated by `method`.
-    #[must_use]
     pub fn builder(client_id: ClientId, method: AuthMethod) -> ClientContextBuilder {
         ClientContextBuilder {
             client_id,
@@ -406,7 +405,9 @@ mod tests {
     fn debug_hides_claim_values() {
         let mut claims = Map::new();
         claims.insert("email".into(), Value::String("alice@example.com".into()));
-        let c = ClientContext::builder(ClientId::new("alice").expect("id"), AuthMethod::Jwt).claims(claims).build();
+        let c = ClientContext::builder(ClientId::new("alice").expect("id"), AuthMethod::Jwt)
+            .claims(claims)
+            .build();
         let shown = format!("{c:?}");
         assert!(shown.contains("email"));
         assert!(!shown.contains("alice@example.com"));

@@ -62,11 +62,7 @@ pub trait ErrorCode: fmt::Display {
 
     /// The error in its wire form, safe to send to the caller.
     fn to_public(&self) -> PublicError {
-        PublicError {
-            class: self.class(),
-            code: Cow::Borrowed(self.code()),
-            message: self.to_string(),
-        }
+        PublicError { class: self.class(), code: Cow::Borrowed(self.code()), message: self.to_string() }
     }
 }
 

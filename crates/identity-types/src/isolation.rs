@@ -182,7 +182,8 @@ mod tests {
         let parts: Vec<&str> = key.as_str().split(':').collect();
         assert_eq!(parts[0], "v1");
         assert_eq!(parts[1], "u");
-        let tenant = (!parts[2].is_empty()).then(|| String::from_utf8(decode_component(parts[2])).expect("utf8"));
+        let tenant =
+            (!parts[2].is_empty()).then(|| String::from_utf8(decode_component(parts[2])).expect("utf8"));
         let user = String::from_utf8(decode_component(parts[3])).expect("utf8");
         let session = match parts.len() {
             4 => None,
@@ -236,7 +237,8 @@ mod tests {
 
     #[test]
     fn known_collision_pairs_stay_apart() {
-        let cases: &[((Option<&str>, &str), (Option<&str>, &str))] = &[
+        type Principal<'a> = (Option<&'a str>, &'a str);
+        let cases: &[(Principal<'_>, Principal<'_>)] = &[
             ((None, "google:123"), (None, "google_123")),
             ((Some("a"), "b:c"), (Some("a:b"), "c")),
             ((None, "a"), (Some("a"), "a")),

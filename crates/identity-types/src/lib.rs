@@ -49,7 +49,9 @@ pub use canonical::canonical_json;
 pub use context::{AuthMethod, ClientContext, ClientContextBuilder};
 pub use error::{ErrorClass, ErrorCode, PublicError};
 pub use extensions::Extensions;
-pub use ids::{ClientId, IdError, IdKind, RandomnessUnavailable, RequestId, Role, Scope, SessionId, TenantId};
+pub use ids::{
+    ClientId, IdError, IdKind, RandomnessUnavailable, RequestId, Role, Scope, SessionId, TenantId,
+};
 pub use isolation::IsolationKey;
 pub use privacy::{PrivacyId, PrivacyKey, WeakSecret};
 pub use secrecy::{ExposeSecret, SecretString};
@@ -57,7 +59,5 @@ pub use secrecy::{ExposeSecret, SecretString};
 /// Seconds since the Unix epoch, as used in JWT `NumericDate` claims.
 #[must_use]
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

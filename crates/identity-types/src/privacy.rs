@@ -110,7 +110,10 @@ mod tests {
     use crate::{ClientId, TenantId};
 
     fn key_for(user: &str) -> IsolationKey {
-        IsolationKey::for_principal(Some(&TenantId::new("acme").expect("t")), &ClientId::new(user).expect("u"))
+        IsolationKey::for_principal(
+            Some(&TenantId::new("acme").expect("t")),
+            &ClientId::new(user).expect("u"),
+        )
     }
 
     #[test]

@@ -88,7 +88,14 @@ impl ApiKeySpec {
     /// A key for `client_id`, with no roles or scopes and no expiry.
     #[must_use]
     pub fn new(client_id: ClientId) -> Self {
-        Self { client_id, tenant: None, roles: BTreeSet::new(), scopes: BTreeSet::new(), ttl: None, label: None }
+        Self {
+            client_id,
+            tenant: None,
+            roles: BTreeSet::new(),
+            scopes: BTreeSet::new(),
+            ttl: None,
+            label: None,
+        }
     }
     /// Sets the tenant.
     #[must_use]
@@ -199,7 +206,9 @@ impl ApiKeyAuth {
             let mut store = auth.write();
             for key in keys {
                 let digest = parse_hex_digest(&key.sha256).ok_or(ApiKeyError::InvalidDigest)?;
-                store.by_digest.insert(digest, Entry { record: Arc::new(key.record), retired_at: key.retired_at });
+                store
+                    .by_digest
+                    .insert(digest, Entry { record: Arc::new(key.record), retired_at: key.retired_at });
             }
         }
         Ok(auth)
@@ -239,7 +248,9 @@ impl ApiKeyAuth {
             label: spec.label,
         };
         let key = generate_key()?;
-        self.write().by_digest.insert(digest_of(&key), Entry { record: Arc::new(record.clone()), retired_at: None });
+        self.write()
+            .by_digest
+            .insert(digest_of(&key), Entry { record: Arc::new(record.clone()), retired_at: None });
         Ok(IssuedApiKey { record, key: SecretString::from(key) })
     }
 
@@ -282,8 +293,12 @@ impl ApiKeyAuth {
     #[must_use]
     pub fn list(&self) -> Vec<ApiKeyRecord> {
         let store = self.read();
-        let mut out: Vec<ApiKeyRecord> =
-            store.by_digest.values().filter(|e| e.retired_at.is_none()).map(|e| (*e.record).clone()).collect();
+        let mut out: Vec<ApiKeyRecord> = store
+            .by_digest
+            .values()
+            .filter(|e| e.retired_at.is_none())
+            .map(|e| (*e.record).clone())
+            .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
@@ -300,7 +315,9 @@ impl ApiKeyAuth {
             let store = self.read();
             let entry = store.by_digest.get(&digest).ok_or(AuthError::UnknownApiKey)?;
             let now = unix_now();
-            if entry.retired_at.is_some_and(|at| at <= now) || entry.record.expires_at.is_some_and(|at| at <= now) {
+            if entry.retired_at.is_some_and(|at| at <= now)
+                || entry.record.expires_at.is_some_and(|at| at <= now)
+            {
                 return Err(AuthError::ApiKeyExpired);
             }
             Arc::clone(&entry.record)
@@ -333,14 +350,21 @@ impl fmt::Debug for ApiKeyAuth {
 }
 
 impl AuthProvider for ApiKeyAuth {
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
             let key = match request.headers().get(API_KEY_HEADER) {
                 Some(value) => {
                     if request.headers().contains_key(http::header::AUTHORIZATION) {
-                        return Err(AuthError::MalformedHeader("both Authorization and X-API-Key are present"));
+                        return Err(AuthError::MalformedHeader(
+                            "both Authorization and X-API-Key are present",
+                        ));
                     }
-                    value.to_str().map_err(|_| AuthError::MalformedHeader("X-API-Key is not visible ASCII"))?
+                    value
+                        .to_str()
+                        .map_err(|_| AuthError::MalformedHeader("X-API-Key is not visible ASCII"))?
                 }
                 None => {
                     let token = request.bearer_token()?;
@@ -357,7 +381,8 @@ impl AuthProvider for ApiKeyAuth {
 }
 
 fn check_format(key: &str) -> Result<(), AuthError> {
-    let body = key.strip_prefix(API_KEY_PREFIX).ok_or(AuthError::MalformedApiKey("missing the psk_ prefix"))?;
+    let body =
+        key.strip_prefix(API_KEY_PREFIX).ok_or(AuthError::MalformedApiKey("missing the psk_ prefix"))?;
     if key.len() != API_KEY_LEN {
         return Err(AuthError::MalformedApiKey("wrong length"));
     }

@@ -75,19 +75,24 @@ impl ClaimMapping {
     /// [`AuthError::MissingClaim`] without `sub`; [`AuthError::InvalidClaim`] when a
     /// claim has the wrong type (e.g. `roles` as a string: it is never split into
     /// letters) or an invalid value.
-    pub fn to_context(&self, claims: Map<String, Value>, method: AuthMethod) -> Result<ClientContext, AuthError> {
+    pub fn to_context(
+        &self,
+        claims: Map<String, Value>,
+        method: AuthMethod,
+    ) -> Result<ClientContext, AuthError> {
         let subject = match claims.get("sub") {
             None | Some(Value::Null) => return Err(AuthError::MissingClaim("sub")),
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err(invalid("sub", "must be a string")),
         };
-        let client_id = ClientId::new(subject.clone()).map_err(|_| invalid("sub", "is not a valid client id"))?;
+        let client_id =
+            ClientId::new(subject.clone()).map_err(|_| invalid("sub", "is not a valid client id"))?;
 
         let tenant = match claims.get(&self.tenant) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => {
-                Some(TenantId::new(s.as_str()).map_err(|_| invalid(&self.tenant, "is not a valid tenant id"))?)
-            }
+            Some(Value::String(s)) => Some(
+                TenantId::new(s.as_str()).map_err(|_| invalid(&self.tenant, "is not a valid tenant id"))?,
+            ),
             Some(_) => return Err(invalid(&self.tenant, "must be a string")),
         };
 
@@ -100,11 +105,14 @@ impl ClaimMapping {
         let scopes = match claims.get(&self.scope) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(s)) => {
-                let parts: Vec<Value> = s.split(' ').filter(|p| !p.is_empty()).map(|p| Value::String(p.into())).collect();
+                let parts: Vec<Value> =
+                    s.split(' ').filter(|p| !p.is_empty()).map(|p| Value::String(p.into())).collect();
                 string_list(&self.scope, &parts, Scope::new)?
             }
             Some(Value::Array(items)) => string_list(&self.scope, items, Scope::new)?,
-            Some(_) => return Err(invalid(&self.scope, "must be a space-separated string or an array of strings")),
+            Some(_) => {
+                return Err(invalid(&self.scope, "must be a space-separated string or an array of strings"));
+            }
         };
 
         let mut builder = ClientContext::builder(client_id, method)
@@ -129,14 +137,18 @@ impl ClaimMapping {
             Some(_) => return Err(invalid("aud", "must be a string or an array of strings")),
         }
         if let Some(iat) = claims.get("iat") {
-            builder = builder.issued_at(iat.as_u64().ok_or_else(|| invalid("iat", "must be a non-negative integer"))?);
+            builder = builder
+                .issued_at(iat.as_u64().ok_or_else(|| invalid("iat", "must be a non-negative integer"))?);
         }
         if let Some(exp) = claims.get("exp") {
-            builder = builder.expires_at(exp.as_u64().ok_or_else(|| invalid("exp", "must be a non-negative integer"))?);
+            builder = builder
+                .expires_at(exp.as_u64().ok_or_else(|| invalid("exp", "must be a non-negative integer"))?);
         }
         match claims.get("jti") {
             None | Some(Value::Null) => {}
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => builder = builder.credential_id(s.clone()),
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => {
+                builder = builder.credential_id(s.clone())
+            }
             Some(_) => return Err(invalid("jti", "must be a non-empty string of at most 256 bytes")),
         }
         Ok(builder.claims(claims).build())
@@ -151,7 +163,11 @@ fn invalid(claim: &str, reason: &'static str) -> AuthError {
     AuthError::InvalidClaim { claim: claim.to_owned(), reason }
 }
 
-fn string_list<T, E>(claim: &str, items: &[Value], parse: impl Fn(String) -> Result<T, E>) -> Result<Vec<T>, AuthError> {
+fn string_list<T, E>(
+    claim: &str,
+    items: &[Value],
+    parse: impl Fn(String) -> Result<T, E>,
+) -> Result<Vec<T>, AuthError> {
     if items.len() > MAX_LIST_ENTRIES {
         return Err(invalid(claim, "has too many entries"));
     }
@@ -213,7 +229,10 @@ mod tests {
         let err = ClaimMapping::default()
             .to_context(map(json!({"sub": "a", "roles": "admin"})), AuthMethod::Jwt)
             .expect_err("string roles must be refused");
-        assert_eq!(err, AuthError::InvalidClaim { claim: "roles".into(), reason: "must be an array of strings" });
+        assert_eq!(
+            err,
+            AuthError::InvalidClaim { claim: "roles".into(), reason: "must be an array of strings" }
+        );
     }
 
     #[test]
@@ -229,7 +248,8 @@ mod tests {
         assert!(ctx.has_role("support"));
         assert_eq!(ctx.credential_id(), Some("j1"));
         let custom = ClaimMapping::default().tenant_claim("org").expect("name");
-        let ctx = custom.to_context(map(json!({"sub": "a", "org": "globex"})), AuthMethod::Jwt).expect("valid");
+        let ctx =
+            custom.to_context(map(json!({"sub": "a", "org": "globex"})), AuthMethod::Jwt).expect("valid");
         assert_eq!(ctx.tenant().map(TenantId::as_str), Some("globex"));
     }
 }

@@ -166,7 +166,9 @@ pub enum ConfigError {
     #[error("algorithm {0} is not supported by this provider")]
     UnsupportedAlgorithm(String),
     /// No audience was configured and the audience check was not explicitly disabled.
-    #[error("no audience configured: set this server's resource identifier, or call allow_any_audience() explicitly")]
+    #[error(
+        "no audience configured: set this server's resource identifier, or call allow_any_audience() explicitly"
+    )]
     MissingAudience,
     /// A key could not be parsed or does not fit its algorithm.
     #[error("invalid key: {0}")]

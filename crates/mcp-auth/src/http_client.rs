@@ -28,7 +28,8 @@ pub(crate) fn build(timeout: Duration) -> Result<reqwest::Client, ConfigError> {
 /// Parses `url` and requires HTTPS, except to loopback hosts (tests, sidecars), where
 /// plain HTTP never leaves the machine.
 pub(crate) fn checked_url(url: &str) -> Result<Url, ConfigError> {
-    let parsed = Url::parse(url).map_err(|_| ConfigError::InvalidUrl { url: url.to_owned(), reason: "not a URL" })?;
+    let parsed =
+        Url::parse(url).map_err(|_| ConfigError::InvalidUrl { url: url.to_owned(), reason: "not a URL" })?;
     let loopback = match parsed.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -38,7 +39,10 @@ pub(crate) fn checked_url(url: &str) -> Result<Url, ConfigError> {
     match parsed.scheme() {
         "https" => Ok(parsed),
         "http" if loopback => Ok(parsed),
-        "http" => Err(ConfigError::InvalidUrl { url: url.to_owned(), reason: "plain HTTP is only allowed to loopback hosts" }),
+        "http" => Err(ConfigError::InvalidUrl {
+            url: url.to_owned(),
+            reason: "plain HTTP is only allowed to loopback hosts",
+        }),
         _ => Err(ConfigError::InvalidUrl { url: url.to_owned(), reason: "the scheme must be https" }),
     }
 }
@@ -54,7 +58,9 @@ pub(crate) async fn read_json(request: reqwest::RequestBuilder) -> Result<serde_
         return Err("response too large".into());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("reading the body failed: {}", without_url(&e)))? {
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| format!("reading the body failed: {}", without_url(&e)))?
+    {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
             return Err("response too large".into());
         }

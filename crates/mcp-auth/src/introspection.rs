@@ -91,13 +91,17 @@ impl IntrospectionAuth {
 fn check_time(claims: &Map<String, Value>) -> Result<(), AuthError> {
     let now = unix_now();
     if let Some(exp) = claims.get("exp") {
-        let exp = exp.as_u64().ok_or(AuthError::InvalidClaim { claim: "exp".into(), reason: "must be an integer" })?;
+        let exp = exp
+            .as_u64()
+            .ok_or(AuthError::InvalidClaim { claim: "exp".into(), reason: "must be an integer" })?;
         if exp < now {
             return Err(AuthError::Expired);
         }
     }
     if let Some(nbf) = claims.get("nbf") {
-        let nbf = nbf.as_u64().ok_or(AuthError::InvalidClaim { claim: "nbf".into(), reason: "must be an integer" })?;
+        let nbf = nbf
+            .as_u64()
+            .ok_or(AuthError::InvalidClaim { claim: "nbf".into(), reason: "must be an integer" })?;
         if nbf > now {
             return Err(AuthError::NotYetValid);
         }
@@ -124,7 +128,10 @@ impl std::fmt::Debug for IntrospectionAuth {
 }
 
 impl AuthProvider for IntrospectionAuth {
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
             let token = request.bearer_token()?;
             let context = self.introspect(token).await?;

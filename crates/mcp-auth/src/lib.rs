@@ -56,8 +56,8 @@ mod request;
 mod revocation;
 
 pub use apikey::{
-    API_KEY_HEADER, API_KEY_LEN, API_KEY_PREFIX, ApiKeyAuth, ApiKeyError, ApiKeyRecord, ApiKeySpec, IssuedApiKey,
-    StoredApiKey, looks_like_api_key,
+    API_KEY_HEADER, API_KEY_LEN, API_KEY_PREFIX, ApiKeyAuth, ApiKeyError, ApiKeyRecord, ApiKeySpec,
+    IssuedApiKey, StoredApiKey, looks_like_api_key,
 };
 pub use claims::ClaimMapping;
 pub use error::{AuthError, ConfigError};

@@ -162,7 +162,11 @@ impl BearerChallenge {
     /// `error="invalid_token"` with a description.
     #[must_use]
     pub fn invalid_token(description: impl Into<String>) -> Self {
-        Self { error: Some(BearerErrorCode::InvalidToken), description: Some(description.into()), ..Self::default() }
+        Self {
+            error: Some(BearerErrorCode::InvalidToken),
+            description: Some(description.into()),
+            ..Self::default()
+        }
     }
 
     /// `error="insufficient_scope"` naming every scope the operation needs.
@@ -247,7 +251,11 @@ mod tests {
             ("http://127.0.0.1:8080/a/b/", "/.well-known/oauth-protected-resource/a/b"),
         ];
         for (resource, path) in cases {
-            assert_eq!(ProtectedResourceMetadata::new(resource).metadata_path().as_deref(), Some(path), "{resource}");
+            assert_eq!(
+                ProtectedResourceMetadata::new(resource).metadata_path().as_deref(),
+                Some(path),
+                "{resource}"
+            );
         }
         assert_eq!(
             ProtectedResourceMetadata::new("http://127.0.0.1:8080/mcp").metadata_url().as_deref(),
@@ -263,8 +271,16 @@ mod tests {
 
     #[test]
     fn challenges_for_auth_errors() {
-        assert_eq!(BearerChallenge::for_auth_error(&AuthError::MissingCredentials).to_header_value(), "Bearer");
-        let h = BearerChallenge::for_auth_error(&AuthError::Expired).resource_metadata("https://x/m").to_header_value();
-        assert_eq!(h, r#"Bearer resource_metadata="https://x/m", error="invalid_token", error_description="the token has expired""#);
+        assert_eq!(
+            BearerChallenge::for_auth_error(&AuthError::MissingCredentials).to_header_value(),
+            "Bearer"
+        );
+        let h = BearerChallenge::for_auth_error(&AuthError::Expired)
+            .resource_metadata("https://x/m")
+            .to_header_value();
+        assert_eq!(
+            h,
+            r#"Bearer resource_metadata="https://x/m", error="invalid_token", error_description="the token has expired""#
+        );
     }
 }

@@ -18,11 +18,17 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// them. A provider must fail closed: any doubt is an [`AuthError`].
 pub trait AuthProvider: Send + Sync {
     /// Authenticates one request.
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>>;
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>>;
 }
 
 impl<P: AuthProvider + ?Sized> AuthProvider for Arc<P> {
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         (**self).authenticate(request)
     }
 }
@@ -43,7 +49,10 @@ pub struct Hooked<P, H> {
 }
 
 impl<P: AuthProvider, H: OnAuthenticate> AuthProvider for Hooked<P, H> {
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
             let mut context = self.provider.authenticate(request).await?;
             self.hook.on_authenticate(&mut context).await?;
@@ -109,7 +118,10 @@ impl std::fmt::Debug for ChainAuth {
 }
 
 impl AuthProvider for ChainAuth {
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
             // If every provider passes, report the most specific reason: a credential
             // nobody recognised beats no credential at all.

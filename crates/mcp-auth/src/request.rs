@@ -59,7 +59,8 @@ impl<'a> AuthRequest<'a> {
             return Err(AuthError::MalformedHeader("more than one Authorization header"));
         }
         let value = value.to_str().map_err(|_| AuthError::MalformedHeader("not visible ASCII"))?;
-        let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader("expected 'Bearer <token>'"))?;
+        let (scheme, token) =
+            value.split_once(' ').ok_or(AuthError::MalformedHeader("expected 'Bearer <token>'"))?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::UnrecognizedCredential);
         }
@@ -68,7 +69,9 @@ impl<'a> AuthRequest<'a> {
             return Err(AuthError::MalformedHeader("empty bearer token"));
         }
         if !is_b64token(token) {
-            return Err(AuthError::MalformedHeader("the bearer token has characters outside RFC 6750 b64token"));
+            return Err(AuthError::MalformedHeader(
+                "the bearer token has characters outside RFC 6750 b64token",
+            ));
         }
         Ok(token)
     }
@@ -78,7 +81,9 @@ impl<'a> AuthRequest<'a> {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 #[cfg(test)]

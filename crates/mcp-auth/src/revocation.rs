@@ -63,7 +63,10 @@ impl RevocationList {
 /// revocation cannot be checked, Palisade fails closed.
 pub trait RevocationHook: Send + Sync {
     /// `Ok(true)` if the credential is revoked.
-    fn is_revoked<'a>(&'a self, context: &'a ClientContext) -> BoxFuture<'a, Result<bool, RevocationHookError>>;
+    fn is_revoked<'a>(
+        &'a self,
+        context: &'a ClientContext,
+    ) -> BoxFuture<'a, Result<bool, RevocationHookError>>;
 }
 
 /// A revocation hook could not answer.

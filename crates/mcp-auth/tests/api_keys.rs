@@ -100,5 +100,8 @@ async fn malformed_and_unknown_keys_have_distinct_errors() {
     assert_eq!(check(&keys, stranger.key.expose_secret()).await.unwrap_err(), AuthError::UnknownApiKey);
     assert!(matches!(check(&keys, "psk_tooshort").await, Err(AuthError::MalformedApiKey(_))));
     // Not a psk_ key at all: not this provider's business (a chain moves on).
-    assert_eq!(check(&keys, "eyJhbGciOiJIUzI1NiJ9.e30.abc").await.unwrap_err(), AuthError::UnrecognizedCredential);
+    assert_eq!(
+        check(&keys, "eyJhbGciOiJIUzI1NiJ9.e30.abc").await.unwrap_err(),
+        AuthError::UnrecognizedCredential
+    );
 }

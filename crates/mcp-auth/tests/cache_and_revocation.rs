@@ -68,7 +68,10 @@ struct Hook {
 }
 
 impl RevocationHook for Hook {
-    fn is_revoked<'a>(&'a self, _context: &'a ClientContext) -> BoxFuture<'a, Result<bool, RevocationHookError>> {
+    fn is_revoked<'a>(
+        &'a self,
+        _context: &'a ClientContext,
+    ) -> BoxFuture<'a, Result<bool, RevocationHookError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.failing.load(Ordering::SeqCst) {
@@ -81,7 +84,11 @@ impl RevocationHook for Hook {
 
 #[tokio::test]
 async fn the_revocation_hook_runs_on_every_hit_and_an_error_denies() {
-    let hook = Arc::new(Hook { revoked: AtomicBool::new(false), failing: AtomicBool::new(false), calls: AtomicUsize::new(0) });
+    let hook = Arc::new(Hook {
+        revoked: AtomicBool::new(false),
+        failing: AtomicBool::new(false),
+        calls: AtomicUsize::new(0),
+    });
     let auth = provider(JwtOptions::for_audience(AUDIENCE).revocation_hook(hook.clone()));
     let token = token_with(good_claims());
     assert!(check(&auth, &token).await.is_ok());
@@ -116,21 +123,26 @@ async fn cache_hits_carry_this_requests_peer_not_the_first_ones() {
     let auth = provider(JwtOptions::for_audience(AUDIENCE));
     let token = token_with(good_claims());
     let headers = bearer(&token);
-    let first = auth
-        .authenticate_for_test(&headers, "10.0.0.1")
-        .await
-        .unwrap();
+    let first = auth.authenticate_for_test(&headers, "10.0.0.1").await.unwrap();
     let second = auth.authenticate_for_test(&headers, "10.0.0.2").await.unwrap();
     assert_eq!(first.peer_ip(), Some("10.0.0.1".parse().unwrap()));
     assert_eq!(second.peer_ip(), Some("10.0.0.2".parse().unwrap()));
 }
 
 trait ForTest {
-    async fn authenticate_for_test(&self, headers: &http::HeaderMap, ip: &str) -> Result<ClientContext, AuthError>;
+    async fn authenticate_for_test(
+        &self,
+        headers: &http::HeaderMap,
+        ip: &str,
+    ) -> Result<ClientContext, AuthError>;
 }
 
 impl ForTest for JwtAuth {
-    async fn authenticate_for_test(&self, headers: &http::HeaderMap, ip: &str) -> Result<ClientContext, AuthError> {
+    async fn authenticate_for_test(
+        &self,
+        headers: &http::HeaderMap,
+        ip: &str,
+    ) -> Result<ClientContext, AuthError> {
         use mcp_auth::{AuthProvider, AuthRequest};
         self.authenticate(AuthRequest::new(headers, Some(ip.parse().unwrap()))).await
     }

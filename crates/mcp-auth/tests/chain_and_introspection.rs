@@ -12,8 +12,8 @@ use axum::routing::post;
 use common::*;
 use identity_types::{ClientContext, ClientId, ExposeSecret, SecretString};
 use mcp_auth::{
-    Algorithm, ApiKeyAuth, ApiKeySpec, AuthError, AuthProviderExt, BoxFuture, ChainAuth, IntrospectionAuth, JwtAuth, JwtOptions,
-    OnAuthenticate,
+    Algorithm, ApiKeyAuth, ApiKeySpec, AuthError, AuthProviderExt, BoxFuture, ChainAuth, IntrospectionAuth,
+    JwtAuth, JwtOptions, OnAuthenticate,
 };
 use serde_json::{Value, json};
 
@@ -72,7 +72,10 @@ async fn on_authenticate_fills_extensions_and_can_refuse() {
 }
 
 async fn introspection_server() -> String {
-    async fn introspect(headers: HeaderMap, Form(form): Form<std::collections::HashMap<String, String>>) -> Json<Value> {
+    async fn introspect(
+        headers: HeaderMap,
+        Form(form): Form<std::collections::HashMap<String, String>>,
+    ) -> Json<Value> {
         // client credentials "rs:rs-secret"
         if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Basic cnM6cnMtc2VjcmV0") {
             return Json(json!({"active": false}));
@@ -83,7 +86,9 @@ async fn introspection_server() -> String {
                 "active": true, "sub": "carol", "aud": AUDIENCE, "exp": exp,
                 "scope": "read billing:read", "tenant_id": "globex", "roles": ["support"],
             }),
-            Some("opaque-other-aud") => json!({"active": true, "sub": "carol", "aud": "https://other.test", "exp": exp}),
+            Some("opaque-other-aud") => {
+                json!({"active": true, "sub": "carol", "aud": "https://other.test", "exp": exp})
+            }
             Some("opaque-expired") => json!({"active": true, "sub": "carol", "aud": AUDIENCE, "exp": 1000}),
             _ => json!({"active": false}),
         })
@@ -95,7 +100,9 @@ async fn introspection_server() -> String {
 #[tokio::test]
 async fn introspection_admits_only_active_tokens_for_this_audience() {
     let endpoint = introspection_server().await;
-    let provider = IntrospectionAuth::new(&endpoint, "rs", SecretString::from("rs-secret"), Some(AUDIENCE.into())).unwrap();
+    let provider =
+        IntrospectionAuth::new(&endpoint, "rs", SecretString::from("rs-secret"), Some(AUDIENCE.into()))
+            .unwrap();
     let ctx = check(&provider, "opaque-good").await.unwrap();
     assert_eq!(ctx.client_id().as_str(), "carol");
     assert_eq!(ctx.tenant().unwrap().as_str(), "globex");
@@ -104,7 +111,8 @@ async fn introspection_admits_only_active_tokens_for_this_audience() {
     assert_eq!(check(&provider, "opaque-other-aud").await.unwrap_err(), AuthError::InvalidAudience);
     assert_eq!(check(&provider, "opaque-expired").await.unwrap_err(), AuthError::Expired);
 
-    let wrong_secret = IntrospectionAuth::new(&endpoint, "rs", SecretString::from("nope"), Some(AUDIENCE.into())).unwrap();
+    let wrong_secret =
+        IntrospectionAuth::new(&endpoint, "rs", SecretString::from("nope"), Some(AUDIENCE.into())).unwrap();
     assert_eq!(check(&wrong_secret, "opaque-good").await.unwrap_err(), AuthError::TokenInactive);
 
     // After a JWT provider in a chain: opaque tokens pass through to introspection.
@@ -117,6 +125,7 @@ async fn an_unreachable_introspection_endpoint_fails_closed() {
     // Bind and drop a listener to find a port with nothing behind it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let provider =
-        IntrospectionAuth::new(&format!("http://127.0.0.1:{port}/i"), "rs", SecretString::from("s"), None).unwrap();
+        IntrospectionAuth::new(&format!("http://127.0.0.1:{port}/i"), "rs", SecretString::from("s"), None)
+            .unwrap();
     assert!(matches!(check(&provider, "opaque-good").await, Err(AuthError::IntrospectionFailed(_))));
 }

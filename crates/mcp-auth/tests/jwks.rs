@@ -67,7 +67,12 @@ impl Idp {
 fn sign(key: &str, kid: &str, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.into());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(&fixture(&format!("{key}.key.pem"))).unwrap()).unwrap()
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(&fixture(&format!("{key}.key.pem"))).unwrap(),
+    )
+    .unwrap()
 }
 
 async fn provider(base: &str, min_refetch: Duration) -> AsymmetricJwtAuth {
@@ -93,7 +98,10 @@ async fn rotating_the_kid_mid_test_is_followed() {
     assert_eq!(ctx.client_id().as_str(), "alice");
     assert_eq!(auth.key_fetches(), 2);
     // The old key left the IdP's set, so it left ours.
-    assert_eq!(check(&auth, &sign("rsa1", "test-rsa1", &good_claims())).await.unwrap_err(), AuthError::UnknownKeyId);
+    assert_eq!(
+        check(&auth, &sign("rsa1", "test-rsa1", &good_claims())).await.unwrap_err(),
+        AuthError::UnknownKeyId
+    );
 }
 
 #[tokio::test]
@@ -105,7 +113,10 @@ async fn an_idp_outage_keeps_the_old_keys() {
     assert!(auth.refresh_keys().await.is_err(), "the refresh fails");
     assert!(check(&auth, &sign("rsa1", "test-rsa1", &good_claims())).await.is_ok(), "old keys still verify");
     // An unknown kid during the outage is refused, not let through.
-    assert_eq!(check(&auth, &sign("rsa2", "test-rsa2", &good_claims())).await.unwrap_err(), AuthError::UnknownKeyId);
+    assert_eq!(
+        check(&auth, &sign("rsa2", "test-rsa2", &good_claims())).await.unwrap_err(),
+        AuthError::UnknownKeyId
+    );
 }
 
 #[tokio::test]
@@ -133,12 +144,19 @@ async fn unknown_kid_storms_cause_bounded_refetches() {
 async fn oidc_discovery_finds_the_keys_and_pins_the_issuer() {
     let idp = Idp::new(&["rsa1"]);
     let base = idp.start().await;
-    let auth = AsymmetricJwtAuth::builder(JwtOptions::for_audience(AUDIENCE)).oidc_issuer(&base).build().await.unwrap();
+    let auth = AsymmetricJwtAuth::builder(JwtOptions::for_audience(AUDIENCE))
+        .oidc_issuer(&base)
+        .build()
+        .await
+        .unwrap();
     let mut claims = good_claims();
     claims["iss"] = json!(base);
     assert!(check(&auth, &sign("rsa1", "test-rsa1", &claims)).await.is_ok());
     claims["iss"] = json!("https://evil.test");
-    assert_eq!(check(&auth, &sign("rsa1", "test-rsa1", &claims)).await.unwrap_err(), AuthError::InvalidIssuer);
+    assert_eq!(
+        check(&auth, &sign("rsa1", "test-rsa1", &claims)).await.unwrap_err(),
+        AuthError::InvalidIssuer
+    );
 }
 
 #[tokio::test]
@@ -146,7 +164,11 @@ async fn a_discovery_document_for_another_issuer_is_refused() {
     let idp = Idp::new(&["rsa1"]);
     let base = idp.start().await;
     *idp.issuer.lock().unwrap() = "https://impostor.test".into();
-    let err = AsymmetricJwtAuth::builder(JwtOptions::for_audience(AUDIENCE)).oidc_issuer(&base).build().await.unwrap_err();
+    let err = AsymmetricJwtAuth::builder(JwtOptions::for_audience(AUDIENCE))
+        .oidc_issuer(&base)
+        .build()
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConfigError::Discovery(ref m) if m.contains("issuer")), "{err:?}");
 }
 
@@ -181,7 +203,12 @@ async fn a_jwk_alg_narrows_the_key() {
         .unwrap();
     let mut header = Header::new(Algorithm::PS256);
     header.kid = Some("test-rsa1".into());
-    let token = jsonwebtoken::encode(&header, &good_claims(), &EncodingKey::from_rsa_pem(&fixture("rsa1.key.pem")).unwrap()).unwrap();
+    let token = jsonwebtoken::encode(
+        &header,
+        &good_claims(),
+        &EncodingKey::from_rsa_pem(&fixture("rsa1.key.pem")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(check(&auth, &token).await.unwrap_err(), AuthError::UnknownKeyId);
     assert!(check(&auth, &sign("rsa1", "test-rsa1", &good_claims())).await.is_ok());
 }

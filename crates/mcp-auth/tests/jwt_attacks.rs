@@ -11,7 +11,8 @@ use mcp_auth::{Algorithm, AsymmetricJwtAuth, AuthError, ConfigError, JwtAuth, Jw
 use serde_json::{Value, json};
 
 fn hs_provider() -> JwtAuth {
-    JwtAuth::new(SECRET, Algorithm::HS256, JwtOptions::for_audience(AUDIENCE).issuer("https://idp.test")).expect("provider")
+    JwtAuth::new(SECRET, Algorithm::HS256, JwtOptions::for_audience(AUDIENCE).issuer("https://idp.test"))
+        .expect("provider")
 }
 
 fn with(mut claims: Value, key: &str, value: Value) -> Value {
@@ -66,44 +67,103 @@ async fn hmac_attack_table() {
             hs256(SECRET, &json!({"alg": "nOnE"}), &good()),
             AuthError::UnsupportedAlgorithm { found: "nOnE".into() },
         ),
-        ("HS384 to an HS256 server", hs256(SECRET, &json!({"alg": "HS384"}), &good()), AuthError::UnsupportedAlgorithm {
-            found: "HS384".into(),
-        }),
+        (
+            "HS384 to an HS256 server",
+            hs256(SECRET, &json!({"alg": "HS384"}), &good()),
+            AuthError::UnsupportedAlgorithm { found: "HS384".into() },
+        ),
         ("expired", hs256(SECRET, &hdr(), &with(good(), "exp", json!(now() - 3600))), AuthError::Expired),
-        ("nbf in the future", hs256(SECRET, &hdr(), &with(good(), "nbf", json!(now() + 3600))), AuthError::NotYetValid),
-        ("iat in the future", hs256(SECRET, &hdr(), &with(good(), "iat", json!(now() + 3600))), AuthError::IssuedInFuture),
-        ("wrong iss", hs256(SECRET, &hdr(), &with(good(), "iss", json!("https://evil.test"))), AuthError::InvalidIssuer),
-        ("wrong aud", hs256(SECRET, &hdr(), &with(good(), "aud", json!("https://other.test/mcp"))), AuthError::InvalidAudience),
+        (
+            "nbf in the future",
+            hs256(SECRET, &hdr(), &with(good(), "nbf", json!(now() + 3600))),
+            AuthError::NotYetValid,
+        ),
+        (
+            "iat in the future",
+            hs256(SECRET, &hdr(), &with(good(), "iat", json!(now() + 3600))),
+            AuthError::IssuedInFuture,
+        ),
+        (
+            "wrong iss",
+            hs256(SECRET, &hdr(), &with(good(), "iss", json!("https://evil.test"))),
+            AuthError::InvalidIssuer,
+        ),
+        (
+            "wrong aud",
+            hs256(SECRET, &hdr(), &with(good(), "aud", json!("https://other.test/mcp"))),
+            AuthError::InvalidAudience,
+        ),
         ("missing aud", hs256(SECRET, &hdr(), &without(good(), "aud")), AuthError::MissingClaim("aud")),
         ("missing exp", hs256(SECRET, &hdr(), &without(good(), "exp")), AuthError::MissingClaim("exp")),
         ("missing sub", hs256(SECRET, &hdr(), &without(good(), "sub")), AuthError::MissingClaim("sub")),
-        ("tampered payload", format!("{header_part}.{other_payload}.{signature}"), AuthError::InvalidSignature),
-        ("tampered signature", format!("{signing_input}.{}", flip_char(signature, 5)), AuthError::InvalidSignature),
-        ("signature with padding", format!("{valid}="), AuthError::MalformedToken("a segment is not canonical unpadded base64url")),
-        ("signature re-encoded with trailing bits", non_canonical(&valid), AuthError::MalformedToken(
-            "a segment is not canonical unpadded base64url",
-        )),
-        ("trailing characters", format!("{valid}AA"), AuthError::MalformedToken("a segment is not canonical unpadded base64url")),
-        ("extra segment", format!("{valid}.AAAA"), AuthError::MalformedToken("a JWT has exactly three segments")),
-        ("oversized", hs256(SECRET, &hdr(), &with(good(), "pad", json!("x".repeat(9000)))), AuthError::TokenTooLarge {
-            max: 8192,
-            actual: 0, // checked below by variant only
-        }),
-        ("roles as a string", hs256(SECRET, &hdr(), &with(good(), "roles", json!("admin"))), AuthError::InvalidClaim {
-            claim: "roles".into(),
-            reason: "must be an array of strings",
-        }),
-        ("crit header", hs256(SECRET, &json!({"alg": "HS256", "crit": ["exp"]}), &good()), AuthError::UnsupportedCriticalHeader),
-        ("wrong secret", hs256(b"another-secret-another-secret-another!", &hdr(), &good()), AuthError::InvalidSignature),
+        (
+            "tampered payload",
+            format!("{header_part}.{other_payload}.{signature}"),
+            AuthError::InvalidSignature,
+        ),
+        (
+            "tampered signature",
+            format!("{signing_input}.{}", flip_char(signature, 5)),
+            AuthError::InvalidSignature,
+        ),
+        (
+            "signature with padding",
+            format!("{valid}="),
+            AuthError::MalformedToken("a segment is not canonical unpadded base64url"),
+        ),
+        (
+            "signature re-encoded with trailing bits",
+            non_canonical(&valid),
+            AuthError::MalformedToken("a segment is not canonical unpadded base64url"),
+        ),
+        (
+            "trailing characters",
+            format!("{valid}AA"),
+            AuthError::MalformedToken("a segment is not canonical unpadded base64url"),
+        ),
+        (
+            "extra segment",
+            format!("{valid}.AAAA"),
+            AuthError::MalformedToken("a JWT has exactly three segments"),
+        ),
+        (
+            "oversized",
+            hs256(SECRET, &hdr(), &with(good(), "pad", json!("x".repeat(9000)))),
+            AuthError::TokenTooLarge {
+                max: 8192,
+                actual: 0, // checked below by variant only
+            },
+        ),
+        (
+            "roles as a string",
+            hs256(SECRET, &hdr(), &with(good(), "roles", json!("admin"))),
+            AuthError::InvalidClaim { claim: "roles".into(), reason: "must be an array of strings" },
+        ),
+        (
+            "crit header",
+            hs256(SECRET, &json!({"alg": "HS256", "crit": ["exp"]}), &good()),
+            AuthError::UnsupportedCriticalHeader,
+        ),
+        (
+            "wrong secret",
+            hs256(b"another-secret-another-secret-another!", &hdr(), &good()),
+            AuthError::InvalidSignature,
+        ),
         // jsonwebtoken counts a non-numeric `exp` as absent: refused as missing.
-        ("exp as a string", hs256(SECRET, &hdr(), &with(good(), "exp", json!("soon"))), AuthError::MissingClaim("exp")),
+        (
+            "exp as a string",
+            hs256(SECRET, &hdr(), &with(good(), "exp", json!("soon"))),
+            AuthError::MissingClaim("exp"),
+        ),
     ];
 
     assert!(check(&provider, &valid).await.is_ok(), "the unmodified token must pass");
     for (name, token, expected) in cases {
         let got = check(&provider, &token).await.expect_err(name);
         match (&got, &expected) {
-            (AuthError::TokenTooLarge { max, .. }, AuthError::TokenTooLarge { max: want, .. }) => assert_eq!(max, want, "{name}"),
+            (AuthError::TokenTooLarge { max, .. }, AuthError::TokenTooLarge { max: want, .. }) => {
+                assert_eq!(max, want, "{name}")
+            }
             _ => assert_eq!(got, expected, "{name}"),
         }
     }
@@ -152,15 +212,27 @@ async fn asymmetric_attack_table() {
     let public_pem = fixture("rsa1.pub.pem");
     let confused = hs256(&public_pem, &json!({"alg": "HS256", "kid": "test-rsa1"}), &claims);
     let cases: Vec<(&str, String, AuthError)> = vec![
-        ("HS256 signed with the RSA public key", confused, AuthError::UnsupportedAlgorithm { found: "HS256".into() }),
+        (
+            "HS256 signed with the RSA public key",
+            confused,
+            AuthError::UnsupportedAlgorithm { found: "HS256".into() },
+        ),
         ("unknown kid", rsa_signed("nope", Algorithm::RS256, &claims), AuthError::UnknownKeyId),
-        ("RS384 with an RS256-only key", rsa_signed("test-rsa1", Algorithm::RS384, &claims), AuthError::UnknownKeyId),
+        (
+            "RS384 with an RS256-only key",
+            rsa_signed("test-rsa1", Algorithm::RS384, &claims),
+            AuthError::UnknownKeyId,
+        ),
         (
             "expired",
             rsa_signed("test-rsa1", Algorithm::RS256, &with(claims.clone(), "exp", json!(now() - 3600))),
             AuthError::Expired,
         ),
-        ("no exp", rsa_signed("test-rsa1", Algorithm::RS256, &without(claims.clone(), "exp")), AuthError::MissingClaim("exp")),
+        (
+            "no exp",
+            rsa_signed("test-rsa1", Algorithm::RS256, &without(claims.clone(), "exp")),
+            AuthError::MissingClaim("exp"),
+        ),
     ];
     assert!(check(&provider, &rsa_signed("test-rsa1", Algorithm::RS256, &claims)).await.is_ok());
     for (name, token, expected) in cases {
@@ -196,8 +268,12 @@ async fn every_asymmetric_family_verifies_and_keys_stay_in_their_family() {
         let ctx = check(&provider, &token).await.unwrap_or_else(|e| panic!("{alg:?}: {e}"));
         assert_eq!(ctx.client_id().as_str(), "alice");
         // The same key, presented under a header claiming HS256, is refused outright.
-        let forged = hs256(&fixture(&format!("{name}.pub.pem")), &json!({"alg": "HS256", "kid": "k"}), &good_claims());
-        assert!(matches!(check(&provider, &forged).await, Err(AuthError::UnsupportedAlgorithm { .. })), "{alg:?}");
+        let forged =
+            hs256(&fixture(&format!("{name}.pub.pem")), &json!({"alg": "HS256", "kid": "k"}), &good_claims());
+        assert!(
+            matches!(check(&provider, &forged).await, Err(AuthError::UnsupportedAlgorithm { .. })),
+            "{alg:?}"
+        );
     }
 }
 
@@ -220,7 +296,9 @@ async fn hmac_algorithms_are_refused_for_asymmetric_providers() {
 
 #[tokio::test]
 async fn leeway_is_honoured_and_configurable() {
-    let strict = JwtAuth::new(SECRET, Algorithm::HS256, JwtOptions::for_audience(AUDIENCE).leeway(Duration::ZERO)).unwrap();
+    let strict =
+        JwtAuth::new(SECRET, Algorithm::HS256, JwtOptions::for_audience(AUDIENCE).leeway(Duration::ZERO))
+            .unwrap();
     let lenient = JwtAuth::new(SECRET, Algorithm::HS256, JwtOptions::for_audience(AUDIENCE)).unwrap();
     let token = hs256(SECRET, &hdr(), &with(good_claims(), "exp", json!(now() - 30)));
     assert_eq!(check(&strict, &token).await.unwrap_err(), AuthError::Expired);

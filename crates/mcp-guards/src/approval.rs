@@ -102,7 +102,11 @@ impl ApprovalSigner {
         let mut ctx = hmac::Context::with_key(&self.key);
         ctx.update(b"palisade.approval.principal.v1\0");
         ctx.update(principal.principal().as_str().as_bytes());
-        ApprovalSubject { tool: tool.to_owned(), arguments_sha256: hex(args.as_ref()), principal: hex(ctx.sign().as_ref()) }
+        ApprovalSubject {
+            tool: tool.to_owned(),
+            arguments_sha256: hex(args.as_ref()),
+            principal: hex(ctx.sign().as_ref()),
+        }
     }
 
     /// Signs a grant for `subject`, valid for `ttl`, naming the approver (a pseudonym or
@@ -110,8 +114,14 @@ impl ApprovalSigner {
     ///
     /// # Errors
     /// Never in practice; serialisation of the payload cannot fail.
-    pub fn grant(&self, subject: ApprovalSubject, approver: &str, ttl: Duration) -> Result<String, ApprovalError> {
-        let payload = Payload { subject, exp: unix_now().saturating_add(ttl.as_secs()), approver: approver.to_owned() };
+    pub fn grant(
+        &self,
+        subject: ApprovalSubject,
+        approver: &str,
+        ttl: Duration,
+    ) -> Result<String, ApprovalError> {
+        let payload =
+            Payload { subject, exp: unix_now().saturating_add(ttl.as_secs()), approver: approver.to_owned() };
         let json = serde_json::to_vec(&payload).map_err(|_| ApprovalError::Malformed)?;
         let signing_input = format!("{PREFIX}.{}", URL_SAFE_NO_PAD.encode(json));
         let tag = hmac::sign(&self.key, signing_input.as_bytes());
@@ -133,7 +143,8 @@ impl ApprovalSigner {
         }
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| ApprovalError::Malformed)?;
         // Constant-time comparison inside ring.
-        hmac::verify(&self.key, signing_input.as_bytes(), &signature).map_err(|_| ApprovalError::BadSignature)?;
+        hmac::verify(&self.key, signing_input.as_bytes(), &signature)
+            .map_err(|_| ApprovalError::BadSignature)?;
         let payload: Payload = URL_SAFE_NO_PAD
             .decode(payload)
             .ok()
@@ -181,7 +192,11 @@ impl RequireApproval {
         };
         let client = caller(ctx, "require_approval")?;
         let Some(grant) = ctx.approval_grant else {
-            return Err(Denial::new(DenialCode::ApprovalRequired, "require_approval", "this call needs an approval grant"));
+            return Err(Denial::new(
+                DenialCode::ApprovalRequired,
+                "require_approval",
+                "this call needs an approval grant",
+            ));
         };
         let expected = self.signer.subject(&ctx.tool.name, arguments, client.isolation_key());
         self.signer

@@ -156,7 +156,11 @@ impl Guard for RequireClientId {
             if self.clients.contains(client.client_id()) {
                 Ok(())
             } else {
-                Err(Denial::new(DenialCode::ClientNotAllowed, self.name(), "this client may not use this tool"))
+                Err(Denial::new(
+                    DenialCode::ClientNotAllowed,
+                    self.name(),
+                    "this client may not use this tool",
+                ))
             }
         }))
     }
@@ -173,7 +177,11 @@ impl Guard for RequireTenant {
     fn check<'a>(&'a self, ctx: &'a GuardContext<'a>) -> GuardFuture<'a> {
         GuardFuture::ready(caller(ctx, self.name()).and_then(|client| match client.tenant() {
             Some(_) => Ok(()),
-            None => Err(Denial::new(DenialCode::TenantRequired, self.name(), "this tool needs a caller with a tenant")),
+            None => Err(Denial::new(
+                DenialCode::TenantRequired,
+                self.name(),
+                "this tool needs a caller with a tenant",
+            )),
         }))
     }
 }
@@ -201,8 +209,16 @@ impl Guard for HasTenant {
     fn check<'a>(&'a self, ctx: &'a GuardContext<'a>) -> GuardFuture<'a> {
         GuardFuture::ready(caller(ctx, self.name()).and_then(|client| match client.tenant() {
             Some(t) if self.tenants.contains(t) => Ok(()),
-            Some(_) => Err(Denial::new(DenialCode::TenantNotAllowed, self.name(), "this tool is not available to your tenant")),
-            None => Err(Denial::new(DenialCode::TenantRequired, self.name(), "this tool needs a caller with a tenant")),
+            Some(_) => Err(Denial::new(
+                DenialCode::TenantNotAllowed,
+                self.name(),
+                "this tool is not available to your tenant",
+            )),
+            None => Err(Denial::new(
+                DenialCode::TenantRequired,
+                self.name(),
+                "this tool needs a caller with a tenant",
+            )),
         }))
     }
 }
@@ -245,7 +261,11 @@ impl GroupAcl {
         if member {
             Ok(())
         } else {
-            Err(Denial::new(DenialCode::GroupNotAllowed, "group_acl", "you are in none of the groups this tool allows"))
+            Err(Denial::new(
+                DenialCode::GroupNotAllowed,
+                "group_acl",
+                "you are in none of the groups this tool allows",
+            ))
         }
     }
 }

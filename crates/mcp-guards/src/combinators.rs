@@ -65,7 +65,8 @@ pub struct AnyOf {
 
 fn none_allowed(first: Option<Denial>) -> Denial {
     // Report the first alternative's reason: it is the one a caller most likely missed.
-    first.unwrap_or_else(|| Denial::new(DenialCode::AccessDenied, "any_of", "no alternative allows this call"))
+    first
+        .unwrap_or_else(|| Denial::new(DenialCode::AccessDenied, "any_of", "no alternative allows this call"))
 }
 
 impl Guard for AnyOf {

@@ -135,7 +135,11 @@ pub struct Denial {
 impl Denial {
     /// A denial by `guard` with `code` and `message`.
     #[must_use]
-    pub fn new(code: DenialCode, guard: impl Into<Cow<'static, str>>, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(
+        code: DenialCode,
+        guard: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self { code, guard: guard.into(), message: message.into(), requirement: None, retry_after: None }
     }
 

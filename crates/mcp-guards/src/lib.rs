@@ -59,8 +59,8 @@ mod policy;
 
 pub use approval::{ApprovalError, ApprovalSigner, ApprovalSubject, RequireApproval};
 pub use builtin::{
-    GroupAcl, GuardConfigError, HasAllRoles, HasAllScopes, HasRole, HasScope, HasTenant, RequireAuth, RequireClientId,
-    RequireTenant,
+    GroupAcl, GuardConfigError, HasAllRoles, HasAllScopes, HasRole, HasScope, HasTenant, RequireAuth,
+    RequireClientId, RequireTenant,
 };
 pub use combinators::{AllOf, AnyOf, Not, all_of, any_of, not};
 pub use denial::{Denial, DenialCode, DenialDetail, Requirement};

@@ -130,7 +130,11 @@ impl Guard for MaintenanceMode {
             return GuardFuture::ready(Ok(()));
         }
         let retry = Duration::from_secs(self.retry_after_secs.load(Ordering::SeqCst));
-        GuardFuture::ready(Err(Denial::new(DenialCode::Maintenance, self.name(), "the server is in maintenance; retry later")
-            .with_retry_after(retry)))
+        GuardFuture::ready(Err(Denial::new(
+            DenialCode::Maintenance,
+            self.name(),
+            "the server is in maintenance; retry later",
+        )
+        .with_retry_after(retry)))
     }
 }

@@ -31,7 +31,10 @@ fn admin() -> ClientContext {
 }
 
 fn check_now(guard: &dyn Guard, client: Option<&ClientContext>, tool: &ToolInfo) -> Verdict {
-    guard.check(&GuardContext::for_listing(client, tool)).into_ready().expect("built-in guards answer at once")
+    guard
+        .check(&GuardContext::for_listing(client, tool))
+        .into_ready()
+        .expect("built-in guards answer at once")
 }
 
 fn code(verdict: Verdict) -> &'static str {
@@ -140,9 +143,13 @@ async fn combinators_await_slow_guards() {
 fn denial_detail_policies() {
     let tool = ToolInfo::new("t");
     let s = support();
-    let denial = check_now(&HasScope::new(["billing:read", "billing:write"]).unwrap(), Some(&s), &tool).unwrap_err();
+    let denial =
+        check_now(&HasScope::new(["billing:read", "billing:write"]).unwrap(), Some(&s), &tool).unwrap_err();
     assert_eq!(denial.guard(), "has_scope");
-    assert_eq!(denial.public_message(DenialDetail::Named), "access denied: requires one of the scopes: billing:read, billing:write");
+    assert_eq!(
+        denial.public_message(DenialDetail::Named),
+        "access denied: requires one of the scopes: billing:read, billing:write"
+    );
     assert_eq!(denial.public_message(DenialDetail::Hidden), "access denied by policy");
     assert_eq!(denial.requirement().unwrap().scopes().len(), 2);
     for detail in [DenialDetail::Named, DenialDetail::Hidden] {
@@ -251,7 +258,9 @@ fn approval_grants_bind_tool_arguments_principal_and_time() {
     let tool = ToolInfo::new("orders.refund_order").requires_approval();
     let s = support();
     let args = json!({"order_id": "o-1", "amount": 10});
-    let grant = signer.grant(signer.subject(&tool.name, &args, s.isolation_key()), "approver-pid", Duration::from_secs(60)).unwrap();
+    let grant = signer
+        .grant(signer.subject(&tool.name, &args, s.isolation_key()), "approver-pid", Duration::from_secs(60))
+        .unwrap();
 
     let call = |client: &ClientContext, tool: &ToolInfo, args: &Value, grant: Option<&str>| -> Verdict {
         guard.check(&GuardContext::for_call(Some(client), tool, args, grant)).into_ready().unwrap()
@@ -262,15 +271,27 @@ fn approval_grants_bind_tool_arguments_principal_and_time() {
     // Argument order does not matter (canonical JSON), values do.
     assert!(call(&s, &tool, &json!({"amount": 10, "order_id": "o-1"}), Some(&grant)).is_ok());
     assert_eq!(code(call(&s, &tool, &args, None)), "approval_required");
-    assert_eq!(reason(call(&s, &tool, &json!({"order_id": "o-1", "amount": 10000}), Some(&grant))), "the approval grant is for other arguments");
-    assert_eq!(reason(call(&admin(), &tool, &args, Some(&grant))), "the approval grant is for another principal");
-    assert_eq!(reason(call(&s, &ToolInfo::new("orders.cancel_order").requires_approval(), &args, Some(&grant))), "the approval grant is for another tool");
+    assert_eq!(
+        reason(call(&s, &tool, &json!({"order_id": "o-1", "amount": 10000}), Some(&grant))),
+        "the approval grant is for other arguments"
+    );
+    assert_eq!(
+        reason(call(&admin(), &tool, &args, Some(&grant))),
+        "the approval grant is for another principal"
+    );
+    assert_eq!(
+        reason(call(&s, &ToolInfo::new("orders.cancel_order").requires_approval(), &args, Some(&grant))),
+        "the approval grant is for another tool"
+    );
 
     let other_signer = ApprovalSigner::new(&[8u8; 32]).unwrap();
-    let forged = other_signer.grant(signer.subject(&tool.name, &args, s.isolation_key()), "x", Duration::from_secs(60)).unwrap();
+    let forged = other_signer
+        .grant(signer.subject(&tool.name, &args, s.isolation_key()), "x", Duration::from_secs(60))
+        .unwrap();
     assert_eq!(reason(call(&s, &tool, &args, Some(&forged))), "the approval grant's signature is invalid");
 
-    let expired = signer.grant(signer.subject(&tool.name, &args, s.isolation_key()), "x", Duration::ZERO).unwrap();
+    let expired =
+        signer.grant(signer.subject(&tool.name, &args, s.isolation_key()), "x", Duration::ZERO).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(reason(call(&s, &tool, &args, Some(&expired))), "the approval grant has expired");
 

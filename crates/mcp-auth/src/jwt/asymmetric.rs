@@ -16,8 +16,14 @@ use crate::provider::{AuthProvider, BoxFuture};
 use crate::request::AuthRequest;
 
 /// The asymmetric algorithms accepted by default.
-pub const DEFAULT_ASYMMETRIC_ALGORITHMS: &[Algorithm] =
-    &[Algorithm::RS256, Algorithm::RS384, Algorithm::PS256, Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA];
+pub const DEFAULT_ASYMMETRIC_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
 
 /// Verifies tokens signed by an identity provider's private key.
 ///
@@ -39,7 +45,6 @@ pub struct AsymmetricJwtAuth {
 
 impl AsymmetricJwtAuth {
     /// Starts a builder.
-    #[must_use]
     pub fn builder(options: JwtOptions) -> AsymmetricJwtAuthBuilder {
         AsymmetricJwtAuthBuilder {
             options,
@@ -76,7 +81,11 @@ impl AsymmetricJwtAuth {
         }
     }
 
-    async fn verify_with_keys(&self, token: &str, header: &CheckedHeader) -> Result<ClientContext, AuthError> {
+    async fn verify_with_keys(
+        &self,
+        token: &str,
+        header: &CheckedHeader,
+    ) -> Result<ClientContext, AuthError> {
         let kid = header.kid.as_deref();
         let static_candidates = self.static_keys.candidates(kid, header.alg);
         if !static_candidates.is_empty() {
@@ -103,7 +112,12 @@ impl AsymmetricJwtAuth {
         self.try_keys(token, header.alg, &candidates)
     }
 
-    fn try_keys(&self, token: &str, alg: Algorithm, keys: &[&DecodingKey]) -> Result<ClientContext, AuthError> {
+    fn try_keys(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        keys: &[&DecodingKey],
+    ) -> Result<ClientContext, AuthError> {
         let mut last = AuthError::UnknownKeyId;
         for key in keys {
             match self.core.verify(token, alg, key) {
@@ -134,7 +148,10 @@ impl std::fmt::Debug for AsymmetricJwtAuth {
 }
 
 impl AuthProvider for AsymmetricJwtAuth {
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
             match self.core.start(request)? {
                 Started::Cached(context) => self.core.admit(context, None, request).await,
@@ -188,7 +205,8 @@ impl AsymmetricJwtAuthBuilder {
     /// Discovers the JWKS URL from `issuer`'s OpenID configuration. Also requires `iss`
     /// to equal `issuer` unless the options already name an issuer.
     pub fn oidc_issuer(mut self, issuer: &str) -> Self {
-        self.remote = Some(http_client::checked_url(issuer).map(|_| RemoteSource::Discovery(issuer.to_owned())));
+        self.remote =
+            Some(http_client::checked_url(issuer).map(|_| RemoteSource::Discovery(issuer.to_owned())));
         self
     }
     /// How often remote keys are refreshed in the background (default 5 minutes).
@@ -214,7 +232,11 @@ impl AsymmetricJwtAuthBuilder {
     /// A [`ConfigError`] for an invalid key, URL or algorithm, no keys at all, or a
     /// first fetch that fails.
     pub async fn build(self) -> Result<AsymmetricJwtAuth, ConfigError> {
-        if let Some(alg) = self.algorithms.iter().find(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)) {
+        if let Some(alg) = self
+            .algorithms
+            .iter()
+            .find(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+        {
             return Err(ConfigError::UnsupportedAlgorithm(format!("{alg:?} (use JwtAuth for HMAC)")));
         }
         let mut options = self.options;
@@ -229,7 +251,9 @@ impl AsymmetricJwtAuthBuilder {
         let mut static_keys = KeySet::default();
         for (kid, alg, pem) in self.pems {
             if !self.algorithms.contains(&alg) {
-                return Err(ConfigError::UnsupportedAlgorithm(format!("{alg:?} is not among the accepted algorithms")));
+                return Err(ConfigError::UnsupportedAlgorithm(format!(
+                    "{alg:?} is not among the accepted algorithms"
+                )));
             }
             static_keys.insert(kid, key_from_pem(&pem, alg)?);
         }
@@ -243,7 +267,12 @@ impl AsymmetricJwtAuthBuilder {
             None => (None, None),
             Some(source) => {
                 let client = http_client::build(self.http_timeout)?;
-                let remote = Arc::new(RemoteKeys::new(client, source, self.algorithms.clone(), self.min_refetch_interval));
+                let remote = Arc::new(RemoteKeys::new(
+                    client,
+                    source,
+                    self.algorithms.clone(),
+                    self.min_refetch_interval,
+                ));
                 remote.refresh().await.map_err(ConfigError::Discovery)?;
                 let task = spawn_refresh(Arc::downgrade(&remote), self.refresh_interval);
                 (Some(remote), Some(task))

@@ -103,15 +103,24 @@ impl JwtAuth {
         claims.insert("sub".into(), Value::String(spec.subject.clone()));
         claims.insert("iat".into(), Value::from(now));
         claims.insert("exp".into(), Value::from(now.saturating_add(spec.ttl.as_secs())));
-        claims.insert("jti".into(), Value::String(random_jti().ok_or_else(|| ConfigError::InvalidKey("no randomness".into()))?));
+        claims.insert(
+            "jti".into(),
+            Value::String(random_jti().ok_or_else(|| ConfigError::InvalidKey("no randomness".into()))?),
+        );
         if let Some(aud) = spec.audience.as_deref().or(self.core.options().audience()) {
             claims.insert("aud".into(), Value::String(aud.to_owned()));
         }
         if let Some(tenant) = &spec.tenant {
-            claims.insert(self.core.options().mapping().tenant_claim_name().to_owned(), Value::String(tenant.to_string()));
+            claims.insert(
+                self.core.options().mapping().tenant_claim_name().to_owned(),
+                Value::String(tenant.to_string()),
+            );
         }
         if !spec.roles.is_empty() {
-            claims.insert("roles".into(), Value::Array(spec.roles.iter().map(|r| Value::String(r.to_string())).collect()));
+            claims.insert(
+                "roles".into(),
+                Value::Array(spec.roles.iter().map(|r| Value::String(r.to_string())).collect()),
+            );
         }
         if !spec.scopes.is_empty() {
             let scope = spec.scopes.iter().map(Scope::as_str).collect::<Vec<_>>().join(" ");
@@ -119,7 +128,8 @@ impl JwtAuth {
         }
         let mut header = Header::new(self.alg);
         header.typ = Some("JWT".into());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| ConfigError::InvalidKey(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| ConfigError::InvalidKey(e.to_string()))
     }
 }
 
@@ -132,12 +142,18 @@ pub(crate) fn random_jti() -> Option<String> {
 
 impl std::fmt::Debug for JwtAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtAuth").field("alg", &self.alg).field("options", self.core.options()).finish_non_exhaustive()
+        f.debug_struct("JwtAuth")
+            .field("alg", &self.alg)
+            .field("options", self.core.options())
+            .finish_non_exhaustive()
     }
 }
 
 impl AuthProvider for JwtAuth {
-    fn authenticate<'a>(&'a self, request: AuthRequest<'a>) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
+    fn authenticate<'a>(
+        &'a self,
+        request: AuthRequest<'a>,
+    ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
             match self.core.start(request)? {
                 Started::Cached(context) => self.core.admit(context, None, request).await,

@@ -69,7 +69,10 @@ impl KeySet {
 
     /// The keys with their `kid`s, for merging sets.
     pub(crate) fn into_parts(self) -> impl Iterator<Item = (Option<String>, VerifyKey)> {
-        self.by_kid.into_iter().map(|(k, v)| (Some(k), v)).chain(self.without_kid.into_iter().map(|v| (None, v)))
+        self.by_kid
+            .into_iter()
+            .map(|(k, v)| (Some(k), v))
+            .chain(self.without_kid.into_iter().map(|v| (None, v)))
     }
 
     pub(crate) fn has_kid(&self, kid: &str) -> bool {
@@ -134,10 +137,8 @@ fn key_from_jwk(jwk: &Jwk, allowed: &[Algorithm]) -> Result<VerifyKey, &'static 
         None => None,
         Some(ka) => Some(key_algorithm(ka).ok_or("an unsupported alg")?),
     };
-    let algorithms: Vec<Algorithm> = by_type
-        .into_iter()
-        .filter(|a| allowed.contains(a) && declared.is_none_or(|d| d == *a))
-        .collect();
+    let algorithms: Vec<Algorithm> =
+        by_type.into_iter().filter(|a| allowed.contains(a) && declared.is_none_or(|d| d == *a)).collect();
     if algorithms.is_empty() {
         return Err("no allowed algorithm fits the key");
     }
@@ -274,7 +275,10 @@ impl RemoteKeys {
         if document.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {
             return Err("the discovery document's issuer does not match the configured issuer".into());
         }
-        let jwks_uri = document.get("jwks_uri").and_then(Value::as_str).ok_or("the discovery document has no jwks_uri")?;
+        let jwks_uri = document
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or("the discovery document has no jwks_uri")?;
         let url = http_client::checked_url(jwks_uri).map_err(|e| e.to_string())?;
         *self.jwks_url.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url.clone());
         Ok(url)
@@ -284,9 +288,12 @@ impl RemoteKeys {
 /// Builds a key from PEM text for one algorithm, checking that the key's type fits it.
 pub(crate) fn key_from_pem(pem: &[u8], alg: Algorithm) -> Result<VerifyKey, ConfigError> {
     let key = match alg {
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 => {
-            DecodingKey::from_rsa_pem(pem)
-        }
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => DecodingKey::from_rsa_pem(pem),
         Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
         Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
         other => return Err(ConfigError::UnsupportedAlgorithm(format!("{other:?} (use JwtAuth for HMAC)"))),

@@ -239,7 +239,8 @@ impl JwtCore {
     fn check_structure(&self, token: &str) -> Result<CheckedHeader, AuthError> {
         let mut segments = token.split('.');
         let first = segments.next().unwrap_or_default();
-        let (Some(payload), Some(signature), None) = (segments.next(), segments.next(), segments.next()) else {
+        let (Some(payload), Some(signature), None) = (segments.next(), segments.next(), segments.next())
+        else {
             // Not three segments. If the first one is a JSON object it is a mangled JWT
             // (an extra segment, a missing one); otherwise it is no JWT at all (an API
             // key, an opaque token), and the next provider of a chain may look at it.
@@ -251,8 +252,8 @@ impl JwtCore {
         };
         let header = first;
         let header_bytes = strict_b64(header)?;
-        let raw: RawHeader =
-            serde_json::from_slice(&header_bytes).map_err(|_| AuthError::MalformedToken("the header is not a JSON object"))?;
+        let raw: RawHeader = serde_json::from_slice(&header_bytes)
+            .map_err(|_| AuthError::MalformedToken("the header is not a JSON object"))?;
         let alg_text = match &raw.alg {
             Some(Value::String(s)) => s.as_str(),
             Some(_) => return Err(AuthError::MalformedToken("the header's alg is not a string")),
@@ -290,11 +291,17 @@ impl JwtCore {
     }
 
     /// Step 4: signature, registered claims, `iat`, claim mapping.
-    pub(crate) fn verify(&self, token: &str, alg: Algorithm, key: &DecodingKey) -> Result<ClientContext, AuthError> {
+    pub(crate) fn verify(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &DecodingKey,
+    ) -> Result<ClientContext, AuthError> {
         let Some((_, validation)) = self.validations.iter().find(|(a, _)| *a == alg) else {
             return Err(AuthError::UnsupportedAlgorithm { found: format!("{alg:?}") });
         };
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation).map_err(map_jwt_error)?;
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, key, validation).map_err(map_jwt_error)?;
         let claims = data.claims;
         if let Some(iat) = claims.get("iat") {
             let iat = iat.as_u64().ok_or(AuthError::InvalidClaim {

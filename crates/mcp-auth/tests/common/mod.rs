@@ -34,7 +34,8 @@ pub fn b64(bytes: &[u8]) -> String {
 /// Signs arbitrary header and payload JSON with HS256, so tests can build tokens no
 /// well-behaved library would.
 pub fn hs256(secret: &[u8], header: &Value, payload: &Value) -> String {
-    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(payload.to_string().as_bytes()));
+    let signing_input =
+        format!("{}.{}", b64(header.to_string().as_bytes()), b64(payload.to_string().as_bytes()));
     let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), signing_input.as_bytes());
     format!("{signing_input}.{}", b64(tag.as_ref()))
 }
@@ -53,11 +54,17 @@ pub fn bearer(token: &str) -> HeaderMap {
     headers
 }
 
-pub async fn check_with(provider: &dyn AuthProvider, headers: &HeaderMap) -> Result<identity_types::ClientContext, AuthError> {
+pub async fn check_with(
+    provider: &dyn AuthProvider,
+    headers: &HeaderMap,
+) -> Result<identity_types::ClientContext, AuthError> {
     provider.authenticate(AuthRequest::new(headers, Some("127.0.0.1".parse().unwrap()))).await
 }
 
-pub async fn check(provider: &dyn AuthProvider, token: &str) -> Result<identity_types::ClientContext, AuthError> {
+pub async fn check(
+    provider: &dyn AuthProvider,
+    token: &str,
+) -> Result<identity_types::ClientContext, AuthError> {
     check_with(provider, &bearer(token)).await
 }
 
