@@ -126,7 +126,9 @@ fn lint() -> Result<(), String> {
         println!("<== advisories ok");
         Ok(())
     } else if stderr.contains("failed to fetch advisory database") {
-        println!("<== advisories NOT CHECKED: the RustSec advisory database cannot be fetched from this machine");
+        println!(
+            "<== advisories NOT CHECKED: the RustSec advisory database cannot be fetched from this machine"
+        );
         Ok(())
     } else {
         eprintln!("{stderr}");
