@@ -327,6 +327,13 @@ impl SessionId {
 }
 
 impl RequestId {
+    /// A request id from a local counter (`local-<n>`): always valid, for when the OS
+    /// random number generator is unavailable and a request must still be traceable.
+    #[must_use]
+    pub fn from_counter(n: u64) -> Self {
+        Self(format!("local-{n}").into_boxed_str())
+    }
+
     /// A fresh random request id (128 bits, base64url).
     ///
     /// # Errors

@@ -60,6 +60,12 @@ impl PrivacyKey {
         Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret) })
     }
 
+    /// A key from exactly 32 bytes: cannot be too short, so cannot fail.
+    #[must_use]
+    pub fn from_array(secret: &[u8; 32]) -> Self {
+        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
+    }
+
     /// The pseudonym of a principal or session key.
     #[must_use]
     pub fn pseudonymize(&self, key: &IsolationKey) -> PrivacyId {

@@ -1,0 +1,119 @@
+//! Extractors: what a tool handler asks for by its argument types.
+//!
+//! A handler is a plain async function; each argument implements [`FromContext`] and is
+//! resolved from the call in progress, *after* authentication, guards and rate limiting
+//! have passed, so a refused call never opens a database connection or reads state.
+//!
+//! ```
+//! use mcp_server::{Args, Authenticated, Json, State, ToolError};
+//! use schemars::JsonSchema;
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize, JsonSchema)]
+//! struct Greet { name: String }
+//!
+//! struct Greeting(&'static str);
+//!
+//! async fn greet(Args(args): Args<Greet>, caller: Authenticated, greeting: State<Greeting>) -> Result<Json<String>, ToolError> {
+//!     Ok(Json(format!("{}, {} (from {})", greeting.0.0, args.name, caller.client_id())))
+//! }
+//! ```
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use identity_types::ClientContext;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::context::RequestContext;
+use crate::error::ToolError;
+
+/// Something a handler can take as an argument.
+pub trait FromContext: Sized + Send + 'static {
+    /// Builds the value from the call, or refuses it.
+    ///
+    /// # Errors
+    /// The [`ToolError`] the call fails with.
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError>;
+
+    /// The JSON Schema of the tool's input, for the one extractor that defines it
+    /// ([`Args`]).
+    fn input_schema() -> Option<Map<String, Value>> {
+        None
+    }
+}
+
+/// The tool's arguments, deserialised into `T`; `T`'s JSON Schema (via `schemars`)
+/// becomes the tool's `inputSchema`.
+#[derive(Debug, Clone)]
+pub struct Args<T>(pub T);
+
+impl<T: DeserializeOwned + schemars::JsonSchema + Send + 'static> FromContext for Args<T> {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        T::deserialize(ctx.arguments()).map(Args).map_err(|e| ToolError::InvalidArguments(e.to_string()))
+    }
+
+    fn input_schema() -> Option<Map<String, Value>> {
+        let schema =
+            schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
+        match serde_json::to_value(schema) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated caller. Refuses anonymous callers with
+/// [`ToolError::Unauthenticated`], so a public tool can still demand identity for part
+/// of its work by asking for `Option<Authenticated>` instead.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub ClientContext);
+
+impl Deref for Authenticated {
+    type Target = ClientContext;
+    fn deref(&self) -> &ClientContext {
+        &self.0
+    }
+}
+
+impl FromContext for Authenticated {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        ctx.client().cloned().map(Authenticated).ok_or(ToolError::Unauthenticated)
+    }
+}
+
+impl FromContext for Option<Authenticated> {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        Ok(ctx.client().cloned().map(Authenticated))
+    }
+}
+
+/// Shared state registered with `McpServer::builder(..).state(value)`.
+#[derive(Debug)]
+pub struct State<T>(pub Arc<T>);
+
+impl<T> Deref for State<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Send + Sync + 'static> FromContext for State<T> {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        ctx.state::<Arc<T>>().cloned().map(State).ok_or_else(|| {
+            tracing::error!(
+                state = std::any::type_name::<T>(),
+                "a handler asked for state that was never registered"
+            );
+            ToolError::Internal { request_id: ctx.request_id().to_string() }
+        })
+    }
+}
+
+impl FromContext for RequestContext {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        Ok(ctx.clone())
+    }
+}

@@ -1,0 +1,280 @@
+//! The HTTP front door: every request to the MCP endpoint passes, in order, the Origin
+//! check, request-id assignment, authentication ([`AuthLayer`]) and the session binding,
+//! before rmcp's Streamable HTTP service sees it.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use identity_types::{ErrorCode, IsolationKey, RequestId};
+use mcp_auth::{AuthError, AuthProvider, AuthRequest, BearerChallenge};
+use serde_json::{Map, json};
+use tower::{Layer, Service};
+
+use crate::audit::{AuditEvent, AuditSink, Decision};
+use crate::context::Caller;
+use crate::handler::BoxFuture;
+
+/// The header carrying request ids in both directions.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Authenticates every HTTP request before any MCP processing.
+///
+/// On success the request carries a [`Caller::Authenticated`] in its extensions (rmcp
+/// hands those to the MCP handler with each message, so identity is per request, never
+/// per session). A request without credentials gets [`Caller::Anonymous`] only when the
+/// server admits anonymous callers; anything else is answered here with 401 and a
+/// `WWW-Authenticate: Bearer resource_metadata="…"` challenge. A token in the query
+/// string is refused with 400: URLs end up in logs.
+#[derive(Clone)]
+pub struct AuthLayer {
+    state: Arc<AuthState>,
+}
+
+pub(crate) struct AuthState {
+    pub(crate) provider: Arc<dyn AuthProvider>,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) metadata_url: Option<String>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+}
+
+impl AuthLayer {
+    pub(crate) fn new(state: AuthState) -> Self {
+        Self { state: Arc::new(state) }
+    }
+}
+
+impl std::fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("allow_anonymous", &self.state.allow_anonymous)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService { inner, state: Arc::clone(&self.state) }
+    }
+}
+
+/// The service made by [`AuthLayer`].
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    state: Arc<AuthState>,
+}
+
+impl<S> Service<Request> for AuthService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = Arc::clone(&self.state);
+        Box::pin(async move {
+            if token_in_query(request.uri().query()) {
+                let challenge = BearerChallenge::for_auth_error(&AuthError::MalformedHeader(
+                    "a token in the query string is refused",
+                ));
+                return Ok(refusal(
+                    StatusCode::BAD_REQUEST,
+                    &challenge,
+                    "token_in_query",
+                    "send the token in the Authorization header, never in the URL",
+                ));
+            }
+            // Only the head is needed (and the body is not Sync, so it must not be
+            // borrowed across the await).
+            let (mut parts, body) = request.into_parts();
+            let peer_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+            let started = Instant::now();
+            let outcome = state.provider.authenticate(AuthRequest::new(&parts.headers, peer_ip)).await;
+            let caller = match outcome {
+                Ok(context) => Caller::Authenticated(context),
+                Err(AuthError::MissingCredentials) if state.allow_anonymous => Caller::Anonymous { peer_ip },
+                Err(error) => {
+                    state.audit_refusal(&parts, &error, started).await;
+                    let mut challenge = BearerChallenge::for_auth_error(&error);
+                    if let Some(url) = &state.metadata_url {
+                        challenge = challenge.resource_metadata(url.clone());
+                    }
+                    return Ok(refusal(
+                        StatusCode::UNAUTHORIZED,
+                        &challenge,
+                        error.code(),
+                        &error.to_string(),
+                    ));
+                }
+            };
+            parts.extensions.insert(caller);
+            inner.call(Request::from_parts(parts, body)).await
+        })
+    }
+}
+
+impl AuthState {
+    async fn audit_refusal(&self, parts: &http::request::Parts, error: &AuthError, started: Instant) {
+        let request_id = parts.extensions.get::<RequestId>().map(ToString::to_string).unwrap_or_default();
+        let event = AuditEvent {
+            timestamp_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            request_id,
+            principal: None,
+            tenant: None,
+            auth_method: "none".into(),
+            method: "http".into(),
+            tool: None,
+            decision: Decision::Denied { code: error.code().to_owned() },
+            outcome: error.code().to_owned(),
+            duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            arguments_sha256: None,
+            result_sha256: None,
+            metadata: Map::new(),
+        };
+        if let Err(error) = self.audit.record(event).await {
+            tracing::error!(%error, "could not audit a refused authentication");
+        }
+    }
+}
+
+/// RFC 6750 §2.3 puts bearer tokens in `access_token`; Palisade never accepts them there.
+fn token_in_query(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("access_token")))
+    })
+}
+
+fn refusal(status: StatusCode, challenge: &BearerChallenge, code: &str, message: &str) -> Response {
+    let mut response =
+        (status, axum::Json(json!({ "error": code, "error_description": message }))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge.to_header_value()) {
+        response.headers_mut().insert(http::header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// Refuses browser requests from origins not on the list (DNS-rebinding defence):
+/// 403. Requests without an `Origin` (non-browser clients) pass.
+pub(crate) async fn check_origin(
+    State(allowed): State<Arc<Vec<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(origin) = request.headers().get(http::header::ORIGIN) {
+        let ok = origin.to_str().is_ok_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)));
+        if !ok {
+            return (StatusCode::FORBIDDEN, axum::Json(json!({ "error": "origin_not_allowed", "error_description": "this Origin may not call the MCP endpoint" }))).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Accepts `X-Request-ID` when it is a valid [`RequestId`] (at most 128 safe
+/// characters), otherwise generates one; echoes it on the response.
+pub(crate) async fn assign_request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| RequestId::new(v).ok())
+        .or_else(|| RequestId::generate().ok());
+    if let Some(id) = &id {
+        request.extensions_mut().insert(id.clone());
+    }
+    let mut response = next.run(request).await;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(id.as_str()).ok()) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Binds 2025-11-25 protocol sessions to the principal that created them: a session id
+/// presented by anyone else is answered as if it did not exist (404), never treated as
+/// a credential. (rmcp itself only checks that a session exists.)
+#[derive(Default)]
+pub(crate) struct SessionBindings {
+    sessions: Mutex<HashMap<String, (Option<IsolationKey>, Instant)>>,
+}
+
+/// Sessions idle in our map longer than this are forgotten (rmcp expires them sooner).
+const SESSION_BINDING_TTL: Duration = Duration::from_secs(24 * 3600);
+const MAX_SESSION_BINDINGS: usize = 100_000;
+
+pub(crate) async fn bind_session(
+    State(bindings): State<Arc<SessionBindings>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = request.extensions().get::<Caller>().and_then(Caller::isolation_key);
+    let presented = request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let is_delete = request.method() == http::Method::DELETE;
+    if let Some(session) = &presented {
+        let sessions = bindings.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((owner, _)) = sessions.get(session)
+            && *owner != key
+        {
+            drop(sessions);
+            return (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "session_not_found" })))
+                .into_response();
+        }
+    }
+    let response = next.run(request).await;
+    let mut sessions = bindings.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match (&presented, response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())) {
+        (None, Some(created)) => {
+            if sessions.len() >= MAX_SESSION_BINDINGS {
+                sessions.retain(|_, (_, at)| at.elapsed() < SESSION_BINDING_TTL);
+            }
+            sessions.insert(created.to_owned(), (key, Instant::now()));
+        }
+        (Some(session), _) if is_delete && response.status().is_success() => {
+            sessions.remove(session);
+        }
+        _ => {}
+    }
+    drop(sessions);
+    response
+}
+
+/// A body for errors raised before MCP processing.
+pub(crate) fn not_ready() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_tokens_are_spotted() {
+        for (query, expected) in [
+            (Some("access_token=abc"), true),
+            (Some("a=1&ACCESS_TOKEN=x"), true),
+            (Some("token=abc"), false),
+            (Some("access_tokens=1"), false),
+            (None, false),
+        ] {
+            assert_eq!(super::token_in_query(query), expected, "{query:?}");
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! [`McpServer`]: the builder, the HTTP router and the stdio transport.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use governor::Quota;
+use identity_types::PrivacyKey;
+use mcp_auth::{AuthProvider, ProtectedResourceMetadata, WELL_KNOWN_PATH};
+use mcp_guards::{DenialDetail, Guard, GuardConfigError, ToolInfo};
+use rmcp::ServiceExt as _;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use crate::audit::{AuditSink, NoAudit};
+use crate::context::{Caller, StateMap};
+use crate::http::{
+    AuthLayer, AuthState, SessionBindings, assign_request_id, bind_session, check_origin, not_ready,
+};
+use crate::middleware::{ConcurrencyLimitLayer, RateLimitLayer, TimeoutLayer};
+use crate::service::{PalisadeService, Shared, ToolEntry, descriptor, server_config};
+use crate::tool::{McpRouter, Tool};
+
+/// Why a server could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Neither an authentication provider nor anonymous access was configured.
+    #[error(
+        "no authentication configured: call .auth(provider), or .allow_anonymous() for public tools only"
+    )]
+    NoAuthentication,
+    /// Authentication is on but no protected-resource metadata names this server.
+    #[error(
+        "authentication needs .resource(metadata): clients learn the audience and authorization server from it"
+    )]
+    NoResourceMetadata,
+    /// A tool name is empty, too long or has characters outside `A-Z a-z 0-9 _ - .`.
+    #[error("invalid tool name {0:?}: 1-128 characters of A-Z a-z 0-9 _ - .")]
+    InvalidToolName(String),
+    /// Two tools share a name.
+    #[error("two tools are named {0:?}")]
+    DuplicateTool(String),
+    /// The operating system's random number generator is unavailable.
+    #[error("the operating system's random number generator is unavailable")]
+    NoRandomness,
+    /// A guard of a tool is misconfigured.
+    #[error("tool {tool:?}: {error}")]
+    Guard {
+        /// The tool.
+        tool: String,
+        /// The problem.
+        error: GuardConfigError,
+    },
+}
+
+/// Builds an [`McpServer`]; see [`McpServer::builder`].
+#[must_use]
+pub struct McpServerBuilder {
+    name: String,
+    version: String,
+    instructions: Option<String>,
+    tools: Vec<Tool>,
+    config_errors: Vec<(String, GuardConfigError)>,
+    auth: Option<Arc<dyn AuthProvider>>,
+    allow_anonymous: bool,
+    metadata: Option<ProtectedResourceMetadata>,
+    audit: Arc<dyn AuditSink>,
+    privacy: Option<PrivacyKey>,
+    state: StateMap,
+    denial_detail: DenialDetail,
+    policies: Vec<Arc<dyn Guard>>,
+    allowed_origins: Vec<String>,
+    allowed_hosts: Vec<String>,
+    max_body_bytes: usize,
+    default_timeout: Option<Duration>,
+    rate_limit: Option<RateLimitLayer>,
+    concurrency: Option<ConcurrencyLimitLayer>,
+    stdio_caller: Option<Caller>,
+}
+
+impl McpServerBuilder {
+    /// Instructions for clients and models.
+    pub fn instructions(mut self, text: impl Into<String>) -> Self {
+        self.instructions = Some(text.into());
+        self
+    }
+    /// Registers a tool.
+    pub fn tool(mut self, tool: Tool) -> Self {
+        self.tools.push(tool);
+        self
+    }
+    /// Mounts a router's tools under its prefix.
+    pub fn router(mut self, router: McpRouter) -> Self {
+        let prefix = router.prefix.clone();
+        let (tools, errors) = router.into_tools();
+        self.config_errors.extend(errors.into_iter().map(|e| (prefix.clone(), e)));
+        self.tools.extend(tools);
+        self
+    }
+    /// Authenticates every HTTP request with `provider`.
+    pub fn auth(mut self, provider: Arc<dyn AuthProvider>) -> Self {
+        self.auth = Some(provider);
+        self
+    }
+    /// Admits callers without credentials; they can list and call only public tools.
+    /// Callers presenting a bad credential are still refused.
+    pub fn allow_anonymous(mut self) -> Self {
+        self.allow_anonymous = true;
+        self
+    }
+    /// The RFC 9728 metadata of this server; its `resource` is the audience tokens must
+    /// carry and the URL whose path the MCP endpoint is served at.
+    pub fn resource(mut self, metadata: ProtectedResourceMetadata) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+    /// Where audit events go.
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = sink;
+        self
+    }
+    /// The key for principal pseudonyms in audit events (default: random per process,
+    /// so pseudonyms change on restart).
+    pub fn privacy_key(mut self, key: PrivacyKey) -> Self {
+        self.privacy = Some(key);
+        self
+    }
+    /// Registers shared state, available to handlers as `State<T>`.
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state = self.state.with(Arc::new(value));
+        self
+    }
+    /// Whether denials name the roles or scopes they needed (default) or hide them.
+    pub fn denial_detail(mut self, detail: DenialDetail) -> Self {
+        self.denial_detail = detail;
+        self
+    }
+    /// Adds a server-wide policy checked on every call before the tool's own guards
+    /// (e.g. `Arc<ReadOnlyMode>`, `Arc<MaintenanceMode>`, `RequireApproval`).
+    pub fn policy(mut self, policy: Arc<dyn Guard>) -> Self {
+        self.policies.push(policy);
+        self
+    }
+    /// Browser origins allowed to call the endpoint (default: the resource's own origin).
+    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+    /// `Host` header values accepted (default: loopback names and the resource's host).
+    pub fn allowed_hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Largest request body accepted (default 1 MiB).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+    /// Timeout for tools that set none.
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.default_timeout = Some(timeout);
+        self
+    }
+    /// A per-principal rate limit shared by all tools (each tool's own limit applies too).
+    pub fn rate_limit(mut self, quota: Quota) -> Self {
+        self.rate_limit = Some(RateLimitLayer::new(quota));
+        self
+    }
+    /// Concurrency limits shared by all tools.
+    pub fn max_concurrency(mut self, global: usize, per_principal: usize) -> Self {
+        self.concurrency = Some(ConcurrencyLimitLayer::new(global, per_principal));
+        self
+    }
+    /// The identity of stdio sessions (a stdio server has no HTTP request to
+    /// authenticate: it runs as the principal that started it).
+    pub fn stdio_identity(mut self, caller: Caller) -> Self {
+        self.stdio_caller = Some(caller);
+        self
+    }
+
+    /// Validates the configuration and assembles the server.
+    ///
+    /// # Errors
+    /// A [`BuildError`] naming the first problem found.
+    pub fn build(self) -> Result<McpServer, BuildError> {
+        if self.auth.is_none() && !self.allow_anonymous {
+            return Err(BuildError::NoAuthentication);
+        }
+        if self.auth.is_some() && self.metadata.is_none() {
+            return Err(BuildError::NoResourceMetadata);
+        }
+        if let Some((tool, error)) = self.config_errors.into_iter().next() {
+            return Err(BuildError::Guard { tool, error });
+        }
+        let mut tools = HashMap::new();
+        let mut order = Vec::new();
+        for mut tool in self.tools {
+            if let Some(error) = tool.config_errors.pop() {
+                return Err(BuildError::Guard { tool: tool.name, error });
+            }
+            if !valid_tool_name(&tool.name) {
+                return Err(BuildError::InvalidToolName(tool.name));
+            }
+            if tools.contains_key(&tool.name) {
+                return Err(BuildError::DuplicateTool(tool.name));
+            }
+            let info = Arc::new(ToolInfo {
+                name: tool.name.clone(),
+                read_only: tool.read_only,
+                destructive: tool.destructive,
+                idempotent: tool.idempotent,
+                public: tool.public,
+                requires_approval: tool.requires_approval,
+            });
+            let handler = Arc::clone(&tool.handler);
+            let base = tower::service_fn(move |ctx| handler(ctx));
+            let service = ServiceBuilder::new()
+                .option_layer(tool.timeout.or(self.default_timeout).map(TimeoutLayer::new))
+                .option_layer(self.concurrency.clone())
+                .option_layer(tool.max_concurrency.map(|(g, p)| ConcurrencyLimitLayer::new(g, p)))
+                .option_layer(self.rate_limit.clone())
+                .option_layer(tool.rate_limit.map(RateLimitLayer::new))
+                .service(base);
+            let entry = ToolEntry {
+                descriptor: descriptor(
+                    &info,
+                    tool.description.as_deref(),
+                    std::mem::take(&mut tool.input_schema),
+                ),
+                info,
+                guards: tool.guards,
+                service: BoxCloneSyncService::new(service),
+            };
+            order.push(tool.name.clone());
+            tools.insert(tool.name, entry);
+        }
+        let privacy = match self.privacy {
+            Some(key) => key,
+            None => random_privacy_key()?,
+        };
+        let shared = Shared {
+            info: server_config(&self.name, &self.version, self.instructions.as_deref()),
+            tools,
+            order,
+            policies: self.policies,
+            audit: Arc::clone(&self.audit),
+            privacy,
+            state: self.state,
+            denial_detail: self.denial_detail,
+            stdio_caller: self.stdio_caller,
+        };
+        Ok(McpServer {
+            service: PalisadeService { shared: Arc::new(shared) },
+            auth: self.auth,
+            allow_anonymous: self.allow_anonymous,
+            metadata: self.metadata,
+            audit: self.audit,
+            allowed_origins: self.allowed_origins,
+            allowed_hosts: self.allowed_hosts,
+            max_body_bytes: self.max_body_bytes,
+            ready: Arc::new(AtomicBool::new(false)),
+        })
+    }
+}
+
+fn valid_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn random_privacy_key() -> Result<PrivacyKey, BuildError> {
+    use ring::rand::SecureRandom as _;
+    let mut secret = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut secret).map_err(|_| BuildError::NoRandomness)?;
+    Ok(PrivacyKey::from_array(&secret))
+}
+
+/// An MCP server: tools with their guards and middleware, authentication at the door.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use mcp_auth::{Algorithm, JwtAuth, JwtOptions, ProtectedResourceMetadata};
+/// use mcp_server::{McpServer, Tool};
+///
+/// async fn ping() -> String { "pong".into() }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let resource = "http://127.0.0.1:8080/mcp";
+/// let auth = JwtAuth::new(&[7u8; 32], Algorithm::HS256, JwtOptions::for_audience(resource))?;
+/// let server = McpServer::builder("demo", "1.0.0")
+///     .auth(Arc::new(auth))
+///     .resource(ProtectedResourceMetadata::new(resource))
+///     .tool(Tool::new("ping", ping).read_only())
+///     .build()?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// server.serve(listener, std::future::pending()).await?;
+/// # Ok(()) }
+/// ```
+pub struct McpServer {
+    service: PalisadeService,
+    auth: Option<Arc<dyn AuthProvider>>,
+    allow_anonymous: bool,
+    metadata: Option<ProtectedResourceMetadata>,
+    audit: Arc<dyn AuditSink>,
+    allowed_origins: Vec<String>,
+    allowed_hosts: Vec<String>,
+    max_body_bytes: usize,
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer").field("service", &self.service).finish_non_exhaustive()
+    }
+}
+
+impl McpServer {
+    /// Starts a builder for a server called `name`, version `version`.
+    pub fn builder(name: impl Into<String>, version: impl Into<String>) -> McpServerBuilder {
+        McpServerBuilder {
+            name: name.into(),
+            version: version.into(),
+            instructions: None,
+            tools: Vec::new(),
+            config_errors: Vec::new(),
+            auth: None,
+            allow_anonymous: false,
+            metadata: None,
+            audit: Arc::new(NoAudit),
+            privacy: None,
+            state: StateMap::default(),
+            denial_detail: DenialDetail::default(),
+            policies: Vec::new(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            default_timeout: None,
+            rate_limit: None,
+            concurrency: None,
+            stdio_caller: None,
+        }
+    }
+
+    /// The MCP service itself (for custom transports).
+    #[must_use]
+    pub fn service(&self) -> PalisadeService {
+        self.service.clone()
+    }
+
+    /// The path the MCP endpoint is served at: the resource URL's path, or `/mcp`.
+    #[must_use]
+    pub fn mcp_path(&self) -> String {
+        self.metadata
+            .as_ref()
+            .and_then(|m| url_parts(&m.resource))
+            .map(|(_, path)| path)
+            .filter(|p| p != "/" && !p.is_empty())
+            .unwrap_or_else(|| "/mcp".to_owned())
+    }
+
+    /// The axum router: the MCP endpoint behind the door layers, the RFC 9728 metadata
+    /// (at the well-known path and its resource-path form), `/healthz` and `/readyz`.
+    pub fn http_router(&self) -> Router {
+        let origins = if self.allowed_origins.is_empty() {
+            self.metadata
+                .as_ref()
+                .and_then(|m| url_parts(&m.resource))
+                .map(|(origin, _)| vec![origin])
+                .unwrap_or_default()
+        } else {
+            self.allowed_origins.clone()
+        };
+        let mut hosts: Vec<String> = if self.allowed_hosts.is_empty() {
+            vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+        } else {
+            self.allowed_hosts.clone()
+        };
+        if let Some(host) = self
+            .metadata
+            .as_ref()
+            .and_then(|m| url::Url::parse(&m.resource).ok())
+            .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            hosts.push(host);
+        }
+        let config = StreamableHttpServerConfig::default()
+            .with_allowed_hosts(hosts)
+            .with_max_request_body_bytes(self.max_body_bytes);
+        let service = self.service.clone();
+        let mcp = StreamableHttpService::new(
+            move || Ok(service.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+
+        let auth = AuthLayer::new(AuthState {
+            provider: self.auth.clone().unwrap_or_else(|| Arc::new(mcp_auth::ChainAuth::new())),
+            allow_anonymous: self.allow_anonymous,
+            metadata_url: self.metadata.as_ref().and_then(ProtectedResourceMetadata::metadata_url),
+            audit: Arc::clone(&self.audit),
+        });
+        let bindings = Arc::new(SessionBindings::default());
+        let protected = Router::new()
+            .route_service(&self.mcp_path(), mcp)
+            .layer(axum::middleware::from_fn_with_state(bindings, bind_session))
+            .layer(auth)
+            .layer(axum::middleware::from_fn(assign_request_id))
+            .layer(axum::middleware::from_fn_with_state(Arc::new(origins), check_origin));
+
+        let ready = Arc::clone(&self.ready);
+        let mut router = Router::new().merge(protected).route("/healthz", get(|| async { "ok" })).route(
+            "/readyz",
+            get(move || {
+                let ready = Arc::clone(&ready);
+                async move {
+                    if ready.load(Ordering::SeqCst) {
+                        axum::response::IntoResponse::into_response("ready")
+                    } else {
+                        not_ready()
+                    }
+                }
+            }),
+        );
+        if let Some(metadata) = &self.metadata {
+            let document = Arc::new(metadata.clone());
+            let handler = move || {
+                let document = Arc::clone(&document);
+                async move { axum::Json((*document).clone()) }
+            };
+            router = router.route(WELL_KNOWN_PATH, get(handler.clone()));
+            if let Some(path) = metadata.metadata_path().filter(|p| p != WELL_KNOWN_PATH) {
+                router = router.route(&path, get(handler));
+            }
+        }
+        router
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` resolves, then stops accepting, lets
+    /// in-flight requests finish, and returns.
+    ///
+    /// # Errors
+    /// An I/O error from the listener.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = self.http_router().into_make_service_with_connect_info::<SocketAddr>();
+        self.ready.store(true, Ordering::SeqCst);
+        let ready = Arc::clone(&self.ready);
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                ready.store(false, Ordering::SeqCst);
+            })
+            .await;
+        self.ready.store(false, Ordering::SeqCst);
+        result
+    }
+
+    /// Serves one MCP session over stdin/stdout until the client disconnects.
+    ///
+    /// # Errors
+    /// A description of a transport failure.
+    pub async fn serve_stdio(&self) -> Result<(), String> {
+        let running =
+            self.service.clone().serve(rmcp::transport::stdio()).await.map_err(|e| e.to_string())?;
+        running.waiting().await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// (origin, path) of a URL.
+fn url_parts(url: &str) -> Option<(String, String)> {
+    let parsed = url::Url::parse(url).ok()?;
+    Some((parsed.origin().ascii_serialization(), parsed.path().trim_end_matches('/').to_owned()))
+}

@@ -1,0 +1,337 @@
+//! The rmcp [`ServerHandler`]: every MCP request passes through here, so identity,
+//! guards, middleware and audit apply to all of them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use identity_types::{PrivacyKey, RequestId, canonical_json};
+use mcp_guards::{DenialDetail, Guard, GuardContext, ToolInfo};
+use ring::digest;
+use rmcp::ErrorData;
+use rmcp::handler::server::ServerHandler;
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool as McpTool,
+    ToolAnnotations,
+};
+use rmcp::service::{RequestContext as RmcpContext, RoleServer};
+use serde_json::{Map, Value};
+use tower::ServiceExt as _;
+
+use crate::audit::{AuditEvent, AuditSink, Decision};
+use crate::context::{Caller, RequestContext, StateMap};
+use crate::error::ToolError;
+use crate::middleware::ToolService;
+use crate::response::ToolResponse;
+
+/// The `_meta` key under which a client passes an approval grant with a `tools/call`.
+pub const APPROVAL_META_KEY: &str = "dev.palisade/approval";
+
+/// Arguments nested deeper than this are refused before any guard or handler sees them.
+pub(crate) const MAX_ARGUMENT_DEPTH: usize = 32;
+
+/// What the audit event of one `tools/call` says beyond the caller.
+struct CallRecord {
+    tool: String,
+    decision: Decision,
+    outcome: &'static str,
+    arguments_sha256: Option<String>,
+    result_sha256: Option<String>,
+    metadata: Map<String, Value>,
+}
+
+impl CallRecord {
+    fn denied(tool: &str, code: &'static str, arguments_sha256: Option<String>) -> Self {
+        Self {
+            tool: tool.to_owned(),
+            decision: Decision::Denied { code: code.to_owned() },
+            outcome: code,
+            arguments_sha256,
+            result_sha256: None,
+            metadata: Map::new(),
+        }
+    }
+}
+
+/// One registered tool, ready to serve.
+pub(crate) struct ToolEntry {
+    pub(crate) info: Arc<ToolInfo>,
+    pub(crate) descriptor: McpTool,
+    pub(crate) guards: Vec<Arc<dyn Guard>>,
+    pub(crate) service: ToolService,
+}
+
+pub(crate) struct Shared {
+    pub(crate) info: ServerConfig,
+    pub(crate) tools: HashMap<String, ToolEntry>,
+    /// Tool names in registration order, for stable listings.
+    pub(crate) order: Vec<String>,
+    /// Server-wide policies (maintenance, read-only, approval), checked on calls before
+    /// each tool's own guards.
+    pub(crate) policies: Vec<Arc<dyn Guard>>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) privacy: PrivacyKey,
+    pub(crate) state: StateMap,
+    pub(crate) denial_detail: DenialDetail,
+    /// The identity of stdio sessions (HTTP requests carry their own).
+    pub(crate) stdio_caller: Option<Caller>,
+}
+
+/// The MCP service: cheap to clone (rmcp makes one per session or per request).
+#[derive(Clone)]
+pub struct PalisadeService {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PalisadeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PalisadeService").field("tools", &self.shared.order).finish_non_exhaustive()
+    }
+}
+
+/// What the transport established about the request a message came in.
+struct Origin {
+    caller: Caller,
+    request_id: RequestId,
+    user_agent: Option<Arc<str>>,
+}
+
+impl PalisadeService {
+    fn origin(&self, ctx: &RmcpContext<RoleServer>) -> Origin {
+        match ctx.extensions.get::<http::request::Parts>() {
+            Some(parts) => Origin {
+                // No Caller in an HTTP request means the auth layer did not run: treat the
+                // request as anonymous with no address, which can call nothing (fail closed).
+                caller: parts
+                    .extensions
+                    .get::<Caller>()
+                    .cloned()
+                    .unwrap_or(Caller::Anonymous { peer_ip: None }),
+                request_id: parts.extensions.get::<RequestId>().cloned().unwrap_or_else(fresh_request_id),
+                user_agent: parts
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(Arc::from),
+            },
+            None => Origin {
+                caller: self.shared.stdio_caller.clone().unwrap_or(Caller::Anonymous { peer_ip: None }),
+                request_id: fresh_request_id(),
+                user_agent: None,
+            },
+        }
+    }
+
+    fn visible(&self, entry: &ToolEntry, caller: &Caller) -> bool {
+        if caller.client().is_none() && !entry.info.public {
+            return false;
+        }
+        let ctx = GuardContext::for_listing(caller.client(), &entry.info);
+        // Listing must not wait on slow guards: a guard that cannot answer at once hides
+        // the tool (fail closed); calling it still evaluates the guard fully.
+        entry.guards.iter().all(|g| matches!(g.check(&ctx).into_ready(), Ok(Ok(()))))
+    }
+
+    async fn audit(&self, origin: &Origin, started: Instant, record: CallRecord) -> Result<(), ToolError> {
+        let client = origin.caller.client();
+        let event = AuditEvent {
+            timestamp_ms: now_ms(),
+            request_id: origin.request_id.to_string(),
+            principal: client.map(|c| self.shared.privacy.pseudonymize(c.isolation_key())),
+            tenant: client.and_then(|c| c.tenant().cloned()),
+            auth_method: client.map_or("anonymous", |c| c.auth_method().as_str()).to_owned(),
+            method: "tools/call".into(),
+            tool: Some(record.tool),
+            decision: record.decision,
+            outcome: record.outcome.to_owned(),
+            duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            arguments_sha256: record.arguments_sha256,
+            result_sha256: record.result_sha256,
+            metadata: record.metadata,
+        };
+        self.shared.audit.record(event).await.map_err(|error| {
+            tracing::error!(%error, "audit sink refused an event");
+            ToolError::AuditUnavailable
+        })
+    }
+
+    async fn run_call(
+        &self,
+        origin: &Origin,
+        entry: &ToolEntry,
+        arguments: Value,
+        grant: Option<String>,
+        cancellation: tokio_util::sync::CancellationToken,
+    ) -> Result<ToolResponse, (ToolError, bool)> {
+        // (error, ran): `ran` says whether the handler was reached, for the audit decision.
+        if origin.caller.client().is_none() && !entry.info.public {
+            return Err((ToolError::Unauthenticated, false));
+        }
+        let guard_ctx =
+            GuardContext::for_call(origin.caller.client(), &entry.info, &arguments, grant.as_deref());
+        for guard in self.shared.policies.iter().chain(&entry.guards) {
+            guard.check(&guard_ctx).await.map_err(|d| (ToolError::Denied(d), false))?;
+        }
+        self.shared.audit.ready().map_err(|error| {
+            tracing::error!(%error, "audit sink not ready; refusing the call");
+            (ToolError::AuditUnavailable, false)
+        })?;
+        let ctx = RequestContext {
+            caller: origin.caller.clone(),
+            request_id: origin.request_id.clone(),
+            user_agent: origin.user_agent.clone(),
+            tool: Arc::clone(&entry.info),
+            arguments: Arc::new(arguments),
+            cancellation,
+            state: self.shared.state.clone(),
+        };
+        entry.service.clone().oneshot(ctx).await.map_err(|e| {
+            // Refusals by middleware happen before the handler; everything else after.
+            let ran = !matches!(
+                e,
+                ToolError::RateLimited { .. } | ToolError::Overloaded | ToolError::Unauthenticated
+            );
+            (e, ran)
+        })
+    }
+}
+
+fn fresh_request_id() -> RequestId {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    RequestId::generate().unwrap_or_else(|_| {
+        RequestId::from_counter(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    })
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn sha256_hex(value: &Value) -> String {
+    let d = digest::digest(&digest::SHA256, canonical_json(value).as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+pub(crate) fn descriptor(info: &ToolInfo, description: Option<&str>, schema: Map<String, Value>) -> McpTool {
+    let annotations = ToolAnnotations::new()
+        .read_only(info.read_only)
+        .destructive(info.destructive)
+        .idempotent(info.idempotent);
+    McpTool::new(info.name.clone(), description.unwrap_or_default().to_owned(), schema)
+        .with_annotations(annotations)
+}
+
+pub(crate) fn server_config(name: &str, version: &str, instructions: Option<&str>) -> ServerConfig {
+    let mut info = InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+        .with_server_info(Implementation::new(name.to_owned(), version.to_owned()));
+    if let Some(text) = instructions {
+        info = info.with_instructions(text.to_owned());
+    }
+    info
+}
+
+impl ServerHandler for PalisadeService {
+    fn get_info(&self) -> ServerConfig {
+        self.shared.info.clone()
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RmcpContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let origin = self.origin(&context);
+        let tools: Vec<McpTool> = self
+            .shared
+            .order
+            .iter()
+            .filter_map(|name| self.shared.tools.get(name))
+            .filter(|entry| self.visible(entry, &origin.caller))
+            .map(|entry| entry.descriptor.clone())
+            .collect();
+        let mut result = ListToolsResult::with_all_items(tools);
+        // Each caller sees its own list: no shared cache may serve it to someone else.
+        result.cache_scope = Some(CacheScope::Private);
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RmcpContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
+        let origin = self.origin(&context);
+        let name = request.name.to_string();
+        let Some(entry) = self.shared.tools.get(&name) else {
+            let _ = self.audit(&origin, started, CallRecord::denied(&name, "unknown_tool", None)).await;
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", name.chars().take(128).collect::<String>()),
+                None,
+            ));
+        };
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let arguments_sha256 = Some(sha256_hex(&arguments));
+        if depth(&arguments) > MAX_ARGUMENT_DEPTH {
+            let error = ToolError::InvalidArguments(format!(
+                "arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels"
+            ));
+            self.audit(&origin, started, CallRecord::denied(&name, "invalid_arguments", arguments_sha256))
+                .await
+                .ok();
+            return Ok(CallToolResult::structured_error(error.to_json(self.shared.denial_detail)).into());
+        }
+        let grant = request
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.0.0.get(APPROVAL_META_KEY))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+
+        let outcome = self.run_call(&origin, entry, arguments, grant, context.ct.clone()).await;
+        let (decision, code, result, result_sha256, metadata) = match &outcome {
+            Ok(response) => {
+                let body =
+                    response.structured().cloned().unwrap_or_else(|| Value::String(response.text_content()));
+                (Decision::Allowed, "ok", None, Some(sha256_hex(&body)), response.metadata().clone())
+            }
+            Err((error, ran)) => {
+                let code = identity_types::ErrorCode::code(error);
+                let decision =
+                    if *ran { Decision::Allowed } else { Decision::Denied { code: code.to_owned() } };
+                (decision, code, Some(error.to_json(self.shared.denial_detail)), None, Map::new())
+            }
+        };
+        let record =
+            CallRecord { tool: name, decision, outcome: code, arguments_sha256, result_sha256, metadata };
+        if let Err(audit_error) = self.audit(&origin, started, record).await {
+            return Ok(
+                CallToolResult::structured_error(audit_error.to_json(self.shared.denial_detail)).into()
+            );
+        }
+        Ok(match (outcome, result) {
+            (Ok(response), _) => match response.structured() {
+                Some(value) => CallToolResult::structured(value.clone()),
+                None => {
+                    CallToolResult::success(vec![rmcp::model::ContentBlock::text(response.text_content())])
+                }
+            },
+            (Err(_), Some(error_json)) => CallToolResult::structured_error(error_json),
+            (Err((error, _)), None) => {
+                CallToolResult::structured_error(error.to_json(self.shared.denial_detail))
+            }
+        }
+        .into())
+    }
+}

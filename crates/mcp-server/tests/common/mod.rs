@@ -1,0 +1,240 @@
+//! A test deployment: a JWT-protected server with tenant-scoped tools on 127.0.0.1, and a
+//! minimal MCP-over-HTTP client that exposes status codes and headers.
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use identity_types::{Role, Scope, TenantId};
+use mcp_auth::{Algorithm, JwtAuth, JwtOptions, ProtectedResourceMetadata, TokenSpec};
+use mcp_server::{
+    Args, Authenticated, Json, McpRouter, McpServer, MemoryAuditSink, Quota, State, Tool, ToolError,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub const SECRET: &[u8] = b"mcp-server-test-secret-0123456789abcdef";
+
+/// Customers by tenant: each handler sees only its caller's tenant.
+pub struct Customers(pub HashMap<(String, String), Value>);
+
+#[derive(Deserialize, JsonSchema)]
+pub struct CustomerId {
+    /// The customer's id.
+    pub customer_id: String,
+}
+
+async fn get_customer(
+    Args(a): Args<CustomerId>,
+    caller: Authenticated,
+    db: State<Customers>,
+) -> Result<Json<Value>, ToolError> {
+    let tenant = caller.tenant().map(TenantId::to_string).unwrap_or_default();
+    db.0.0
+        .get(&(tenant, a.customer_id.clone()))
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ToolError::NotFound(format!("customer {}", a.customer_id)))
+}
+
+async fn delete_customer(Args(a): Args<CustomerId>) -> Result<Json<Value>, ToolError> {
+    Ok(Json(json!({ "deleted": a.customer_id })))
+}
+
+async fn server_time() -> Json<Value> {
+    Json(json!({ "status": "up" }))
+}
+
+async fn slow() -> Result<Json<Value>, ToolError> {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    Ok(Json(json!({})))
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub resource: String,
+    pub jwt: JwtAuth,
+    pub audit: Arc<MemoryAuditSink>,
+    pub http: reqwest::Client,
+}
+
+pub struct Options {
+    pub anonymous: bool,
+    pub per_second: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { anonymous: false, per_second: 1000 }
+    }
+}
+
+pub async fn start(options: Options) -> TestServer {
+    // reqwest is built without a bundled TLS provider; the workspace uses ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let resource = format!("http://{addr}/mcp");
+    let jwt =
+        JwtAuth::new(SECRET, Algorithm::HS256, JwtOptions::for_audience(&resource).leeway(Duration::ZERO))
+            .unwrap();
+    let verifier =
+        JwtAuth::new(SECRET, Algorithm::HS256, JwtOptions::for_audience(&resource).leeway(Duration::ZERO))
+            .unwrap();
+    let audit = Arc::new(MemoryAuditSink::new());
+    let mut customers = HashMap::new();
+    customers.insert(("acme".to_owned(), "c-1".to_owned()), json!({"id": "c-1", "name": "Ada Acme"}));
+    customers.insert(("globex".to_owned(), "c-2".to_owned()), json!({"id": "c-2", "name": "Gus Globex"}));
+    let quota = Quota::per_second(std::num::NonZeroU32::new(options.per_second).unwrap());
+
+    let mut builder = McpServer::builder("test-server", "0.0.1")
+        .auth(Arc::new(verifier))
+        .resource(ProtectedResourceMetadata::new(&resource).scopes(["read", "write"]))
+        .audit(audit.clone())
+        .state(Customers(customers))
+        .rate_limit(quota)
+        .router(
+            McpRouter::new("customers")
+                .tool(
+                    Tool::new("get_customer", get_customer)
+                        .description("One customer of your tenant.")
+                        .read_only()
+                        .roles(["support", "admin"]),
+                )
+                .tool(
+                    Tool::new("delete_customer", delete_customer)
+                        .destructive()
+                        .roles(["admin"])
+                        .guard(mcp_guards::HasScope::new(["write"]).unwrap()),
+                ),
+        )
+        .tool(Tool::new("server_time", server_time).read_only().public())
+        .tool(Tool::new("slow", slow).timeout(Duration::from_millis(200)).roles(["admin"]));
+    if options.anonymous {
+        builder = builder.allow_anonymous();
+    }
+    let server = builder.build().unwrap();
+    tokio::spawn(async move {
+        server.serve(listener, std::future::pending()).await.unwrap();
+    });
+    TestServer { base: format!("http://{addr}"), resource, jwt, audit, http: reqwest::Client::new() }
+}
+
+impl TestServer {
+    pub fn token(&self, sub: &str, tenant: &str, roles: &[&str], scopes: &[&str]) -> String {
+        self.jwt
+            .create_token(
+                &TokenSpec::new(sub)
+                    .tenant(TenantId::new(tenant).unwrap())
+                    .roles(roles.iter().map(|r| Role::new(*r).unwrap()))
+                    .scopes(scopes.iter().map(|s| Scope::new(*s).unwrap())),
+            )
+            .unwrap()
+    }
+
+    pub fn support(&self) -> String {
+        self.token("sam", "acme", &["support"], &["read"])
+    }
+
+    pub fn admin(&self) -> String {
+        self.token("ada", "globex", &["admin", "support"], &["read", "write"])
+    }
+
+    /// POSTs one JSON-RPC message; returns status, headers and the JSON body (from plain
+    /// JSON or the first SSE `data:` line).
+    pub async fn post(&self, token: Option<&str>, session: Option<&str>, body: Value) -> Reply {
+        let mut request = self
+            .http
+            .post(format!("{}/mcp", self.base))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        Reply::from(request.send().await.unwrap()).await
+    }
+
+    /// Runs initialize + initialized; returns the session id.
+    pub async fn session(&self, token: Option<&str>) -> String {
+        let reply = self
+            .post(token, None, json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}))
+            .await;
+        assert_eq!(reply.status, 200, "initialize: {:?}", reply.body);
+        let session = reply.headers.get("mcp-session-id").expect("session id").to_str().unwrap().to_owned();
+        let ack = self
+            .post(token, Some(&session), json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(ack.status, 202);
+        session
+    }
+
+    pub async fn list_tools(&self, token: Option<&str>) -> Vec<String> {
+        let session = self.session(token).await;
+        let reply = self
+            .post(token, Some(&session), json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+            .await;
+        reply.body["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn call(&self, token: Option<&str>, tool: &str, arguments: Value) -> Reply {
+        let session = self.session(token).await;
+        self.call_in(token, &session, tool, arguments).await
+    }
+
+    pub async fn call_in(&self, token: Option<&str>, session: &str, tool: &str, arguments: Value) -> Reply {
+        self.post(token, Some(session), json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}))
+            .await
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn from(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| {
+            // SSE: the first `data:` line holding JSON (a priming event may come first).
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .find_map(|d| serde_json::from_str(d.trim()).ok())
+                .unwrap_or(Value::Null)
+        });
+        Self { status, headers, body }
+    }
+
+    /// The tool error code of a `tools/call` result, or "ok".
+    pub fn tool_outcome(&self) -> String {
+        let result = &self.body["result"];
+        if result["isError"] == json!(true) {
+            result["structuredContent"]["error"]["code"].as_str().unwrap_or("?").to_owned()
+        } else if result.is_object() {
+            "ok".to_owned()
+        } else {
+            format!("jsonrpc-error {}", self.body["error"]["code"])
+        }
+    }
+
+    pub fn www_authenticate(&self) -> String {
+        self.headers.get("www-authenticate").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+}

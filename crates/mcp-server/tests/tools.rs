@@ -1,0 +1,170 @@
+//! Tool listing and calling: guards, tenants, anonymous callers, limits, audit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::*;
+use mcp_server::Decision;
+use serde_json::json;
+
+#[tokio::test]
+async fn each_caller_sees_only_the_tools_its_guards_allow() {
+    let s = start(Options::default()).await;
+    let viewer = s.token("vic", "acme", &["viewer"], &["read"]);
+    let support = s.list_tools(Some(&s.support())).await;
+    let admin = s.list_tools(Some(&s.admin())).await;
+    let viewer = s.list_tools(Some(&viewer)).await;
+    assert_eq!(viewer, ["server_time"]);
+    assert_eq!(support, ["customers.get_customer", "server_time"]);
+    assert_eq!(admin, ["customers.get_customer", "customers.delete_customer", "server_time", "slow"]);
+}
+
+#[tokio::test]
+async fn the_listing_is_marked_private_and_carries_schemas_and_annotations() {
+    let s = start(Options::default()).await;
+    let token = s.support();
+    let session = s.session(Some(&token)).await;
+    let reply = s
+        .post(Some(&token), Some(&session), json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .await;
+    let tool = &reply.body["result"]["tools"][0];
+    assert_eq!(tool["name"], "customers.get_customer");
+    assert_eq!(tool["inputSchema"]["properties"]["customer_id"]["type"], "string");
+    assert_eq!(tool["annotations"]["readOnlyHint"], true);
+}
+
+#[tokio::test]
+async fn a_guarded_call_is_refused_with_the_denial_code() {
+    let s = start(Options::default()).await;
+    let reply = s.call(Some(&s.support()), "customers.delete_customer", json!({"customer_id": "c-1"})).await;
+    assert_eq!(reply.tool_outcome(), "missing_role");
+    let message = reply.body["result"]["structuredContent"]["error"]["message"].as_str().unwrap();
+    assert_eq!(message, "access denied: requires one of the roles: admin");
+    // Admin without the write scope: the router's role passes, the tool's scope guard refuses.
+    let no_write = s.token("ada", "globex", &["admin"], &["read"]);
+    assert_eq!(
+        s.call(Some(&no_write), "customers.delete_customer", json!({"customer_id": "c-2"}))
+            .await
+            .tool_outcome(),
+        "insufficient_scope"
+    );
+    assert_eq!(
+        s.call(Some(&s.admin()), "customers.delete_customer", json!({"customer_id": "c-2"}))
+            .await
+            .tool_outcome(),
+        "ok"
+    );
+    let denied = s
+        .audit
+        .events()
+        .into_iter()
+        .filter(|e| matches!(&e.decision, Decision::Denied { code } if code == "missing_role"))
+        .count();
+    assert_eq!(denied, 1, "the denial is audited");
+}
+
+#[tokio::test]
+async fn another_tenants_customer_is_not_found_not_forbidden() {
+    let s = start(Options::default()).await;
+    let acme = s.support();
+    let own = s.call(Some(&acme), "customers.get_customer", json!({"customer_id": "c-1"})).await;
+    assert_eq!(own.body["result"]["structuredContent"]["name"], "Ada Acme");
+    let foreign = s.call(Some(&acme), "customers.get_customer", json!({"customer_id": "c-2"})).await;
+    let missing = s.call(Some(&acme), "customers.get_customer", json!({"customer_id": "c-404"})).await;
+    assert_eq!(foreign.tool_outcome(), "not_found");
+    assert_eq!(
+        foreign.body["result"]["structuredContent"]["error"]["message"].as_str().unwrap().replace("c-2", "X"),
+        missing.body["result"]["structuredContent"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace("c-404", "X"),
+        "a foreign record and a missing one look the same"
+    );
+}
+
+#[tokio::test]
+async fn unknown_tools_and_bad_arguments_name_the_problem() {
+    let s = start(Options::default()).await;
+    let token = s.support();
+    let unknown = s.call(Some(&token), "customers.nope", json!({})).await;
+    assert_eq!(unknown.body["error"]["code"], -32602);
+    assert!(unknown.body["error"]["message"].as_str().unwrap().contains("unknown tool: customers.nope"));
+    let bad = s.call(Some(&token), "customers.get_customer", json!({"customer_id": 5})).await;
+    assert_eq!(bad.tool_outcome(), "invalid_arguments");
+    let mut deep = json!(1);
+    for _ in 0..40 {
+        deep = json!([deep]);
+    }
+    let too_deep = s.call(Some(&token), "customers.get_customer", json!({"customer_id": deep})).await;
+    assert_eq!(too_deep.tool_outcome(), "invalid_arguments");
+}
+
+#[tokio::test]
+async fn timeouts_say_the_outcome_is_unknown() {
+    let s = start(Options::default()).await;
+    let reply = s.call(Some(&s.admin()), "slow", json!({})).await;
+    assert_eq!(reply.tool_outcome(), "timeout");
+    assert!(
+        reply.body["result"]["structuredContent"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outcome is unknown")
+    );
+}
+
+#[tokio::test]
+async fn anonymous_callers_reach_only_public_tools_when_admitted() {
+    let closed = start(Options::default()).await;
+    assert_eq!(
+        closed
+            .post(
+                None,
+                None,
+                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+            )
+            .await
+            .status,
+        401
+    );
+
+    let open = start(Options { anonymous: true, ..Options::default() }).await;
+    assert_eq!(open.list_tools(None).await, ["server_time"]);
+    assert_eq!(open.call(None, "server_time", json!({})).await.tool_outcome(), "ok");
+    assert_eq!(
+        open.call(None, "customers.get_customer", json!({"customer_id": "c-1"})).await.tool_outcome(),
+        "unauthenticated"
+    );
+    // A bad credential is still refused: anonymity is for callers with none.
+    assert_eq!(
+        open.post(
+            Some("junk.junk.junk"),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+        )
+        .await
+        .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_are_per_principal_and_anonymous_callers_cannot_drain_others() {
+    let s = start(Options { anonymous: true, per_second: 3 }).await;
+    let alice = s.support();
+    let anon_session = s.session(None).await;
+    let mut anon_outcomes = Vec::new();
+    for _ in 0..6 {
+        anon_outcomes.push(s.call_in(None, &anon_session, "server_time", json!({})).await.tool_outcome());
+    }
+    assert!(anon_outcomes.iter().any(|o| o == "rate_limited"), "{anon_outcomes:?}");
+    let session = s.session(Some(&alice)).await;
+    assert_eq!(
+        s.call_in(Some(&alice), &session, "server_time", json!({})).await.tool_outcome(),
+        "ok",
+        "alice has her own bucket"
+    );
+    let limited = s.call_in(None, &anon_session, "server_time", json!({})).await;
+    assert!(limited.body["result"]["structuredContent"]["error"]["retry_after_ms"].is_number());
+}
