@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::Quota;
-use mcp_guards::{Guard, GuardConfigError, HasRole};
+use mcp_guards::{Guard, GuardConfigError, HasAllRoles, HasRole, HasScope};
 use serde_json::{Map, Value};
 
 use crate::context::RequestContext;
@@ -125,6 +125,26 @@ impl Tool {
     #[must_use]
     pub fn roles(mut self, roles: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
         match HasRole::new(roles) {
+            Ok(guard) => self.guards.push(Arc::new(guard)),
+            Err(error) => self.config_errors.push(error),
+        }
+        self
+    }
+    /// Shorthand for `.guard(HasScope::new(scopes)?)`: callers need at least one of
+    /// `scopes`. An invalid scope fails `McpServer` building.
+    #[must_use]
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        match HasScope::new(scopes) {
+            Ok(guard) => self.guards.push(Arc::new(guard)),
+            Err(error) => self.config_errors.push(error),
+        }
+        self
+    }
+    /// Shorthand for `.guard(HasAllRoles::new(roles)?)`: callers need every one of
+    /// `roles`.
+    #[must_use]
+    pub fn all_roles(mut self, roles: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        match HasAllRoles::new(roles) {
             Ok(guard) => self.guards.push(Arc::new(guard)),
             Err(error) => self.config_errors.push(error),
         }

@@ -1,0 +1,130 @@
+//! `palisade keys create|list|revoke`: API keys kept as digests in `DIR/api-keys.json`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Subcommand;
+use identity_types::{ClientId, ExposeSecret, Role, Scope, TenantId};
+use mcp_auth::{ApiKeyAuth, ApiKeySpec, StoredApiKey};
+
+#[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key; the key is printed once and only its digest is stored.
+    Create {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The principal the key authenticates as.
+        #[arg(long)]
+        client_id: String,
+        /// The principal's tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Roles, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Scopes, space-separated.
+        #[arg(long, default_value = "")]
+        scopes: String,
+        /// Lifetime in seconds (default: no expiry).
+        #[arg(long)]
+        ttl: Option<u64>,
+        /// A label.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List live keys (ids and owners, never keys).
+    List {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The key's id (`key_…`).
+        id: String,
+    },
+}
+
+/// The key file of a data directory.
+pub(crate) fn key_file(dir: &Path) -> PathBuf {
+    dir.join("api-keys.json")
+}
+
+/// Loads the keys of a data directory (none if the file does not exist).
+pub(crate) fn load(dir: &Path) -> Result<ApiKeyAuth, String> {
+    let path = key_file(dir);
+    let stored: Vec<StoredApiKey> = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    ApiKeyAuth::from_stored(stored).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn save(dir: &Path, keys: &ApiKeyAuth) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = key_file(dir);
+    let tmp = path.with_extension("json.tmp");
+    let body = serde_json::to_vec_pretty(&keys.export()).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub(crate) fn run(command: KeysCommand) -> Result<(), String> {
+    match command {
+        KeysCommand::Create { data_dir, client_id, tenant, roles, scopes, ttl, label } => {
+            let dir = crate::data_dir(data_dir.as_ref());
+            let keys = load(&dir)?;
+            let mut spec =
+                ApiKeySpec::new(ClientId::new(client_id).map_err(|e| format!("--client-id: {e}"))?);
+            if let Some(tenant) = tenant {
+                spec = spec.tenant(TenantId::new(tenant).map_err(|e| format!("--tenant: {e}"))?);
+            }
+            let roles = roles
+                .iter()
+                .filter(|r| !r.is_empty())
+                .map(|r| Role::new(r.as_str()))
+                .collect::<Result<Vec<_>, _>>();
+            spec = spec.roles(roles.map_err(|e| format!("--roles: {e}"))?);
+            let scopes =
+                scopes.split(' ').filter(|s| !s.is_empty()).map(Scope::new).collect::<Result<Vec<_>, _>>();
+            spec = spec.scopes(scopes.map_err(|e| format!("--scopes: {e}"))?);
+            if let Some(ttl) = ttl {
+                spec = spec.ttl(Duration::from_secs(ttl));
+            }
+            if let Some(label) = label {
+                spec = spec.label(label);
+            }
+            let issued = keys.create(spec).map_err(|e| e.to_string())?;
+            save(&dir, &keys)?;
+            eprintln!("created {} (shown once; only its SHA-256 is stored)", issued.record.id);
+            println!("{}", issued.key.expose_secret());
+            Ok(())
+        }
+        KeysCommand::List { data_dir } => {
+            let keys = load(&crate::data_dir(data_dir.as_ref()))?;
+            for record in keys.list() {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    record.id,
+                    record.client_id,
+                    record.tenant.as_ref().map_or("-", TenantId::as_str),
+                    record.label.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Revoke { data_dir, id } => {
+            let dir = crate::data_dir(data_dir.as_ref());
+            let keys = load(&dir)?;
+            keys.revoke(&id).map_err(|e| e.to_string())?;
+            save(&dir, &keys)?;
+            eprintln!("revoked {id}");
+            Ok(())
+        }
+    }
+}

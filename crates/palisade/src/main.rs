@@ -1,0 +1,133 @@
+//! `palisade`: serve the example deployment, mint tokens, manage API keys.
+//!
+//! ```text
+//! palisade serve --example customer-ops [--data-dir DIR] [--listen ADDR]
+//! palisade token mint --secret-env VAR --sub ID [--tenant T] [--roles a,b] [--scopes 'read write'] [--aud URI] [--ttl SECONDS]
+//! palisade keys create|list|revoke --data-dir DIR ...
+//! ```
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod example;
+mod keys;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use identity_types::{Role, Scope, TenantId};
+use mcp_auth::{Algorithm, JwtAuth, JwtOptions, TokenSpec};
+
+/// The default address of the example deployment, and so the default `aud` of minted tokens.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Parser)]
+#[command(
+    name = "palisade",
+    version,
+    about = "Identity-first MCP servers: serve, mint tokens, manage API keys."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an MCP server.
+    Serve(serve::ServeArgs),
+    /// Tokens for development and tests.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// API keys of a data directory (stored as SHA-256 digests in DIR/api-keys.json).
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print an HS256 JWT with `sub`, `tenant_id`, `roles` (array) and `scope` (space-separated).
+    Mint(MintArgs),
+}
+
+#[derive(clap::Args)]
+struct MintArgs {
+    /// Environment variable holding the signing secret (at least 32 bytes).
+    #[arg(long, default_value = "PALISADE_JWT_SECRET")]
+    secret_env: String,
+    /// The subject (user or service id).
+    #[arg(long)]
+    sub: String,
+    /// The tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Roles, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    roles: Vec<String>,
+    /// Scopes, space-separated.
+    #[arg(long, default_value = "")]
+    scopes: String,
+    /// The audience: the server's resource URL.
+    #[arg(long, default_value_t = format!("http://{DEFAULT_LISTEN}/mcp"))]
+    aud: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+}
+
+/// The examples `palisade serve --example` knows.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Example {
+    /// 30 tools over customers, orders, tickets, analytics and ops, on SQLite.
+    CustomerOps,
+}
+
+fn mint(args: &MintArgs) -> Result<String, String> {
+    let secret = std::env::var(&args.secret_env).map_err(|_| {
+        format!("environment variable {} is not set (it must hold the signing secret)", args.secret_env)
+    })?;
+    let jwt = JwtAuth::new(secret.as_bytes(), Algorithm::HS256, JwtOptions::for_audience(&args.aud))
+        .map_err(|e| e.to_string())?;
+    let mut spec = TokenSpec::new(&args.sub).ttl(Duration::from_secs(args.ttl));
+    if let Some(tenant) = &args.tenant {
+        spec = spec.tenant(TenantId::new(tenant.as_str()).map_err(|e| format!("--tenant: {e}"))?);
+    }
+    let roles = args
+        .roles
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| Role::new(r.as_str()))
+        .collect::<Result<Vec<_>, _>>();
+    spec = spec.roles(roles.map_err(|e| format!("--roles: {e}"))?);
+    let scopes =
+        args.scopes.split(' ').filter(|s| !s.is_empty()).map(Scope::new).collect::<Result<Vec<_>, _>>();
+    spec = spec.scopes(scopes.map_err(|e| format!("--scopes: {e}"))?);
+    jwt.create_token(&spec).map_err(|e| e.to_string())
+}
+
+/// The data directory: `--data-dir`, else `./palisade-data`.
+pub(crate) fn data_dir(given: Option<&PathBuf>) -> PathBuf {
+    given.cloned().unwrap_or_else(|| PathBuf::from("palisade-data"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Token { command: TokenCommand::Mint(args) } => mint(&args).map(|token| println!("{token}")),
+        Command::Keys { command } => keys::run(command),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("palisade: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
