@@ -3,12 +3,13 @@
 //!
 //! - `cargo xtask test`: everything CI checks: formatting, clippy with warnings as
 //!   errors on all targets, every test of the workspace (nextest, then doc tests), and
-//!   rustdoc with warnings as errors.
+//!   rustdoc with warnings as errors, then interop with clients nobody here wrote (the
+//!   official MCP Python SDK and the MCP Inspector CLI) against the real binary.
 //! - `cargo xtask lint`: `cargo deny check` (licences, advisories, bans, duplicates),
 //!   installing cargo-deny from crates.io when it is missing.
 //! - `cargo xtask bench [auth|guards]...`: the criterion benchmarks, then a table of
 //!   their medians.
-//! - `cargo xtask demo`: the main job (see README.md).
+//! - `cargo xtask demo`: the main job, `palisade serve --example customer-ops`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -16,6 +17,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
+
+mod interop;
 
 const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards]...|demo>";
 
@@ -44,19 +47,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     // xtask/ sits directly under the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(workspace_root());
     cmd
 }
 
 /// Runs one step, printing its name and duration; fails with the step's name.
-fn step(name: &str, mut cmd: Command) -> Result<(), String> {
+pub(crate) fn step(name: &str, mut cmd: Command) -> Result<(), String> {
     println!("\n==> {name}");
     let started = Instant::now();
     let status = cmd.status().map_err(|e| format!("{name}: could not start: {e}"))?;
@@ -103,6 +106,8 @@ fn test() -> Result<(), String> {
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings");
     step("cargo doc (-D warnings)", doc)?;
+
+    interop::run()?;
 
     println!("\nxtask test: all steps passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
@@ -199,6 +204,6 @@ fn collect_estimates(root: &Path, dir: &Path, rows: &mut Vec<(String, f64)>) {
 
 fn demo() -> Result<(), String> {
     let mut cmd = cargo();
-    cmd.args(["run", "--quiet", "--locked", "-p", "mcp-auth", "--example", "walkthrough"]);
-    step("demo: authenticate and authorize a few callers", cmd)
+    cmd.args(["run", "--quiet", "--locked", "-p", "palisade", "--", "serve", "--example", "customer-ops"]);
+    step("demo: the customer-ops example deployment", cmd)
 }

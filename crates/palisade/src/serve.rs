@@ -96,7 +96,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let server = builder.build().map_err(|e| e.to_string())?;
 
-    print_banner(&resource, metadata.metadata_url().as_deref().unwrap_or_default(), &dir, &jwt)?;
+    // The banner is a convenience: a closed stdout must not stop the server.
+    if let Err(error) =
+        print_banner(&resource, metadata.metadata_url().as_deref().unwrap_or_default(), &dir, &jwt)
+    {
+        tracing::warn!(%error, "could not print the start-up banner");
+    }
     let shutdown = async {
         shutdown_signal().await;
         tracing::info!("shutting down: draining in-flight requests");

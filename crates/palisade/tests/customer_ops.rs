@@ -35,14 +35,17 @@ fn start() -> Deployment {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
     let mut endpoint = None;
-    for line in BufReader::new(stdout).lines() {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(url) = line.strip_prefix("MCP endpoint: ") {
             endpoint = Some(url.trim().to_owned());
             break;
         }
     }
+    // Keep draining stdout so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     Deployment {
         child,
         endpoint: endpoint.expect("the banner names the endpoint"),
