@@ -8,7 +8,7 @@
 //! - `cargo xtask lint`: `cargo deny check` (licences, advisories, bans, duplicates),
 //!   installing cargo-deny from crates.io when it is missing.
 //! - `cargo xtask bench [auth|guards]...`: the criterion benchmarks, then a table of
-//!   their medians.
+//!   their medians; `cargo xtask bench server`: the tools/call load benchmark.
 //! - `cargo xtask demo`: the main job, `palisade serve --example customer-ops`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod bench_server;
 mod interop;
 
-const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards]...|demo>";
+const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|server]...|demo>";
 
 /// The benchmarks `cargo xtask bench` knows: (name, package, bench target).
 const BENCHES: &[(&str, &str, &str)] = &[("auth", "mcp-auth", "auth"), ("guards", "mcp-guards", "guards")];
@@ -142,6 +143,9 @@ fn lint() -> Result<(), String> {
 }
 
 fn bench(names: &[String]) -> Result<(), String> {
+    if names.iter().any(|n| n == "server") {
+        return bench_server::run();
+    }
     let selected: Vec<&(&str, &str, &str)> = if names.is_empty() {
         BENCHES.iter().collect()
     } else {

@@ -454,6 +454,13 @@ impl McpServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = self.http_router().into_make_service_with_connect_info::<SocketAddr>();
+        // Responses (SSE frames especially) go out in small writes; without TCP_NODELAY,
+        // Nagle's algorithm and delayed ACKs add ~40 ms to every call.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         self.ready.store(true, Ordering::SeqCst);
         let ready = Arc::clone(&self.ready);
         let result = axum::serve(listener, app)

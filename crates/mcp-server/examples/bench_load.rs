@@ -1,0 +1,96 @@
+//! The load generator of `cargo xtask bench server`: `concurrency` workers, each with its
+//! own MCP session, calling `echo` for `seconds`, then one JSON line of results.
+//!
+//! ```text
+//! bench_load URL TOKEN|- CONCURRENCY SECONDS
+//! ```
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    let mut request = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.unwrap()
+}
+
+async fn worker(url: String, token: Option<String>, until: Instant) -> Vec<Duration> {
+    let http = reqwest::Client::new();
+    let token = token.as_deref();
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}});
+    let response = post(&http, &url, token, None, &init).await;
+    assert_eq!(response.status(), 200, "initialize");
+    let session = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let _ = response.bytes().await;
+    post(
+        &http,
+        &url,
+        token,
+        Some(&session),
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {}}});
+    let mut latencies = Vec::new();
+    while Instant::now() < until {
+        let started = Instant::now();
+        let response = post(&http, &url, token, Some(&session), &call).await;
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        assert!(
+            status.is_success() && !body.windows(13).any(|w| w == b"\"isError\":true"),
+            "call failed: {status}"
+        );
+        latencies.push(started.elapsed());
+    }
+    latencies
+}
+
+fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args: Vec<String> = std::env::args().collect();
+    let (url, token, concurrency, seconds) = (
+        args[1].clone(),
+        (args[2] != "-").then(|| args[2].clone()),
+        args[3].parse::<usize>().unwrap(),
+        args[4].parse::<f64>().unwrap(),
+    );
+    // One client thread: the machine has two cores, and the server needs the other.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = runtime.block_on(async {
+        let until = Instant::now() + Duration::from_secs_f64(seconds);
+        let tasks: Vec<_> =
+            (0..concurrency).map(|_| tokio::spawn(worker(url.clone(), token.clone(), until))).collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        all
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
+    println!(
+        "{}",
+        json!({ "calls": latencies.len(), "seconds": elapsed, "rps": latencies.len() as f64 / elapsed, "p50_us": pct(0.50), "p99_us": pct(0.99) })
+    );
+}
