@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use identity_types::{PrivacyKey, Role, Scope, TenantId};
-use mcp_auth::{Algorithm, ChainAuth, JwtAuth, JwtOptions, ProtectedResourceMetadata, TokenSpec};
-use mcp_server::McpServer;
+use mcp_auth::{
+    Algorithm, AuthProvider, AuthRequest, ChainAuth, JwtAuth, JwtOptions, ProtectedResourceMetadata,
+    TokenSpec,
+};
+use mcp_server::{Caller, McpServer};
 use ring::rand::SecureRandom as _;
 
 use crate::example::{self, Db};
@@ -25,10 +28,26 @@ pub(crate) struct ServeArgs {
     /// Where the database, API keys and generated secrets live (default ./palisade-data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// The address to listen on.
+    /// The address to listen on (HTTP transport).
     #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// `http` (Streamable HTTP, the default) or `stdio` (one session over stdin/stdout,
+    /// as the principal whose token is in `PALISADE_TOKEN`).
+    #[arg(long, value_enum, default_value = "http")]
+    transport: Transport,
 }
+
+/// The transports `palisade serve` speaks.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Transport {
+    /// MCP Streamable HTTP with authentication at the door.
+    Http,
+    /// MCP over stdin/stdout for a single local principal.
+    Stdio,
+}
+
+/// The environment variable holding the stdio transport's credential.
+pub(crate) const STDIO_TOKEN_ENV: &str = "PALISADE_TOKEN";
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
     tracing_subscriber::fmt()
@@ -65,9 +84,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     let pool =
         example::db::open(&dir.join("customer-ops.sqlite")).await.map_err(|e| format!("database: {e}"))?;
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("{}: {e}", args.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, addr) = match args.transport {
+        Transport::Http => {
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| format!("{}: {e}", args.listen))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            (Some(listener), addr)
+        }
+        Transport::Stdio => (None, args.listen),
+    };
     let resource = format!("http://{addr}/mcp");
 
     let jwt = Arc::new(
@@ -75,7 +101,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("{SECRET_ENV}: {e}"))?,
     );
     let keys = crate::keys::load(&dir)?;
-    let auth = ChainAuth::new().then(Arc::clone(&jwt)).then(keys);
+    let auth: Arc<dyn AuthProvider> = Arc::new(ChainAuth::new().then(Arc::clone(&jwt)).then(keys));
     let metadata = ProtectedResourceMetadata::new(&resource).name("Palisade customer-ops example").scopes([
         "read",
         "write",
@@ -85,7 +111,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     let mut builder = McpServer::builder("palisade-customer-ops", env!("CARGO_PKG_VERSION"))
         .instructions("Customer operations for your tenant: customers, orders, tickets, analytics and ops. Every tool sees only your tenant's data.")
-        .auth(Arc::new(auth))
+        .auth(Arc::clone(&auth))
         .resource(metadata.clone())
         .privacy_key(privacy)
         .state(Db(pool.clone()))
@@ -94,6 +120,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for router in example::routers() {
         builder = builder.router(router);
     }
+    let Some(listener) = listener else {
+        // stdio: no per-request credentials exist, so the session runs as the principal
+        // whose token was given at start, verified by the same providers as HTTP requests.
+        let caller = stdio_caller(auth.as_ref()).await?;
+        let server = builder.stdio_identity(caller).build().map_err(|e| e.to_string())?;
+        let served = server.serve_stdio().await;
+        pool.close().await;
+        return served;
+    };
     let server = builder.build().map_err(|e| e.to_string())?;
 
     // The banner is a convenience: a closed stdout must not stop the server.
@@ -109,6 +144,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     server.serve(listener, shutdown).await.map_err(|e| e.to_string())?;
     pool.close().await;
     Ok(())
+}
+
+async fn stdio_caller(auth: &dyn AuthProvider) -> Result<Caller, String> {
+    let token = std::env::var(STDIO_TOKEN_ENV)
+        .map_err(|_| format!("--transport stdio needs a token in {STDIO_TOKEN_ENV}"))?;
+    let mut headers = http::HeaderMap::new();
+    let value = http::HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|_| format!("{STDIO_TOKEN_ENV} is not a valid token"))?;
+    headers.insert(http::header::AUTHORIZATION, value);
+    let context = auth
+        .authenticate(AuthRequest::new(&headers, None))
+        .await
+        .map_err(|e| format!("{STDIO_TOKEN_ENV}: {e}"))?;
+    Ok(Caller::Authenticated(context))
 }
 
 fn print_banner(resource: &str, metadata_url: &str, dir: &Path, jwt: &JwtAuth) -> Result<(), String> {
