@@ -76,7 +76,6 @@ fn a_stdio_session_runs_as_the_tokens_principal() {
         "not_found",
         "tenant isolation holds over stdio"
     );
-    drop(send);
     drop(stdin);
     let status = child.wait().unwrap();
     assert!(status.success(), "closing stdin ends the session cleanly: {status}");
