@@ -10,13 +10,15 @@
 //!   ([`identity_types::canonical_json`]), so an approved `refund(10)` is not a
 //!   `refund(10000)`,
 //! - the **principal**, as an HMAC of its isolation key (the grant does not reveal who),
-//! - an **expiry**,
+//! - an **expiry**, a random **id** (a grant is good for one call), and optionally the
+//!   **server** it is for,
 //!
 //! and is signed with HMAC-SHA256 under the server's approval key.
 //!
 //! Format: `pag1.<base64url payload JSON>.<base64url HMAC of "pag1.<payload>">`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -52,6 +54,11 @@ struct Payload {
     subject: ApprovalSubject,
     exp: u64,
     approver: String,
+    /// A random id: a grant is good for one call.
+    jti: String,
+    /// The server the grant is for, when the signer names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
 }
 
 /// Why a grant was refused.
@@ -76,11 +83,27 @@ pub enum ApprovalError {
     /// The grant is for another principal.
     #[error("the approval grant is for another principal")]
     WrongPrincipal,
+    /// The grant was issued for another server.
+    #[error("the approval grant is for another server")]
+    WrongAudience,
+    /// The grant has been used already: a grant is good for one call.
+    #[error("the approval grant has already been used")]
+    AlreadyUsed,
 }
 
 /// Issues and checks grants under one key.
 pub struct ApprovalSigner {
     key: hmac::Key,
+    audience: Option<String>,
+}
+
+/// What a verified grant says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedGrant {
+    /// The grant's unique id.
+    pub jti: String,
+    /// Its expiry, Unix seconds.
+    pub exp: u64,
 }
 
 impl ApprovalSigner {
@@ -92,7 +115,15 @@ impl ApprovalSigner {
         if key.len() < 32 {
             return Err(GuardConfigError::WeakKey(key.len()));
         }
-        Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, key) })
+        Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, key), audience: None })
+    }
+
+    /// Binds every grant to `audience` (this server's resource identifier), so servers
+    /// that share a key cannot accept each other's grants.
+    #[must_use]
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
     }
 
     /// What a call by `principal` of `tool` with `arguments` needs approved.
@@ -120,19 +151,27 @@ impl ApprovalSigner {
         approver: &str,
         ttl: Duration,
     ) -> Result<String, ApprovalError> {
-        let payload =
-            Payload { subject, exp: unix_now().saturating_add(ttl.as_secs()), approver: approver.to_owned() };
+        let mut nonce = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce).map_err(|_| ApprovalError::Malformed)?;
+        let payload = Payload {
+            subject,
+            exp: unix_now().saturating_add(ttl.as_secs()),
+            approver: approver.to_owned(),
+            jti: hex(&nonce),
+            aud: self.audience.clone(),
+        };
         let json = serde_json::to_vec(&payload).map_err(|_| ApprovalError::Malformed)?;
         let signing_input = format!("{PREFIX}.{}", URL_SAFE_NO_PAD.encode(json));
         let tag = hmac::sign(&self.key, signing_input.as_bytes());
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref())))
     }
 
-    /// Checks `grant` against the call it is presented with.
+    /// Checks `grant` against the call it is presented with. (Single use is enforced by
+    /// [`RequireApproval`], which remembers the ids of grants it accepted.)
     ///
     /// # Errors
     /// The [`ApprovalError`] saying which binding failed.
-    pub fn verify(&self, grant: &str, expected: &ApprovalSubject) -> Result<(), ApprovalError> {
+    pub fn verify(&self, grant: &str, expected: &ApprovalSubject) -> Result<VerifiedGrant, ApprovalError> {
         if grant.len() > MAX_GRANT_LEN {
             return Err(ApprovalError::Malformed);
         }
@@ -162,7 +201,10 @@ impl ApprovalSigner {
         if payload.subject.principal != expected.principal {
             return Err(ApprovalError::WrongPrincipal);
         }
-        Ok(())
+        if payload.aud != self.audience {
+            return Err(ApprovalError::WrongAudience);
+        }
+        Ok(VerifiedGrant { jti: payload.jti, exp: payload.exp })
     }
 }
 
@@ -172,18 +214,32 @@ impl std::fmt::Debug for ApprovalSigner {
     }
 }
 
-/// Refuses calls of tools marked `requires_approval` unless they carry a valid grant.
-/// Listing such a tool is allowed: the caller needs to see it to ask for approval.
-#[derive(Debug, Clone)]
+/// Refuses calls of tools marked `requires_approval` unless they carry a valid grant
+/// that has not been used before. Listing such a tool is allowed: the caller needs to see
+/// it to ask for approval.
+#[derive(Debug)]
 pub struct RequireApproval {
     signer: Arc<ApprovalSigner>,
+    /// Ids of accepted grants, until they expire.
+    used: Mutex<HashMap<String, u64>>,
 }
 
 impl RequireApproval {
     /// A guard checking grants with `signer`.
     #[must_use]
     pub fn new(signer: Arc<ApprovalSigner>) -> Self {
-        Self { signer }
+        Self { signer, used: Mutex::new(HashMap::new()) }
+    }
+
+    /// Records a grant's use; refuses a second use.
+    fn consume(&self, grant: &VerifiedGrant) -> Result<(), ApprovalError> {
+        let now = unix_now();
+        let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        used.retain(|_, exp| *exp >= now);
+        if used.insert(grant.jti.clone(), grant.exp).is_some() {
+            return Err(ApprovalError::AlreadyUsed);
+        }
+        Ok(())
     }
 
     fn verdict(&self, ctx: &GuardContext<'_>) -> Verdict {
@@ -201,6 +257,7 @@ impl RequireApproval {
         let expected = self.signer.subject(&ctx.tool.name, arguments, client.isolation_key());
         self.signer
             .verify(grant, &expected)
+            .and_then(|verified| self.consume(&verified))
             .map_err(|e| Denial::new(DenialCode::ApprovalInvalid, "require_approval", e.to_string()))
     }
 }

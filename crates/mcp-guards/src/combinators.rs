@@ -18,7 +18,9 @@ pub fn any_of(guards: Vec<Box<dyn Guard>>) -> AnyOf {
     AnyOf { guards }
 }
 
-/// Allows a call exactly when `guard` denies it (e.g. "not a contractor").
+/// Allows a call when `guard` finds the caller does not match (e.g. "not a contractor").
+/// Denials that are not about the caller's attributes (maintenance, read-only, approval,
+/// `AccessDenied`) are passed through, never turned into an allow.
 pub fn not(guard: impl Guard + 'static) -> Not {
     Not { guard: Box::new(guard) }
 }
@@ -118,10 +120,27 @@ pub struct Not {
     guard: Box<dyn Guard>,
 }
 
+/// Inverts a verdict, but only a denial that means "the caller does not match" (a role,
+/// scope, client, tenant or group it lacks). Any other denial, such as maintenance,
+/// read-only, approval, or a custom guard's `AccessDenied` (which may mean "could not
+/// decide"), passes through: negation must never turn a fail-closed refusal into an allow.
 fn invert(verdict: Verdict) -> Verdict {
     match verdict {
         Ok(()) => Err(Denial::new(DenialCode::AccessDenied, "not", "excluded by policy")),
-        Err(_) => Ok(()),
+        Err(denial)
+            if matches!(
+                denial.code(),
+                DenialCode::MissingRole
+                    | DenialCode::InsufficientScope
+                    | DenialCode::ClientNotAllowed
+                    | DenialCode::TenantNotAllowed
+                    | DenialCode::TenantRequired
+                    | DenialCode::GroupNotAllowed
+            ) =>
+        {
+            Ok(())
+        }
+        Err(denial) => Err(denial),
     }
 }
 

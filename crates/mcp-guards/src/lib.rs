@@ -57,7 +57,7 @@ mod guard;
 mod hierarchy;
 mod policy;
 
-pub use approval::{ApprovalError, ApprovalSigner, ApprovalSubject, RequireApproval};
+pub use approval::{ApprovalError, ApprovalSigner, ApprovalSubject, RequireApproval, VerifiedGrant};
 pub use builtin::{
     GroupAcl, GuardConfigError, HasAllRoles, HasAllScopes, HasRole, HasScope, HasTenant, RequireAuth,
     RequireClientId, RequireTenant,

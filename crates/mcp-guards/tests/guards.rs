@@ -136,7 +136,13 @@ async fn combinators_await_slow_guards() {
     );
     assert!(any_of(vec![Box::new(Slow(false)), role("support")]).check(&ctx).await.is_ok());
     assert!(any_of(vec![Box::new(Slow(false)), Box::new(Slow(false))]).check(&ctx).await.is_err());
-    assert!(not(Slow(false)).check(&ctx).await.is_ok());
+    assert!(
+        not(Slow(false)).check(&ctx).await.is_err(),
+        "a guard that could not decide (AccessDenied) stays a denial under not()"
+    );
+    let maintenance = Arc::new(MaintenanceMode::new());
+    maintenance.start(Duration::from_secs(1));
+    assert_eq!(not(maintenance).check(&ctx).await.unwrap_err().code(), DenialCode::Maintenance);
 }
 
 #[test]
@@ -267,9 +273,10 @@ fn approval_grants_bind_tool_arguments_principal_and_time() {
     };
     let reason = |v: Verdict| v.unwrap_err().public_message(DenialDetail::Named);
 
-    assert!(call(&s, &tool, &args, Some(&grant)).is_ok());
     // Argument order does not matter (canonical JSON), values do.
     assert!(call(&s, &tool, &json!({"amount": 10, "order_id": "o-1"}), Some(&grant)).is_ok());
+    assert_eq!(reason(call(&s, &tool, &args, Some(&grant))), "the approval grant has already been used", "one call per grant");
+    let grant = signer.grant(signer.subject(&tool.name, &args, s.isolation_key()), "approver-pid", Duration::from_secs(60)).unwrap();
     assert_eq!(code(call(&s, &tool, &args, None)), "approval_required");
     assert_eq!(
         reason(call(&s, &tool, &json!({"order_id": "o-1", "amount": 10000}), Some(&grant))),
@@ -302,4 +309,12 @@ fn approval_grants_bind_tool_arguments_principal_and_time() {
     assert!(guard.check(&GuardContext::for_listing(Some(&s), &tool)).into_ready().unwrap().is_ok());
     assert!(call(&s, &ToolInfo::new("orders.get_order"), &args, None).is_ok());
     assert!(matches!(ApprovalSigner::new(&[1u8; 31]), Err(GuardConfigError::WeakKey(31))));
+
+    // A grant for another server is refused even under the same key.
+    let here = Arc::new(ApprovalSigner::new(&[9u8; 32]).unwrap().with_audience("https://a.test/mcp"));
+    let there = ApprovalSigner::new(&[9u8; 32]).unwrap().with_audience("https://b.test/mcp");
+    let foreign = there.grant(here.subject(&tool.name, &args, s.isolation_key()), "x", Duration::from_secs(60)).unwrap();
+    let guard_here = RequireApproval::new(here);
+    let verdict = guard_here.check(&GuardContext::for_call(Some(&s), &tool, &args, Some(&foreign))).into_ready().unwrap();
+    assert_eq!(reason(verdict), "the approval grant is for another server");
 }

@@ -1,0 +1,178 @@
+//! The approval workflow for tools marked `requires_approval`.
+//!
+//! 1. A call without a grant is refused with [`ToolError::ApprovalRequired`] naming a new
+//!    approval request id; the request records the tool, the SHA-256 of the arguments and
+//!    the requester, never the arguments themselves.
+//! 2. An approver calls `POST /approvals/{id}/grant` with their own credentials. They must
+//!    hold the configured role, belong to the requester's tenant, and not be the requester
+//!    (four eyes). They receive a signed grant bound to tool, arguments and requester
+//!    (see `mcp_guards::ApprovalSigner`), valid for the configured time.
+//! 3. The requester retries the same call with the grant in `_meta["dev.palisade/approval"]`.
+//!
+//! Every step produces an audit event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use identity_types::{IsolationKey, PrivacyKey, Role, TenantId};
+use mcp_auth::{AuthProvider, AuthRequest};
+use mcp_guards::{ApprovalSigner, ApprovalSubject};
+use ring::rand::SecureRandom as _;
+use serde_json::{Map, json};
+
+use crate::audit::{AuditEvent, AuditSink, Decision};
+
+/// How approvals work on a server.
+#[derive(Clone)]
+pub struct ApprovalConfig {
+    /// Signs and checks grants.
+    pub signer: Arc<ApprovalSigner>,
+    /// The role an approver must hold.
+    pub approver_role: Role,
+    /// How long a grant stays valid.
+    pub grant_ttl: Duration,
+    /// How long an ungranted request is kept.
+    pub request_ttl: Duration,
+}
+
+impl std::fmt::Debug for ApprovalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalConfig")
+            .field("approver_role", &self.approver_role)
+            .field("grant_ttl", &self.grant_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApprovalConfig {
+    /// Grants valid 10 minutes, requests kept 1 hour.
+    #[must_use]
+    pub fn new(signer: Arc<ApprovalSigner>, approver_role: Role) -> Self {
+        Self { signer, approver_role, grant_ttl: Duration::from_secs(600), request_ttl: Duration::from_secs(3600) }
+    }
+}
+
+struct Pending {
+    subject: ApprovalSubject,
+    tool: String,
+    tenant: Option<TenantId>,
+    requester: IsolationKey,
+    created: Instant,
+}
+
+/// At most this many open requests; the oldest expired ones go first.
+const MAX_PENDING: usize = 10_000;
+
+pub(crate) struct Approvals {
+    pub(crate) config: ApprovalConfig,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl Approvals {
+    pub(crate) fn new(config: ApprovalConfig) -> Self {
+        Self { config, pending: Mutex::new(HashMap::new()) }
+    }
+
+    /// Opens a request for a refused call; returns its id.
+    pub(crate) fn open(
+        &self,
+        tool: &str,
+        arguments: &serde_json::Value,
+        requester: &IsolationKey,
+        tenant: Option<TenantId>,
+    ) -> Option<String> {
+        let mut bytes = [0u8; 16];
+        ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+        let id = format!("apr_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let subject = self.config.signer.subject(tool, arguments, requester);
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pending.len() >= MAX_PENDING {
+            let ttl = self.config.request_ttl;
+            pending.retain(|_, p| p.created.elapsed() < ttl);
+            if pending.len() >= MAX_PENDING {
+                return None;
+            }
+        }
+        pending.insert(id.clone(), Pending { subject, tool: tool.to_owned(), tenant, requester: requester.principal(), created: Instant::now() });
+        Some(id)
+    }
+}
+
+pub(crate) struct GrantState {
+    pub(crate) approvals: Arc<Approvals>,
+    pub(crate) auth: Arc<dyn AuthProvider>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) privacy: PrivacyKey,
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "error_description": message }))).into_response()
+}
+
+/// `POST /approvals/{id}/grant`.
+pub(crate) async fn grant(State(state): State<Arc<GrantState>>, Path(id): Path<String>, headers: axum::http::HeaderMap) -> Response {
+    let started = Instant::now();
+    let approver = match state.auth.authenticate(AuthRequest::new(&headers, None)).await {
+        Ok(context) => context,
+        Err(error) => return refuse(StatusCode::UNAUTHORIZED, identity_types::ErrorCode::code(&error), &error.to_string()),
+    };
+    let approvals = &state.approvals;
+    let outcome: Result<(String, String), (StatusCode, &'static str, &'static str)> = (|| {
+        if !approver.has_role(approvals.config.approver_role.as_str()) {
+            return Err((StatusCode::FORBIDDEN, "missing_role", "approving needs the approver role"));
+        }
+        let mut pending = approvals.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Unknown, expired, other-tenant and own requests all look alike to the caller
+        // except the last, which says why (the caller knows it is theirs).
+        let Some(request) = pending.get(&id) else {
+            return Err((StatusCode::NOT_FOUND, "approval_not_found", "no such approval request"));
+        };
+        if request.created.elapsed() >= approvals.config.request_ttl || request.tenant.as_ref() != approver.tenant() {
+            return Err((StatusCode::NOT_FOUND, "approval_not_found", "no such approval request"));
+        }
+        if &request.requester == approver.isolation_key() {
+            return Err((StatusCode::FORBIDDEN, "self_approval", "a request cannot be approved by its requester"));
+        }
+        let approver_id = state.privacy.pseudonymize(approver.isolation_key()).to_string();
+        let grant = approvals
+            .config
+            .signer
+            .grant(request.subject.clone(), &approver_id, approvals.config.grant_ttl)
+            .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the grant could not be signed"))?;
+        let tool = request.tool.clone();
+        // One grant per request: a granted request is closed.
+        pending.remove(&id);
+        Ok((grant, tool))
+    })();
+    let (decision, outcome_code, tool) = match &outcome {
+        Ok((_, tool)) => (Decision::Allowed, "ok", Some(tool.clone())),
+        Err((_, code, _)) => (Decision::Denied { code: (*code).to_owned() }, *code, None),
+    };
+    let event = AuditEvent {
+        timestamp_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        request_id: id.clone(),
+        principal: Some(state.privacy.pseudonymize(approver.isolation_key())),
+        tenant: approver.tenant().cloned(),
+        auth_method: approver.auth_method().as_str().to_owned(),
+        method: "approvals/grant".into(),
+        tool,
+        decision,
+        outcome: outcome_code.to_owned(),
+        duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        arguments_sha256: None,
+        result_sha256: None,
+        metadata: Map::new(),
+    };
+    if state.audit.record(event).await.is_err() {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable", "the grant was refused because it could not be audited");
+    }
+    match outcome {
+        Ok((grant, _)) => Json(json!({ "grant": grant, "expires_in": approvals.config.grant_ttl.as_secs(), "meta_key": crate::APPROVAL_META_KEY })).into_response(),
+        Err((status, code, message)) => refuse(status, code, message),
+    }
+}
