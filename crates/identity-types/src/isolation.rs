@@ -79,6 +79,9 @@ impl IsolationKey {
 
     /// The key of an anonymous caller: partitioned by peer address, never one shared
     /// bucket for all anonymous callers, and never equal to any authenticated principal's.
+    ///
+    /// IPv6 peers are keyed by their /64 prefix: one subscriber usually holds a whole /64,
+    /// and keying by full address would let them mint a fresh bucket per request.
     #[must_use]
     pub fn anonymous(peer: IpAddr) -> Self {
         let mut out = String::with_capacity(48);
@@ -86,7 +89,10 @@ impl IsolationKey {
         out.push_str(":a:");
         // Normalise IPv4-mapped IPv6 so one client cannot get two buckets.
         let peer = match peer {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            },
             v4 => v4,
         };
         push_component(&mut out, &peer.to_string());
@@ -261,8 +267,12 @@ mod tests {
         assert_ne!(anon, user);
         let mapped = IsolationKey::anonymous("::ffff:127.0.0.1".parse().expect("ip"));
         assert_eq!(anon, mapped);
-        let v6 = IsolationKey::anonymous("::1".parse().expect("ip"));
-        assert_eq!(v6.as_str(), "v1:a:%3A%3A1");
+        let a = IsolationKey::anonymous("2001:db8:1:2:aaaa::1".parse().expect("ip"));
+        let b = IsolationKey::anonymous("2001:db8:1:2:bbbb::9".parse().expect("ip"));
+        let c = IsolationKey::anonymous("2001:db8:1:3::1".parse().expect("ip"));
+        assert_eq!(a, b, "one /64, one bucket");
+        assert_ne!(a, c);
+        assert_eq!(a.as_str(), "v1:a:2001%3Adb8%3A1%3A2%3A%3A");
     }
 
     #[test]

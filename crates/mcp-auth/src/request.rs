@@ -10,10 +10,18 @@ use crate::error::AuthError;
 /// What an authentication provider may look at: the request's headers and the peer's
 /// address. Never the body, never the query string (tokens in URLs end up in proxy and
 /// server logs, so Palisade refuses them before a provider runs).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AuthRequest<'a> {
     headers: &'a HeaderMap,
     peer_ip: Option<IpAddr>,
+}
+
+impl std::fmt::Debug for AuthRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header names only: values carry credentials.
+        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("AuthRequest").field("header_names", &names).field("peer_ip", &self.peer_ip).finish()
+    }
 }
 
 impl<'a> AuthRequest<'a> {

@@ -152,7 +152,8 @@ impl ApprovalSigner {
         ttl: Duration,
     ) -> Result<String, ApprovalError> {
         let mut nonce = [0u8; 16];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce).map_err(|_| ApprovalError::Malformed)?;
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+            .map_err(|_| ApprovalError::Malformed)?;
         let payload = Payload {
             subject,
             exp: unix_now().saturating_add(ttl.as_secs()),

@@ -275,8 +275,14 @@ fn approval_grants_bind_tool_arguments_principal_and_time() {
 
     // Argument order does not matter (canonical JSON), values do.
     assert!(call(&s, &tool, &json!({"amount": 10, "order_id": "o-1"}), Some(&grant)).is_ok());
-    assert_eq!(reason(call(&s, &tool, &args, Some(&grant))), "the approval grant has already been used", "one call per grant");
-    let grant = signer.grant(signer.subject(&tool.name, &args, s.isolation_key()), "approver-pid", Duration::from_secs(60)).unwrap();
+    assert_eq!(
+        reason(call(&s, &tool, &args, Some(&grant))),
+        "the approval grant has already been used",
+        "one call per grant"
+    );
+    let grant = signer
+        .grant(signer.subject(&tool.name, &args, s.isolation_key()), "approver-pid", Duration::from_secs(60))
+        .unwrap();
     assert_eq!(code(call(&s, &tool, &args, None)), "approval_required");
     assert_eq!(
         reason(call(&s, &tool, &json!({"order_id": "o-1", "amount": 10000}), Some(&grant))),
@@ -313,8 +319,13 @@ fn approval_grants_bind_tool_arguments_principal_and_time() {
     // A grant for another server is refused even under the same key.
     let here = Arc::new(ApprovalSigner::new(&[9u8; 32]).unwrap().with_audience("https://a.test/mcp"));
     let there = ApprovalSigner::new(&[9u8; 32]).unwrap().with_audience("https://b.test/mcp");
-    let foreign = there.grant(here.subject(&tool.name, &args, s.isolation_key()), "x", Duration::from_secs(60)).unwrap();
+    let foreign = there
+        .grant(here.subject(&tool.name, &args, s.isolation_key()), "x", Duration::from_secs(60))
+        .unwrap();
     let guard_here = RequireApproval::new(here);
-    let verdict = guard_here.check(&GuardContext::for_call(Some(&s), &tool, &args, Some(&foreign))).into_ready().unwrap();
+    let verdict = guard_here
+        .check(&GuardContext::for_call(Some(&s), &tool, &args, Some(&foreign)))
+        .into_ready()
+        .unwrap();
     assert_eq!(reason(verdict), "the approval grant is for another server");
 }

@@ -53,7 +53,12 @@ impl ApprovalConfig {
     /// Grants valid 10 minutes, requests kept 1 hour.
     #[must_use]
     pub fn new(signer: Arc<ApprovalSigner>, approver_role: Role) -> Self {
-        Self { signer, approver_role, grant_ttl: Duration::from_secs(600), request_ttl: Duration::from_secs(3600) }
+        Self {
+            signer,
+            approver_role,
+            grant_ttl: Duration::from_secs(600),
+            request_ttl: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -98,7 +103,16 @@ impl Approvals {
                 return None;
             }
         }
-        pending.insert(id.clone(), Pending { subject, tool: tool.to_owned(), tenant, requester: requester.principal(), created: Instant::now() });
+        pending.insert(
+            id.clone(),
+            Pending {
+                subject,
+                tool: tool.to_owned(),
+                tenant,
+                requester: requester.principal(),
+                created: Instant::now(),
+            },
+        );
         Some(id)
     }
 }
@@ -115,11 +129,21 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// `POST /approvals/{id}/grant`.
-pub(crate) async fn grant(State(state): State<Arc<GrantState>>, Path(id): Path<String>, headers: axum::http::HeaderMap) -> Response {
+pub(crate) async fn grant(
+    State(state): State<Arc<GrantState>>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let started = Instant::now();
     let approver = match state.auth.authenticate(AuthRequest::new(&headers, None)).await {
         Ok(context) => context,
-        Err(error) => return refuse(StatusCode::UNAUTHORIZED, identity_types::ErrorCode::code(&error), &error.to_string()),
+        Err(error) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                identity_types::ErrorCode::code(&error),
+                &error.to_string(),
+            );
+        }
     };
     let approvals = &state.approvals;
     let outcome: Result<(String, String), (StatusCode, &'static str, &'static str)> = (|| {
@@ -132,18 +156,26 @@ pub(crate) async fn grant(State(state): State<Arc<GrantState>>, Path(id): Path<S
         let Some(request) = pending.get(&id) else {
             return Err((StatusCode::NOT_FOUND, "approval_not_found", "no such approval request"));
         };
-        if request.created.elapsed() >= approvals.config.request_ttl || request.tenant.as_ref() != approver.tenant() {
+        if request.created.elapsed() >= approvals.config.request_ttl
+            || request.tenant.as_ref() != approver.tenant()
+        {
             return Err((StatusCode::NOT_FOUND, "approval_not_found", "no such approval request"));
         }
         if &request.requester == approver.isolation_key() {
-            return Err((StatusCode::FORBIDDEN, "self_approval", "a request cannot be approved by its requester"));
+            return Err((
+                StatusCode::FORBIDDEN,
+                "self_approval",
+                "a request cannot be approved by its requester",
+            ));
         }
         let approver_id = state.privacy.pseudonymize(approver.isolation_key()).to_string();
         let grant = approvals
             .config
             .signer
             .grant(request.subject.clone(), &approver_id, approvals.config.grant_ttl)
-            .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the grant could not be signed"))?;
+            .map_err(|_| {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the grant could not be signed")
+            })?;
         let tool = request.tool.clone();
         // One grant per request: a granted request is closed.
         pending.remove(&id);
@@ -154,7 +186,9 @@ pub(crate) async fn grant(State(state): State<Arc<GrantState>>, Path(id): Path<S
         Err((_, code, _)) => (Decision::Denied { code: (*code).to_owned() }, *code, None),
     };
     let event = AuditEvent {
-        timestamp_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         request_id: id.clone(),
         principal: Some(state.privacy.pseudonymize(approver.isolation_key())),
         tenant: approver.tenant().cloned(),
@@ -169,7 +203,11 @@ pub(crate) async fn grant(State(state): State<Arc<GrantState>>, Path(id): Path<S
         metadata: Map::new(),
     };
     if state.audit.record(event).await.is_err() {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable", "the grant was refused because it could not be audited");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            "the grant was refused because it could not be audited",
+        );
     }
     match outcome {
         Ok((grant, _)) => Json(json!({ "grant": grant, "expires_in": approvals.config.grant_ttl.as_secs(), "meta_key": crate::APPROVAL_META_KEY })).into_response(),

@@ -26,6 +26,15 @@ pub enum ToolError {
     /// A guard or policy refused the call.
     #[error("{}", .0.public_message(DenialDetail::Named))]
     Denied(Denial),
+    /// The tool needs approval: an approver must grant the named request, and the call be
+    /// retried with the grant in `_meta["dev.palisade/approval"]`.
+    #[error(
+        "this call needs approval: ask an approver to grant request {approval_id}, then retry with the grant in _meta[\"dev.palisade/approval\"]"
+    )]
+    ApprovalRequired {
+        /// The approval request to grant.
+        approval_id: String,
+    },
     /// The tool needs an authenticated caller.
     #[error("authentication is required")]
     Unauthenticated,
@@ -69,6 +78,7 @@ impl ToolError {
         };
         let mut error = json!({ "code": self.code(), "message": message });
         match self {
+            Self::ApprovalRequired { approval_id } => error["approval_id"] = json!(approval_id),
             Self::RateLimited { retry_after } => {
                 error["retry_after_ms"] = json!(retry_after.as_millis() as u64)
             }
@@ -99,6 +109,7 @@ impl ErrorCode for ToolError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Denied(denial) => denial.code().as_str(),
+            Self::ApprovalRequired { .. } => "approval_required",
             Self::Unauthenticated => "unauthenticated",
             Self::RateLimited { .. } => "rate_limited",
             Self::Overloaded => "overloaded",

@@ -211,16 +211,31 @@ pub(crate) async fn assign_request_id(mut request: Request, next: Next) -> Respo
 }
 
 /// Binds 2025-11-25 protocol sessions to the principal that created them: a session id
-/// presented by anyone else is answered as if it did not exist (404), never treated as
-/// a credential. (rmcp itself only checks that a session exists.)
+/// presented by anyone else, or one this server has no binding for, is answered as if it
+/// did not exist (404), never treated as a credential. (rmcp itself only checks that a
+/// session exists.)
 #[derive(Default)]
 pub(crate) struct SessionBindings {
-    sessions: Mutex<HashMap<String, (Option<IsolationKey>, Instant)>>,
+    sessions: Mutex<HashMap<String, Binding>>,
 }
 
-/// Sessions idle in our map longer than this are forgotten (rmcp expires them sooner).
-const SESSION_BINDING_TTL: Duration = Duration::from_secs(24 * 3600);
+struct Binding {
+    owner: Option<IsolationKey>,
+    last_used: Instant,
+}
+
+/// Bindings idle longer than this are dropped (rmcp itself expires idle sessions after
+/// minutes, so such a session is gone anyway).
+const SESSION_IDLE_TTL: Duration = Duration::from_secs(3600);
+/// Pruning starts above this many bindings.
+const SESSION_PRUNE_AT: usize = 10_000;
+/// The hard cap: beyond it, the least recently used binding is evicted (its session then
+/// answers 404 to everyone: closed, not open).
 const MAX_SESSION_BINDINGS: usize = 100_000;
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "session_not_found" }))).into_response()
+}
 
 pub(crate) async fn bind_session(
     State(bindings): State<Arc<SessionBindings>>,
@@ -231,23 +246,27 @@ pub(crate) async fn bind_session(
     let presented = request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let is_delete = request.method() == http::Method::DELETE;
     if let Some(session) = &presented {
-        let sessions = bindings.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((owner, _)) = sessions.get(session)
-            && *owner != key
-        {
-            drop(sessions);
-            return (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "session_not_found" })))
-                .into_response();
+        let mut sessions = bindings.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match sessions.get_mut(session) {
+            Some(binding) if binding.owner == key => binding.last_used = Instant::now(),
+            // Someone else's session, or none we know of: indistinguishable to the caller.
+            _ => return not_found(),
         }
     }
     let response = next.run(request).await;
     let mut sessions = bindings.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match (&presented, response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())) {
         (None, Some(created)) => {
-            if sessions.len() >= MAX_SESSION_BINDINGS {
-                sessions.retain(|_, (_, at)| at.elapsed() < SESSION_BINDING_TTL);
+            if sessions.len() >= SESSION_PRUNE_AT {
+                sessions.retain(|_, b| b.last_used.elapsed() < SESSION_IDLE_TTL);
             }
-            sessions.insert(created.to_owned(), (key, Instant::now()));
+            if sessions.len() >= MAX_SESSION_BINDINGS
+                && let Some(oldest) =
+                    sessions.iter().min_by_key(|(_, b)| b.last_used).map(|(id, _)| id.clone())
+            {
+                sessions.remove(&oldest);
+            }
+            sessions.insert(created.to_owned(), Binding { owner: key, last_used: Instant::now() });
         }
         (Some(session), _) if is_delete && response.status().is_success() => {
             sessions.remove(session);

@@ -44,6 +44,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod approvals;
 mod audit;
 mod context;
 mod error;
@@ -56,6 +57,7 @@ mod server;
 mod service;
 mod tool;
 
+pub use approvals::ApprovalConfig;
 pub use audit::{AuditError, AuditEvent, AuditSink, Decision, MemoryAuditSink};
 pub use context::{Caller, RequestContext};
 pub use error::ToolError;

@@ -51,6 +51,13 @@ pub enum BuildError {
     /// The operating system's random number generator is unavailable.
     #[error("the operating system's random number generator is unavailable")]
     NoRandomness,
+    /// A tool requires approval but no approval workflow is configured: its calls would
+    /// either all fail or, worse, run unapproved.
+    #[error("tool {0:?} requires approval: configure .approvals(..)")]
+    ApprovalsNotConfigured(String),
+    /// The approval workflow needs authenticated approvers.
+    #[error("the approval workflow needs .auth(provider)")]
+    ApprovalsNeedAuth,
     /// A guard of a tool is misconfigured.
     #[error("tool {tool:?}: {error}")]
     Guard {
@@ -84,6 +91,7 @@ pub struct McpServerBuilder {
     rate_limit: Option<RateLimitLayer>,
     concurrency: Option<ConcurrencyLimitLayer>,
     stdio_caller: Option<Caller>,
+    approvals: Option<crate::approvals::ApprovalConfig>,
 }
 
 impl McpServerBuilder {
@@ -179,6 +187,12 @@ impl McpServerBuilder {
         self.concurrency = Some(ConcurrencyLimitLayer::new(global, per_principal));
         self
     }
+    /// Turns on the approval workflow for tools marked `requires_approval`: calls without
+    /// a grant open an approval request, approvers grant it at `POST /approvals/{id}/grant`.
+    pub fn approvals(mut self, config: crate::approvals::ApprovalConfig) -> Self {
+        self.approvals = Some(config);
+        self
+    }
     /// The identity of stdio sessions (a stdio server has no HTTP request to
     /// authenticate: it runs as the principal that started it).
     pub fn stdio_identity(mut self, caller: Caller) -> Self {
@@ -200,6 +214,27 @@ impl McpServerBuilder {
         if let Some((tool, error)) = self.config_errors.into_iter().next() {
             return Err(BuildError::Guard { tool, error });
         }
+        if let Some(tool) = self.tools.iter().find(|t| t.requires_approval)
+            && self.approvals.is_none()
+        {
+            return Err(BuildError::ApprovalsNotConfigured(tool.name.clone()));
+        }
+        if self.approvals.is_some() && self.auth.is_none() {
+            return Err(BuildError::ApprovalsNeedAuth);
+        }
+        let mut policies = self.policies;
+        let approvals = self.approvals.map(|config| {
+            policies.push(Arc::new(mcp_guards::RequireApproval::new(Arc::clone(&config.signer))));
+            Arc::new(crate::approvals::Approvals::new(config))
+        });
+        // Anonymous callers are never unlimited: without an explicit limit, each peer
+        // address gets 20 calls per second.
+        let rate_limit = match (self.rate_limit, self.allow_anonymous) {
+            (Some(layer), _) => Some(layer),
+            (None, true) => Some(RateLimitLayer::new(Quota::per_second(ANONYMOUS_DEFAULT_PER_SECOND))),
+            (None, false) => None,
+        };
+        let mut limiters: Vec<RateLimitLayer> = rate_limit.iter().cloned().collect();
         let mut tools = HashMap::new();
         let mut order = Vec::new();
         for mut tool in self.tools {
@@ -226,8 +261,12 @@ impl McpServerBuilder {
                 .option_layer(tool.timeout.or(self.default_timeout).map(TimeoutLayer::new))
                 .option_layer(self.concurrency.clone())
                 .option_layer(tool.max_concurrency.map(|(g, p)| ConcurrencyLimitLayer::new(g, p)))
-                .option_layer(self.rate_limit.clone())
-                .option_layer(tool.rate_limit.map(RateLimitLayer::new))
+                .option_layer(rate_limit.clone())
+                .option_layer(tool.rate_limit.map(|quota| {
+                    let layer = RateLimitLayer::new(quota);
+                    limiters.push(layer.clone());
+                    layer
+                }))
                 .service(base);
             let entry = ToolEntry {
                 descriptor: descriptor(
@@ -250,15 +289,17 @@ impl McpServerBuilder {
             info: server_config(&self.name, &self.version, self.instructions.as_deref()),
             tools,
             order,
-            policies: self.policies,
+            policies,
             audit: Arc::clone(&self.audit),
             privacy,
             state: self.state,
             denial_detail: self.denial_detail,
-            stdio_caller: self.stdio_caller,
+            approvals,
         };
         Ok(McpServer {
-            service: PalisadeService { shared: Arc::new(shared) },
+            service: PalisadeService { shared: Arc::new(shared), stdio_caller: None },
+            stdio_caller: self.stdio_caller,
+            limiters,
             auth: self.auth,
             allow_anonymous: self.allow_anonymous,
             metadata: self.metadata,
@@ -270,6 +311,12 @@ impl McpServerBuilder {
         })
     }
 }
+
+/// Calls per second per peer address for anonymous callers when no limit is configured.
+const ANONYMOUS_DEFAULT_PER_SECOND: std::num::NonZeroU32 = match std::num::NonZeroU32::new(20) {
+    Some(n) => n,
+    None => std::num::NonZeroU32::MIN,
+};
 
 fn valid_tool_name(name: &str) -> bool {
     (1..=128).contains(&name.len())
@@ -306,6 +353,8 @@ fn random_privacy_key() -> Result<PrivacyKey, BuildError> {
 /// ```
 pub struct McpServer {
     service: PalisadeService,
+    stdio_caller: Option<Caller>,
+    limiters: Vec<RateLimitLayer>,
     auth: Option<Arc<dyn AuthProvider>>,
     allow_anonymous: bool,
     metadata: Option<ProtectedResourceMetadata>,
@@ -346,6 +395,7 @@ impl McpServer {
             rate_limit: None,
             concurrency: None,
             stdio_caller: None,
+            approvals: None,
         }
     }
 
@@ -413,7 +463,8 @@ impl McpServer {
             .layer(axum::middleware::from_fn_with_state(bindings, bind_session))
             .layer(auth)
             .layer(axum::middleware::from_fn(assign_request_id))
-            .layer(axum::middleware::from_fn_with_state(Arc::new(origins), check_origin));
+            .layer(axum::middleware::from_fn_with_state(Arc::new(origins.clone()), check_origin));
+        let origins_for_routes = origins;
 
         let ready = Arc::clone(&self.ready);
         let mut router = Router::new().merge(protected).route("/healthz", get(|| async { "ok" })).route(
@@ -429,6 +480,20 @@ impl McpServer {
                 }
             }),
         );
+        if let (Some(approvals), Some(provider)) = (&self.service.shared.approvals, &self.auth) {
+            let state = Arc::new(crate::approvals::GrantState {
+                approvals: Arc::clone(approvals),
+                auth: Arc::clone(provider),
+                audit: Arc::clone(&self.audit),
+                privacy: self.service.shared.privacy.clone(),
+            });
+            router = router.route(
+                "/approvals/{id}/grant",
+                axum::routing::post(crate::approvals::grant).with_state(state).layer(
+                    axum::middleware::from_fn_with_state(Arc::new(origins_for_routes.clone()), check_origin),
+                ),
+            );
+        }
         if let Some(metadata) = &self.metadata {
             let document = Arc::new(metadata.clone());
             let handler = move || {
@@ -461,6 +526,16 @@ impl McpServer {
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }
         });
+        // Forget full rate-limit buckets now and then, so many distinct callers cannot
+        // grow the limiters' maps without bound.
+        let limiters = self.limiters.clone();
+        let pruning = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limiters.iter().for_each(RateLimitLayer::prune);
+            }
+        });
         self.ready.store(true, Ordering::SeqCst);
         let ready = Arc::clone(&self.ready);
         let result = axum::serve(listener, app)
@@ -470,6 +545,7 @@ impl McpServer {
             })
             .await;
         self.ready.store(false, Ordering::SeqCst);
+        pruning.abort();
         result
     }
 
@@ -478,8 +554,11 @@ impl McpServer {
     /// # Errors
     /// A description of a transport failure.
     pub async fn serve_stdio(&self) -> Result<(), String> {
-        let running =
-            self.service.clone().serve(rmcp::transport::stdio()).await.map_err(|e| e.to_string())?;
+        let service = PalisadeService {
+            shared: Arc::clone(&self.service.shared),
+            stdio_caller: self.stdio_caller.clone(),
+        };
+        let running = service.serve(rmcp::transport::stdio()).await.map_err(|e| e.to_string())?;
         running.waiting().await.map(|_| ()).map_err(|e| e.to_string())
     }
 }

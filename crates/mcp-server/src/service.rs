@@ -74,14 +74,17 @@ pub(crate) struct Shared {
     pub(crate) privacy: PrivacyKey,
     pub(crate) state: StateMap,
     pub(crate) denial_detail: DenialDetail,
-    /// The identity of stdio sessions (HTTP requests carry their own).
-    pub(crate) stdio_caller: Option<Caller>,
+    /// The approval workflow, when configured.
+    pub(crate) approvals: Option<Arc<crate::approvals::Approvals>>,
 }
 
 /// The MCP service: cheap to clone (rmcp makes one per session or per request).
 #[derive(Clone)]
 pub struct PalisadeService {
     pub(crate) shared: Arc<Shared>,
+    /// The identity of a stdio session; set only by `McpServer::serve_stdio`, so no other
+    /// transport can inherit it.
+    pub(crate) stdio_caller: Option<Caller>,
 }
 
 impl std::fmt::Debug for PalisadeService {
@@ -116,7 +119,7 @@ impl PalisadeService {
                     .map(Arc::from),
             },
             None => Origin {
-                caller: self.shared.stdio_caller.clone().unwrap_or(Caller::Anonymous { peer_ip: None }),
+                caller: self.stdio_caller.clone().unwrap_or(Caller::Anonymous { peer_ip: None }),
                 request_id: fresh_request_id(),
                 user_agent: None,
             },
@@ -165,13 +168,18 @@ impl PalisadeService {
         cancellation: tokio_util::sync::CancellationToken,
     ) -> Result<ToolResponse, (ToolError, bool)> {
         // (error, ran): `ran` says whether the handler was reached, for the audit decision.
-        if origin.caller.client().is_none() && !entry.info.public {
+        if origin.caller.client().is_none() && (!entry.info.public || origin.caller.isolation_key().is_none())
+        {
+            // Anonymous callers reach public tools only, and only with a known address
+            // (they are partitioned and rate-limited by it).
             return Err((ToolError::Unauthenticated, false));
         }
         let guard_ctx =
             GuardContext::for_call(origin.caller.client(), &entry.info, &arguments, grant.as_deref());
         for guard in self.shared.policies.iter().chain(&entry.guards) {
-            guard.check(&guard_ctx).await.map_err(|d| (ToolError::Denied(d), false))?;
+            if let Err(denial) = guard.check(&guard_ctx).await {
+                return Err((self.approval_or(denial, origin, entry, &arguments), false));
+            }
         }
         self.shared.audit.ready().map_err(|error| {
             tracing::error!(%error, "audit sink not ready; refusing the call");
@@ -194,6 +202,27 @@ impl PalisadeService {
             );
             (e, ran)
         })
+    }
+}
+
+impl PalisadeService {
+    /// A missing grant opens an approval request; any other denial stays as it is.
+    fn approval_or(
+        &self,
+        denial: mcp_guards::Denial,
+        origin: &Origin,
+        entry: &ToolEntry,
+        arguments: &Value,
+    ) -> ToolError {
+        let (Some(approvals), mcp_guards::DenialCode::ApprovalRequired, Some(client)) =
+            (&self.shared.approvals, denial.code(), origin.caller.client())
+        else {
+            return ToolError::Denied(denial);
+        };
+        match approvals.open(&entry.info.name, arguments, client.isolation_key(), client.tenant().cloned()) {
+            Some(approval_id) => ToolError::ApprovalRequired { approval_id },
+            None => ToolError::Denied(denial),
+        }
     }
 }
 
@@ -273,13 +302,20 @@ impl ServerHandler for PalisadeService {
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let origin = self.origin(&context);
-        let name = request.name.to_string();
-        let Some(entry) = self.shared.tools.get(&name) else {
+        // Attacker-supplied: bounded before it goes anywhere (audit, messages).
+        let name: String = request.name.chars().take(128).collect();
+        let entry = self.shared.tools.get(&name);
+        if origin.caller.client().is_none() && !entry.is_some_and(|e| e.info.public) {
+            // To an anonymous caller, an unknown tool and a non-public one look the same.
+            let _ = self.audit(&origin, started, CallRecord::denied(&name, "unauthenticated", None)).await;
+            return Ok(CallToolResult::structured_error(
+                ToolError::Unauthenticated.to_json(self.shared.denial_detail),
+            )
+            .into());
+        }
+        let Some(entry) = entry else {
             let _ = self.audit(&origin, started, CallRecord::denied(&name, "unknown_tool", None)).await;
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool: {}", name.chars().take(128).collect::<String>()),
-                None,
-            ));
+            return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
         };
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let arguments_sha256 = Some(sha256_hex(&arguments));
@@ -292,12 +328,15 @@ impl ServerHandler for PalisadeService {
                 .ok();
             return Ok(CallToolResult::structured_error(error.to_json(self.shared.denial_detail)).into());
         }
-        let grant = request
-            .meta
-            .as_ref()
-            .and_then(|meta| meta.0.0.get(APPROVAL_META_KEY))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        // rmcp moves a request's `_meta` into the context; look in both places.
+        let grant = [
+            context.meta.0.0.get(APPROVAL_META_KEY),
+            request.meta.as_ref().and_then(|m| m.0.0.get(APPROVAL_META_KEY)),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Value::as_str)
+        .map(str::to_owned);
 
         let outcome = self.run_call(&origin, entry, arguments, grant, context.ct.clone()).await;
         let (decision, code, result, result_sha256, metadata) = match &outcome {

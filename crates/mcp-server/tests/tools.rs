@@ -151,7 +151,7 @@ async fn anonymous_callers_reach_only_public_tools_when_admitted() {
 
 #[tokio::test]
 async fn rate_limits_are_per_principal_and_anonymous_callers_cannot_drain_others() {
-    let s = start(Options { anonymous: true, per_second: 3 }).await;
+    let s = start(Options { anonymous: true, per_second: 3, ..Options::default() }).await;
     let alice = s.support();
     let anon_session = s.session(None).await;
     let mut anon_outcomes = Vec::new();

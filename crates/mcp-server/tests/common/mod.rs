@@ -64,12 +64,17 @@ pub struct TestServer {
 pub struct Options {
     pub anonymous: bool,
     pub per_second: u32,
+    pub approvals: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { anonymous: false, per_second: 1000 }
+        Self { anonymous: false, per_second: 1000, approvals: false }
     }
+}
+
+async fn refund(Args(a): Args<CustomerId>) -> Json<Value> {
+    Json(json!({ "refunded": a.customer_id }))
 }
 
 pub async fn start(options: Options) -> TestServer {
@@ -115,6 +120,14 @@ pub async fn start(options: Options) -> TestServer {
         .tool(Tool::new("slow", slow).timeout(Duration::from_millis(200)).roles(["admin"]));
     if options.anonymous {
         builder = builder.allow_anonymous();
+    }
+    if options.approvals {
+        let signer = mcp_guards::ApprovalSigner::new(b"approval-signing-key-0123456789abcdef")
+            .unwrap()
+            .with_audience(&resource);
+        builder = builder
+            .approvals(mcp_server::ApprovalConfig::new(Arc::new(signer), Role::new("approver").unwrap()))
+            .tool(Tool::new("refund", refund).roles(["support"]).requires_approval());
     }
     let server = builder.build().unwrap();
     tokio::spawn(async move {
@@ -198,6 +211,17 @@ impl TestServer {
     pub async fn call_in(&self, token: Option<&str>, session: &str, tool: &str, arguments: Value) -> Reply {
         self.post(token, Some(session), json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}))
             .await
+    }
+
+    /// A call carrying `_meta` (e.g. an approval grant).
+    pub async fn call_with_meta(&self, token: &str, tool: &str, arguments: Value, meta: Value) -> Reply {
+        let session = self.session(Some(token)).await;
+        self.post(
+            Some(token),
+            Some(&session),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": tool, "arguments": arguments, "_meta": meta}}),
+        )
+        .await
     }
 }
 

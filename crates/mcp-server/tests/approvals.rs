@@ -1,0 +1,68 @@
+//! The approval workflow on the wire: request, grant (four eyes, same tenant), single use.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::*;
+use mcp_server::Decision;
+use serde_json::{Value, json};
+
+async fn grant(s: &TestServer, token: &str, id: &str) -> (u16, Value) {
+    let response =
+        s.http.post(format!("{}/approvals/{id}/grant", s.base)).bearer_auth(token).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_refund_needs_another_approver_of_the_same_tenant_and_a_grant_is_used_once() {
+    let s = start(Options { approvals: true, ..Options::default() }).await;
+    let alice = s.token("alice", "acme", &["support", "approver"], &["read"]);
+    let bob = s.token("bob", "acme", &["approver"], &["read"]);
+    let carol = s.token("carol", "globex", &["approver"], &["read"]);
+    let dave = s.token("dave", "acme", &["support"], &["read"]);
+    let args = json!({"customer_id": "c-1"});
+
+    let first = s.call(Some(&alice), "refund", args.clone()).await;
+    assert_eq!(first.tool_outcome(), "approval_required");
+    let id = first.body["result"]["structuredContent"]["error"]["approval_id"].as_str().unwrap().to_owned();
+
+    assert_eq!(grant(&s, &alice, &id).await.1["error"], "self_approval", "four eyes");
+    assert_eq!(grant(&s, &carol, &id).await.0, 404, "another tenant's request does not exist for carol");
+    assert_eq!(grant(&s, &dave, &id).await.1["error"], "missing_role");
+    assert_eq!(grant(&s, &bob, "apr_nonexistent").await.0, 404);
+    let (status, granted) = grant(&s, &bob, &id).await;
+    assert_eq!(status, 200, "{granted}");
+    let token = granted["grant"].as_str().unwrap().to_owned();
+    assert_eq!(grant(&s, &bob, &id).await.0, 404, "a request is granted once");
+
+    let meta = json!({ "dev.palisade/approval": token });
+    let other_args = s.call_with_meta(&alice, "refund", json!({"customer_id": "c-9"}), meta.clone()).await;
+    assert_eq!(other_args.tool_outcome(), "approval_invalid", "bound to the arguments");
+    let someone_else = s.call_with_meta(&dave, "refund", args.clone(), meta.clone()).await;
+    assert_eq!(someone_else.tool_outcome(), "approval_invalid", "bound to the requester");
+    let approved = s.call_with_meta(&alice, "refund", args.clone(), meta.clone()).await;
+    assert_eq!(approved.tool_outcome(), "ok", "{:?}", approved.body);
+    let replay = s.call_with_meta(&alice, "refund", args, meta).await;
+    assert_eq!(replay.tool_outcome(), "approval_invalid", "single use");
+
+    let steps: Vec<(String, Decision)> =
+        s.audit.events().into_iter().map(|e| (e.method, e.decision)).collect();
+    assert!(steps.contains(&("approvals/grant".to_owned(), Decision::Allowed)), "the grant is audited");
+    assert!(
+        steps.iter().any(|(m, d)| m == "approvals/grant"
+            && matches!(d, Decision::Denied { code } if code == "self_approval"))
+    );
+}
+
+#[test]
+fn a_tool_requiring_approval_without_the_workflow_does_not_build() {
+    async fn noop() -> String {
+        String::new()
+    }
+    let err = mcp_server::McpServer::builder("x", "0")
+        .allow_anonymous()
+        .tool(mcp_server::Tool::new("refund", noop).requires_approval())
+        .build()
+        .unwrap_err();
+    assert_eq!(err, mcp_server::BuildError::ApprovalsNotConfigured("refund".into()));
+}
