@@ -47,6 +47,12 @@ impl TokenCache {
         }
     }
 
+    pub(crate) fn clear(&self) {
+        if let Some(cache) = &self.inner {
+            cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.inner.as_ref().map_or(0, |c| c.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
     }

@@ -127,6 +127,9 @@ impl std::fmt::Debug for IntrospectionAuth {
     }
 }
 
+/// Largest opaque token sent for introspection.
+const MAX_OPAQUE_TOKEN_BYTES: usize = 4096;
+
 impl AuthProvider for IntrospectionAuth {
     fn authenticate<'a>(
         &'a self,
@@ -134,6 +137,14 @@ impl AuthProvider for IntrospectionAuth {
     ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
             let token = request.bearer_token()?;
+            // Never forward a credential of another kind to a third party: API keys and
+            // JWTs belong to other providers of the chain.
+            if token.starts_with(crate::API_KEY_PREFIX) || token.matches('.').count() == 2 {
+                return Err(AuthError::UnrecognizedCredential);
+            }
+            if token.len() > MAX_OPAQUE_TOKEN_BYTES {
+                return Err(AuthError::TokenTooLarge { max: MAX_OPAQUE_TOKEN_BYTES, actual: token.len() });
+            }
             let context = self.introspect(token).await?;
             Ok(context.with_request_info(request.peer_ip(), request.user_agent()))
         })

@@ -115,6 +115,15 @@ async fn introspection_admits_only_active_tokens_for_this_audience() {
         IntrospectionAuth::new(&endpoint, "rs", SecretString::from("nope"), Some(AUDIENCE.into())).unwrap();
     assert_eq!(check(&wrong_secret, "opaque-good").await.unwrap_err(), AuthError::TokenInactive);
 
+    // API keys and JWT-shaped tokens are never sent to the introspection endpoint.
+    let keys = ApiKeyAuth::new().create(ApiKeySpec::new(ClientId::new("svc").unwrap())).unwrap();
+    let leaky =
+        IntrospectionAuth::new(&endpoint, "rs", SecretString::from("rs-secret"), Some(AUDIENCE.into()))
+            .unwrap();
+    assert_eq!(check(&leaky, keys.key.expose_secret()).await.unwrap_err(), AuthError::UnrecognizedCredential);
+    assert_eq!(check(&leaky, &hs(&good_claims())).await.unwrap_err(), AuthError::UnrecognizedCredential);
+    assert!(matches!(check(&leaky, &"x".repeat(5000)).await, Err(AuthError::TokenTooLarge { .. })));
+
     // After a JWT provider in a chain: opaque tokens pass through to introspection.
     let chain = ChainAuth::new().then(jwt()).then(provider);
     assert_eq!(check(&chain, "opaque-good").await.unwrap().client_id().as_str(), "carol");

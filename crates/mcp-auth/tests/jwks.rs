@@ -75,6 +75,27 @@ fn sign(key: &str, kid: &str, claims: &Value) -> String {
     .unwrap()
 }
 
+#[tokio::test]
+async fn a_rotated_out_key_stops_working_even_for_cached_tokens() {
+    let idp = Idp::new(&["rsa1"]);
+    let base = idp.start().await;
+    let auth = AsymmetricJwtAuth::builder(JwtOptions::for_audience(AUDIENCE))
+        .jwks_url(&format!("{base}/jwks.json"))
+        .build()
+        .await
+        .unwrap();
+    let old = sign("rsa1", "test-rsa1", &good_claims());
+    assert!(check(&auth, &old).await.is_ok());
+    assert!(check(&auth, &old).await.is_ok(), "now served from the cache");
+    idp.publish(&["rsa2"]);
+    auth.refresh_keys().await.unwrap();
+    assert_eq!(
+        check(&auth, &old).await.unwrap_err(),
+        AuthError::UnknownKeyId,
+        "the cache was flushed with the old key"
+    );
+}
+
 async fn provider(base: &str, min_refetch: Duration) -> AsymmetricJwtAuth {
     AsymmetricJwtAuth::builder(JwtOptions::for_audience(AUDIENCE).cache_capacity(0))
         .jwks_url(&format!("{base}/jwks.json"))

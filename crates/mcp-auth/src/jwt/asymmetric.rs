@@ -38,6 +38,8 @@ pub const DEFAULT_ASYMMETRIC_ALGORITHMS: &[Algorithm] = &[
 /// among those only. HMAC algorithms are never accepted here.
 pub struct AsymmetricJwtAuth {
     core: JwtCore,
+    /// The remote key set generation the cache was filled under.
+    cached_generation: std::sync::atomic::AtomicU64,
     static_keys: KeySet,
     remote: Option<Arc<RemoteKeys>>,
     refresh_task: Option<tokio::task::JoinHandle<()>>,
@@ -153,6 +155,12 @@ impl AuthProvider for AsymmetricJwtAuth {
         request: AuthRequest<'a>,
     ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         Box::pin(async move {
+            if let Some(remote) = &self.remote {
+                let current = remote.generation();
+                if self.cached_generation.swap(current, std::sync::atomic::Ordering::AcqRel) != current {
+                    self.core.clear_cache();
+                }
+            }
             match self.core.start(request)? {
                 Started::Cached(context) => self.core.admit(context, None, request).await,
                 Started::Verify { token, hash, header } => {
@@ -281,7 +289,9 @@ impl AsymmetricJwtAuthBuilder {
         if static_keys.is_empty() && remote.is_none() {
             return Err(ConfigError::NoKeys);
         }
-        Ok(AsymmetricJwtAuth { core, static_keys, remote, refresh_task })
+        let cached_generation =
+            std::sync::atomic::AtomicU64::new(remote.as_ref().map_or(0, |r| r.generation()));
+        Ok(AsymmetricJwtAuth { core, cached_generation, static_keys, remote, refresh_task })
     }
 }
 

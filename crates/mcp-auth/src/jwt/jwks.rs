@@ -183,6 +183,8 @@ pub(crate) struct RemoteKeys {
     fetch_lock: tokio::sync::Mutex<()>,
     min_refetch_interval: Duration,
     fetches: AtomicU64,
+    /// Bumped whenever a fetch installs a new key set.
+    generation: AtomicU64,
 }
 
 impl RemoteKeys {
@@ -206,11 +208,17 @@ impl RemoteKeys {
             fetch_lock: tokio::sync::Mutex::new(()),
             min_refetch_interval,
             fetches: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn current(&self) -> Arc<KeySet> {
         Arc::clone(&self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Changes whenever a new key set is installed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Number of JWKS fetches attempted so far.
@@ -257,6 +265,7 @@ impl RemoteKeys {
         let document = http_client::read_json(self.client.get(url)).await?;
         let set = KeySet::from_jwks(&document, &self.allowed)?;
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 

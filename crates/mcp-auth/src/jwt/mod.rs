@@ -347,6 +347,12 @@ impl JwtCore {
         Ok(context.with_request_info(request.peer_ip(), request.user_agent()))
     }
 
+    /// Drops every cached context (after the verification keys changed: a token signed
+    /// by a key that left the set must be verified again, and fail).
+    pub(crate) fn clear_cache(&self) {
+        self.cache.clear();
+    }
+
     pub(crate) fn forget(&self, hash: &TokenHash) {
         self.cache.remove(hash);
     }
