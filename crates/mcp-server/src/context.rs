@@ -89,6 +89,7 @@ pub struct RequestContext {
     pub(crate) arguments: Arc<Value>,
     pub(crate) cancellation: CancellationToken,
     pub(crate) state: StateMap,
+    pub(crate) background: crate::extract::BackgroundTasks,
 }
 
 impl RequestContext {

@@ -117,3 +117,49 @@ impl FromContext for RequestContext {
         Ok(ctx.clone())
     }
 }
+
+/// Work to run after the response is sent: e-mails, cache warming, webhooks. Tasks start
+/// once the call's result (and its audit event) is final, run on the server's runtime, and
+/// are awaited by graceful shutdown, so none is cut off by a deploy.
+///
+/// ```
+/// use mcp_server::{BackgroundTasks, Json};
+///
+/// async fn close_ticket(tasks: BackgroundTasks) -> Json<&'static str> {
+///     tasks.spawn(async { /* notify the customer */ });
+///     Json("closed")
+/// }
+/// ```
+#[derive(Clone, Default)]
+pub struct BackgroundTasks {
+    queued: Arc<std::sync::Mutex<Vec<crate::handler::BoxFuture<()>>>>,
+}
+
+impl BackgroundTasks {
+    /// Queues `task` to run after the response.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Box::pin(task));
+    }
+
+    /// Starts every queued task on `tracker`.
+    pub(crate) fn start(&self, tracker: &tokio_util::task::TaskTracker) {
+        let queued =
+            std::mem::take(&mut *self.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for task in queued {
+            tracker.spawn(task);
+        }
+    }
+}
+
+impl std::fmt::Debug for BackgroundTasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let queued = self.queued.lock().map_or(0, |q| q.len());
+        f.debug_struct("BackgroundTasks").field("queued", &queued).finish()
+    }
+}
+
+impl FromContext for BackgroundTasks {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        Ok(ctx.background.clone())
+    }
+}

@@ -295,6 +295,7 @@ impl McpServerBuilder {
             state: self.state,
             denial_detail: self.denial_detail,
             approvals,
+            background: tokio_util::task::TaskTracker::new(),
         };
         Ok(McpServer {
             service: PalisadeService { shared: Arc::new(shared), stdio_caller: None },
@@ -546,6 +547,9 @@ impl McpServer {
             .await;
         self.ready.store(false, Ordering::SeqCst);
         pruning.abort();
+        // In-flight requests have drained; now let background work finish.
+        self.service.shared.background.close();
+        self.service.shared.background.wait().await;
         result
     }
 

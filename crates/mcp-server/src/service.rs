@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) denial_detail: DenialDetail,
     /// The approval workflow, when configured.
     pub(crate) approvals: Option<Arc<crate::approvals::Approvals>>,
+    /// Background tasks of handlers, awaited on shutdown.
+    pub(crate) background: tokio_util::task::TaskTracker,
 }
 
 /// The MCP service: cheap to clone (rmcp makes one per session or per request).
@@ -185,6 +187,7 @@ impl PalisadeService {
             tracing::error!(%error, "audit sink not ready; refusing the call");
             (ToolError::AuditUnavailable, false)
         })?;
+        let background = crate::extract::BackgroundTasks::default();
         let ctx = RequestContext {
             caller: origin.caller.clone(),
             request_id: origin.request_id.clone(),
@@ -193,8 +196,12 @@ impl PalisadeService {
             arguments: Arc::new(arguments),
             cancellation,
             state: self.shared.state.clone(),
+            background: background.clone(),
         };
-        entry.service.clone().oneshot(ctx).await.map_err(|e| {
+        let outcome = entry.service.clone().oneshot(ctx).await;
+        // The result is final: start what the handler queued for afterwards.
+        background.start(&self.shared.background);
+        outcome.map_err(|e| {
             // Refusals by middleware happen before the handler; everything else after.
             let ran = !matches!(
                 e,
