@@ -55,6 +55,7 @@ pub mod middleware;
 mod response;
 mod server;
 mod service;
+mod token_endpoint;
 mod tool;
 
 pub use approvals::ApprovalConfig;
@@ -68,4 +69,5 @@ pub use http::{AuthLayer, AuthService, REQUEST_ID_HEADER};
 pub use response::{IntoToolResponse, Json, ToolResponse};
 pub use server::{BuildError, McpServer, McpServerBuilder};
 pub use service::{APPROVAL_META_KEY, PalisadeService};
+pub use token_endpoint::{DevClient, TokenEndpointConfig};
 pub use tool::{McpRouter, Tool};

@@ -92,6 +92,7 @@ pub struct McpServerBuilder {
     concurrency: Option<ConcurrencyLimitLayer>,
     stdio_caller: Option<Caller>,
     approvals: Option<crate::approvals::ApprovalConfig>,
+    token_endpoint: Option<crate::token_endpoint::TokenEndpointConfig>,
 }
 
 impl McpServerBuilder {
@@ -191,6 +192,12 @@ impl McpServerBuilder {
     /// a grant open an approval request, approvers grant it at `POST /approvals/{id}/grant`.
     pub fn approvals(mut self, config: crate::approvals::ApprovalConfig) -> Self {
         self.approvals = Some(config);
+        self
+    }
+    /// Turns on the development token endpoint `POST /auth/token` (OAuth
+    /// `client_credentials`). Off by default; never for production.
+    pub fn dev_token_endpoint(mut self, config: crate::token_endpoint::TokenEndpointConfig) -> Self {
+        self.token_endpoint = Some(config);
         self
     }
     /// The identity of stdio sessions (a stdio server has no HTTP request to
@@ -297,7 +304,11 @@ impl McpServerBuilder {
             approvals,
             background: tokio_util::task::TaskTracker::new(),
         };
+        let token_endpoint = self
+            .token_endpoint
+            .map(|config| Arc::new(crate::token_endpoint::TokenState::new(config, Arc::clone(&self.audit))));
         Ok(McpServer {
+            token_endpoint,
             service: PalisadeService { shared: Arc::new(shared), stdio_caller: None },
             stdio_caller: self.stdio_caller,
             limiters,
@@ -353,6 +364,7 @@ fn random_privacy_key() -> Result<PrivacyKey, BuildError> {
 /// # Ok(()) }
 /// ```
 pub struct McpServer {
+    token_endpoint: Option<Arc<crate::token_endpoint::TokenState>>,
     service: PalisadeService,
     stdio_caller: Option<Caller>,
     limiters: Vec<RateLimitLayer>,
@@ -397,6 +409,7 @@ impl McpServer {
             concurrency: None,
             stdio_caller: None,
             approvals: None,
+            token_endpoint: None,
         }
     }
 
@@ -461,10 +474,10 @@ impl McpServer {
         let bindings = Arc::new(SessionBindings::default());
         let protected = Router::new()
             .route_service(&self.mcp_path(), mcp)
-            .layer(axum::middleware::from_fn_with_state(bindings, bind_session))
-            .layer(auth)
-            .layer(axum::middleware::from_fn(assign_request_id))
-            .layer(axum::middleware::from_fn_with_state(Arc::new(origins.clone()), check_origin));
+            .route_layer(axum::middleware::from_fn_with_state(bindings, bind_session))
+            .route_layer(auth)
+            .route_layer(axum::middleware::from_fn(assign_request_id))
+            .route_layer(axum::middleware::from_fn_with_state(Arc::new(origins.clone()), check_origin));
         let origins_for_routes = origins;
 
         let ready = Arc::clone(&self.ready);
@@ -493,6 +506,12 @@ impl McpServer {
                 axum::routing::post(crate::approvals::grant).with_state(state).layer(
                     axum::middleware::from_fn_with_state(Arc::new(origins_for_routes.clone()), check_origin),
                 ),
+            );
+        }
+        if let Some(state) = &self.token_endpoint {
+            router = router.route(
+                "/auth/token",
+                axum::routing::post(crate::token_endpoint::issue).with_state(Arc::clone(state)),
             );
         }
         if let Some(metadata) = &self.metadata {
