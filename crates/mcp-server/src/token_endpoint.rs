@@ -146,8 +146,9 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     response
 }
 
-/// The client credentials from HTTP Basic or the form (not both).
-fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Result<(String, String), Response> {
+/// The client credentials from HTTP Basic or the form; `None` when absent, malformed, or
+/// given both ways.
+fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Option<(String, String)> {
     let basic = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
         let (scheme, encoded) = v.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("basic") {
@@ -159,16 +160,9 @@ fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Result<(String, Stri
         Some((id.to_owned(), secret.to_owned()))
     });
     match (basic, &form.client_id, &form.client_secret) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send client credentials once, not in both the header and the body",
-        )),
-        (Some(pair), None, None) => Ok(pair),
-        (None, Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
-        _ => {
-            Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"))
-        }
+        (Some(pair), None, None) => Some(pair),
+        (None, Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+        _ => None,
     }
 }
 
@@ -243,8 +237,11 @@ fn decide<'a>(state: &'a TokenState, headers: &HeaderMap, form: &TokenRequest) -
             "only client_credentials is supported",
         ));
     }
-    let (id, secret) = credentials(headers, form)
-        .map_err(|_| (StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed"))?;
+    let (id, secret) = credentials(headers, form).ok_or((
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "client authentication failed",
+    ))?;
     // Unknown client and wrong secret are the same answer, and both cost one digest.
     let presented = sha256(secret.as_bytes());
     let client = state.clients.get(&id).filter(|c| same_digest(&c.secret_sha256, &presented)).ok_or((

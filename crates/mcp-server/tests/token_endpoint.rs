@@ -92,7 +92,9 @@ async fn client_credentials_issue_short_lived_tokens_the_server_accepts() {
 #[tokio::test]
 async fn bad_requests_get_rfc6749_errors() {
     let (base, _) = start(true).await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, &str)>, u16, &str)> = vec![
+    /// (case, form fields, HTTP Basic credentials, expected status, expected `error`)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "wrong secret",
             vec![("grant_type", "client_credentials"), ("client_id", "svc"), ("client_secret", "nope")],

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use identity_types::{PrivacyKey, Role, Scope, TenantId};
+use identity_types::{ClientId, PrivacyKey, Role, Scope, TenantId};
 use mcp_auth::{
     Algorithm, AuthProvider, AuthRequest, ChainAuth, JwtAuth, JwtOptions, ProtectedResourceMetadata,
     TokenSpec,
 };
-use mcp_server::{Caller, McpServer};
+use mcp_server::{Caller, DevClient, McpServer, TokenEndpointConfig};
 use ring::rand::SecureRandom as _;
 
 use crate::example::{self, Db};
@@ -35,6 +35,10 @@ pub(crate) struct ServeArgs {
     /// as the principal whose token is in `PALISADE_TOKEN`).
     #[arg(long, value_enum, default_value = "http")]
     transport: Transport,
+    /// Also serve the development token endpoint `POST /auth/token` (client_credentials)
+    /// with one demo client, whose secret is printed at start. Never in production.
+    #[arg(long)]
+    dev_token_endpoint: bool,
 }
 
 /// The transports `palisade serve` speaks.
@@ -120,6 +124,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for router in example::routers() {
         builder = builder.router(router);
     }
+    let mut dev_client_secret = None;
+    if args.dev_token_endpoint {
+        let mut raw = [0u8; 24];
+        ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| "no OS randomness".to_owned())?;
+        let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let client = DevClient::new(
+            ClientId::new("demo-service").map_err(|e| e.to_string())?,
+            &secret,
+            Some(TenantId::new("acme").map_err(|e| e.to_string())?),
+            vec![Role::new("support").map_err(|e| e.to_string())?],
+            vec![Scope::new("read").map_err(|e| e.to_string())?],
+        );
+        builder = builder.dev_token_endpoint(TokenEndpointConfig::new(Arc::clone(&jwt), vec![client]));
+        dev_client_secret = Some(secret);
+    }
     let Some(listener) = listener else {
         // stdio: no per-request credentials exist, so the session runs as the principal
         // whose token was given at start, verified by the same providers as HTTP requests.
@@ -132,9 +151,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let server = builder.build().map_err(|e| e.to_string())?;
 
     // The banner is a convenience: a closed stdout must not stop the server.
-    if let Err(error) =
-        print_banner(&resource, metadata.metadata_url().as_deref().unwrap_or_default(), &dir, &jwt)
-    {
+    if let Err(error) = print_banner(
+        &resource,
+        metadata.metadata_url().as_deref().unwrap_or_default(),
+        &dir,
+        &jwt,
+        dev_client_secret.as_deref(),
+    ) {
         tracing::warn!(%error, "could not print the start-up banner");
     }
     let shutdown = async {
@@ -160,7 +183,13 @@ async fn stdio_caller(auth: &dyn AuthProvider) -> Result<Caller, String> {
     Ok(Caller::Authenticated(context))
 }
 
-fn print_banner(resource: &str, metadata_url: &str, dir: &Path, jwt: &JwtAuth) -> Result<(), String> {
+fn print_banner(
+    resource: &str,
+    metadata_url: &str,
+    dir: &Path,
+    jwt: &JwtAuth,
+    dev_secret: Option<&str>,
+) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     let mut lines = vec![
         "Palisade customer-ops example (30 tools, tenants acme, globex and initech)".to_owned(),
@@ -191,6 +220,12 @@ fn print_banner(resource: &str, metadata_url: &str, dir: &Path, jwt: &JwtAuth) -
         let token = jwt.create_token(&spec).map_err(|e| e.to_string())?;
         lines.push(format!("  {sub:<22} {tenant:<7} {:<16} {scopes}", roles.join(",")));
         lines.push(format!("    {token}"));
+    }
+    if let Some(secret) = dev_secret {
+        let base = resource.trim_end_matches("/mcp");
+        lines.push(String::new());
+        lines.push(format!("Dev token endpoint: POST {base}/auth/token (client_credentials)"));
+        lines.push(format!("  client_id=demo-service client_secret={secret} (tenant acme, support, read)"));
     }
     lines.push(String::new());
     lines.push(format!(
