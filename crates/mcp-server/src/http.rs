@@ -297,3 +297,77 @@ mod tests {
         }
     }
 }
+
+/// What the scope challenge needs to know about each tool.
+pub(crate) struct ScopeIndex {
+    pub(crate) tools: HashMap<String, ToolScopes>,
+    pub(crate) metadata_url: Option<String>,
+    pub(crate) max_body_bytes: usize,
+}
+
+pub(crate) struct ToolScopes {
+    pub(crate) info: Arc<mcp_guards::ToolInfo>,
+    pub(crate) guards: Vec<Arc<dyn mcp_guards::Guard>>,
+    /// Every scope the tool's guards can require, for the challenge.
+    pub(crate) scopes: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<ProbeParams<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProbeParams<'a> {
+    #[serde(borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Scope step-up (MCP authorization, RFC 6750 §3.1): when the first guard that refuses an
+/// authenticated caller's `tools/call` refuses for a missing scope, the answer is HTTP 403
+/// with `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` naming every scope
+/// the tool can require, so the client can obtain a token that has them. Other refusals
+/// stay MCP tool errors.
+pub(crate) async fn scope_challenge(
+    State(index): State<Arc<ScopeIndex>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = match request.extensions().get::<Caller>() {
+        Some(Caller::Authenticated(client)) if request.method() == http::Method::POST => client.clone(),
+        _ => return next.run(request).await,
+    };
+    let (parts, body) = request.into_parts();
+    // Bounded: the same cap rmcp applies after us.
+    let Ok(bytes) = axum::body::to_bytes(body, index.max_body_bytes).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({ "error": "body_too_large" })))
+            .into_response();
+    };
+    if let Ok(Probe { method: Some(method), params: Some(ProbeParams { name: Some(name) }) }) =
+        serde_json::from_slice(&bytes)
+        && method == "tools/call"
+        && let Some(tool) = index.tools.get(name.as_ref())
+    {
+        let ctx = mcp_guards::GuardContext::for_listing(Some(&client), &tool.info);
+        let first_denial = tool.guards.iter().find_map(|g| match g.check(&ctx).into_ready() {
+            Ok(Err(denial)) => Some(denial),
+            _ => None,
+        });
+        if first_denial.is_some_and(|d| d.code() == mcp_guards::DenialCode::InsufficientScope) {
+            let mut challenge = BearerChallenge::insufficient_scope(tool.scopes.iter().map(String::as_str));
+            if let Some(url) = &index.metadata_url {
+                challenge = challenge.resource_metadata(url.clone());
+            }
+            return refusal(
+                StatusCode::FORBIDDEN,
+                &challenge,
+                "insufficient_scope",
+                "the token lacks a scope this tool requires",
+            );
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}

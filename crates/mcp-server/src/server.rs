@@ -472,8 +472,31 @@ impl McpServer {
             audit: Arc::clone(&self.audit),
         });
         let bindings = Arc::new(SessionBindings::default());
+        let scope_index = Arc::new(crate::http::ScopeIndex {
+            tools: self
+                .service
+                .shared
+                .tools
+                .iter()
+                .map(|(name, entry)| {
+                    let mut scopes = Vec::new();
+                    entry.guards.iter().for_each(|g| g.collect_scopes(&mut scopes));
+                    let mut names: Vec<String> = scopes.iter().map(ToString::to_string).collect();
+                    names.dedup();
+                    let tool = crate::http::ToolScopes {
+                        info: Arc::clone(&entry.info),
+                        guards: entry.guards.clone(),
+                        scopes: names,
+                    };
+                    (name.clone(), tool)
+                })
+                .collect(),
+            metadata_url: self.metadata.as_ref().and_then(ProtectedResourceMetadata::metadata_url),
+            max_body_bytes: self.max_body_bytes,
+        });
         let protected = Router::new()
             .route_service(&self.mcp_path(), mcp)
+            .route_layer(axum::middleware::from_fn_with_state(scope_index, crate::http::scope_challenge))
             .route_layer(axum::middleware::from_fn_with_state(bindings, bind_session))
             .route_layer(auth)
             .route_layer(axum::middleware::from_fn(assign_request_id))

@@ -40,13 +40,17 @@ async fn a_guarded_call_is_refused_with_the_denial_code() {
     assert_eq!(reply.tool_outcome(), "missing_role");
     let message = reply.body["result"]["structuredContent"]["error"]["message"].as_str().unwrap();
     assert_eq!(message, "access denied: requires one of the roles: admin");
-    // Admin without the write scope: the router's role passes, the tool's scope guard refuses.
+    // Admin without the write scope: the role guard passes, the scope guard refuses, and
+    // the refusal is an HTTP 403 scope challenge naming the scope (step-up authorization).
     let no_write = s.token("ada", "globex", &["admin"], &["read"]);
+    let step_up = s.call(Some(&no_write), "customers.delete_customer", json!({"customer_id": "c-2"})).await;
+    assert_eq!(step_up.status, 403);
     assert_eq!(
-        s.call(Some(&no_write), "customers.delete_customer", json!({"customer_id": "c-2"}))
-            .await
-            .tool_outcome(),
-        "insufficient_scope"
+        step_up.www_authenticate(),
+        format!(
+            r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", scope="write""#,
+            s.base
+        )
     );
     assert_eq!(
         s.call(Some(&s.admin()), "customers.delete_customer", json!({"customer_id": "c-2"}))

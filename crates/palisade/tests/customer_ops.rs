@@ -201,6 +201,13 @@ async fn writes_write_and_guards_refuse() {
     let delete = d.call(&support, "customers.delete_customer", json!({"customer_id": id})).await;
     assert_eq!(error_code(&delete), "missing_role");
     let reader = mint(&d, "rita", "acme", "support", "read");
-    let write = d.call(&reader, "tickets.close_ticket", json!({"ticket_id": "tkt_101"})).await;
-    assert_eq!(error_code(&write), "insufficient_scope");
+    let session = d.session(&reader).await;
+    let (status, _, _) = d
+        .rpc(
+            &reader,
+            Some(&session),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "tickets.close_ticket", "arguments": {"ticket_id": "tkt_101"}}}),
+        )
+        .await;
+    assert_eq!(status, 403, "a missing scope is an HTTP scope challenge");
 }
