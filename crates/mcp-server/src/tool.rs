@@ -13,6 +13,19 @@ use crate::error::ToolError;
 use crate::handler::{BoxFuture, Handler};
 use crate::response::ToolResponse;
 
+/// Adds a guard built from names, or remembers why it could not be built (the server's
+/// `build()` reports it): the shorthands stay infallible and chainable.
+fn push_guard<G: Guard + 'static>(
+    guards: &mut Vec<Arc<dyn Guard>>,
+    errors: &mut Vec<GuardConfigError>,
+    built: Result<G, GuardConfigError>,
+) {
+    match built {
+        Ok(guard) => guards.push(Arc::new(guard)),
+        Err(error) => errors.push(error),
+    }
+}
+
 /// A handler with its argument types erased.
 pub(crate) type ErasedHandler =
     Arc<dyn Fn(RequestContext) -> BoxFuture<Result<ToolResponse, ToolError>> + Send + Sync>;
@@ -124,30 +137,21 @@ impl Tool {
     /// An invalid role name fails `McpServer` building.
     #[must_use]
     pub fn roles(mut self, roles: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
-        match HasRole::new(roles) {
-            Ok(guard) => self.guards.push(Arc::new(guard)),
-            Err(error) => self.config_errors.push(error),
-        }
+        push_guard(&mut self.guards, &mut self.config_errors, HasRole::new(roles));
         self
     }
     /// Shorthand for `.guard(HasScope::new(scopes)?)`: callers need at least one of
     /// `scopes`. An invalid scope fails `McpServer` building.
     #[must_use]
     pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
-        match HasScope::new(scopes) {
-            Ok(guard) => self.guards.push(Arc::new(guard)),
-            Err(error) => self.config_errors.push(error),
-        }
+        push_guard(&mut self.guards, &mut self.config_errors, HasScope::new(scopes));
         self
     }
     /// Shorthand for `.guard(HasAllRoles::new(roles)?)`: callers need every one of
     /// `roles`.
     #[must_use]
     pub fn all_roles(mut self, roles: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
-        match HasAllRoles::new(roles) {
-            Ok(guard) => self.guards.push(Arc::new(guard)),
-            Err(error) => self.config_errors.push(error),
-        }
+        push_guard(&mut self.guards, &mut self.config_errors, HasAllRoles::new(roles));
         self
     }
     /// Fails calls that run longer than `timeout`.
@@ -222,10 +226,7 @@ impl McpRouter {
     /// Requires one of `roles` for every tool of the router.
     #[must_use]
     pub fn roles(mut self, roles: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
-        match HasRole::new(roles) {
-            Ok(guard) => self.guards.push(Arc::new(guard)),
-            Err(error) => self.config_errors.push(error),
-        }
+        push_guard(&mut self.guards, &mut self.config_errors, HasRole::new(roles));
         self
     }
     /// Caps every tool's timeout at `timeout`.

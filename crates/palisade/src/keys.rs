@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Subcommand;
-use identity_types::{ClientId, ExposeSecret, Role, Scope, TenantId};
+use identity_types::{ClientId, ExposeSecret, TenantId};
 use mcp_auth::{ApiKeyAuth, ApiKeySpec, StoredApiKey};
 
 #[derive(Subcommand)]
@@ -84,15 +84,8 @@ pub(crate) fn run(command: KeysCommand) -> Result<(), String> {
             if let Some(tenant) = tenant {
                 spec = spec.tenant(TenantId::new(tenant).map_err(|e| format!("--tenant: {e}"))?);
             }
-            let roles = roles
-                .iter()
-                .filter(|r| !r.is_empty())
-                .map(|r| Role::new(r.as_str()))
-                .collect::<Result<Vec<_>, _>>();
-            spec = spec.roles(roles.map_err(|e| format!("--roles: {e}"))?);
-            let scopes =
-                scopes.split(' ').filter(|s| !s.is_empty()).map(Scope::new).collect::<Result<Vec<_>, _>>();
-            spec = spec.scopes(scopes.map_err(|e| format!("--scopes: {e}"))?);
+            spec = spec.roles(crate::parse_roles(&roles)?);
+            spec = spec.scopes(crate::parse_scopes(&scopes)?);
             if let Some(ttl) = ttl {
                 spec = spec.ttl(Duration::from_secs(ttl));
             }

@@ -98,17 +98,28 @@ fn mint(args: &MintArgs) -> Result<String, String> {
     if let Some(tenant) = &args.tenant {
         spec = spec.tenant(TenantId::new(tenant.as_str()).map_err(|e| format!("--tenant: {e}"))?);
     }
-    let roles = args
-        .roles
+    spec = spec.roles(parse_roles(&args.roles)?).scopes(parse_scopes(&args.scopes)?);
+    jwt.create_token(&spec).map_err(|e| e.to_string())
+}
+
+/// Parses `--roles a,b` (already split on commas by clap).
+pub(crate) fn parse_roles(roles: &[String]) -> Result<Vec<Role>, String> {
+    roles
         .iter()
         .filter(|r| !r.is_empty())
         .map(|r| Role::new(r.as_str()))
-        .collect::<Result<Vec<_>, _>>();
-    spec = spec.roles(roles.map_err(|e| format!("--roles: {e}"))?);
-    let scopes =
-        args.scopes.split(' ').filter(|s| !s.is_empty()).map(Scope::new).collect::<Result<Vec<_>, _>>();
-    spec = spec.scopes(scopes.map_err(|e| format!("--scopes: {e}"))?);
-    jwt.create_token(&spec).map_err(|e| e.to_string())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--roles: {e}"))
+}
+
+/// Parses `--scopes 'a b'`.
+pub(crate) fn parse_scopes(scopes: &str) -> Result<Vec<Scope>, String> {
+    scopes
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(Scope::new)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--scopes: {e}"))
 }
 
 /// The data directory: `--data-dir`, else `./palisade-data`.

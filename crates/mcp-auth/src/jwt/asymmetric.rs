@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use super::jwks::{KeySet, RemoteKeys, RemoteSource, key_from_pem};
-use super::{CheckedHeader, JwtCore, JwtOptions, Started};
+use super::{CheckedHeader, JwtCore, JwtOptions};
 use crate::error::{AuthError, ConfigError};
 use crate::http_client;
 use crate::provider::{AuthProvider, BoxFuture};
@@ -161,17 +161,12 @@ impl AuthProvider for AsymmetricJwtAuth {
                     self.core.clear_cache();
                 }
             }
-            match self.core.start(request)? {
-                Started::Cached(context) => self.core.admit(context, None, request).await,
-                Started::Verify { token, hash, header } => {
-                    let context = self.verify_with_keys(token, &header).await?;
-                    let admitted = self.core.admit(context, Some(hash), request).await;
-                    if admitted.is_err() {
-                        self.core.forget(&hash);
-                    }
-                    admitted
-                }
-            }
+            self.core
+                .authenticate(
+                    request,
+                    |token, header| async move { self.verify_with_keys(token, &header).await },
+                )
+                .await
         })
     }
 }

@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{Map, Value};
 
-use super::{JwtCore, JwtOptions, Started};
+use super::{JwtCore, JwtOptions};
 use crate::error::{AuthError, ConfigError};
 use crate::provider::{AuthProvider, BoxFuture};
 use crate::request::AuthRequest;
@@ -154,19 +154,9 @@ impl AuthProvider for JwtAuth {
         &'a self,
         request: AuthRequest<'a>,
     ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
-        Box::pin(async move {
-            match self.core.start(request)? {
-                Started::Cached(context) => self.core.admit(context, None, request).await,
-                Started::Verify { token, hash, header } => {
-                    let context = self.core.verify(token, header.alg, &self.decoding)?;
-                    let admitted = self.core.admit(context, Some(hash), request).await;
-                    if admitted.is_err() {
-                        self.core.forget(&hash);
-                    }
-                    admitted
-                }
-            }
-        })
+        Box::pin(self.core.authenticate(request, move |token, header| async move {
+            self.core.verify(token, header.alg, &self.decoding)
+        }))
     }
 }
 

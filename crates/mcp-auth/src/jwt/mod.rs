@@ -347,6 +347,31 @@ impl JwtCore {
         Ok(context.with_request_info(request.peer_ip(), request.user_agent()))
     }
 
+    /// The whole pipeline around a provider's key lookup: cache, structure, `verify`
+    /// (signature and claims with the provider's key), then expiry and revocation. A
+    /// context that fails admission is not left in the cache.
+    pub(crate) async fn authenticate<'t, F, Fut>(
+        &self,
+        request: AuthRequest<'t>,
+        verify: F,
+    ) -> Result<ClientContext, AuthError>
+    where
+        F: FnOnce(&'t str, CheckedHeader) -> Fut,
+        Fut: std::future::Future<Output = Result<ClientContext, AuthError>>,
+    {
+        match self.start(request)? {
+            Started::Cached(context) => self.admit(context, None, request).await,
+            Started::Verify { token, hash, header } => {
+                let context = verify(token, header).await?;
+                let admitted = self.admit(context, Some(hash), request).await;
+                if admitted.is_err() {
+                    self.forget(&hash);
+                }
+                admitted
+            }
+        }
+    }
+
     /// Drops every cached context (after the verification keys changed: a token signed
     /// by a key that left the set must be verified again, and fail).
     pub(crate) fn clear_cache(&self) {
