@@ -8,6 +8,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod config;
 mod example;
 mod keys;
 mod serve;

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use identity_types::{ClientId, PrivacyKey, Role, Scope, TenantId};
 use mcp_auth::{
-    Algorithm, AuthProvider, AuthRequest, ChainAuth, JwtAuth, JwtOptions, ProtectedResourceMetadata,
-    TokenSpec,
+    Algorithm, AsymmetricJwtAuth, AuthProvider, AuthRequest, ChainAuth, ClaimMapping, JwtAuth, JwtOptions,
+    ProtectedResourceMetadata, TokenSpec,
 };
-use mcp_server::{Caller, DevClient, McpServer, TokenEndpointConfig};
+use mcp_server::{Caller, DevClient, McpServer, Quota, TokenEndpointConfig};
 use ring::rand::SecureRandom as _;
 
+use crate::config::Config;
 use crate::example::{self, Db};
 use crate::{DEFAULT_LISTEN, Example};
 
@@ -21,15 +22,20 @@ use crate::{DEFAULT_LISTEN, Example};
 pub(crate) const SECRET_ENV: &str = "PALISADE_JWT_SECRET";
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["example", "config"])))]
 pub(crate) struct ServeArgs {
-    /// Which example deployment to run.
+    /// Run an example deployment on embedded defaults (demo tokens printed at start).
     #[arg(long, value_enum)]
-    example: Example,
-    /// Where the database, API keys and generated secrets live (default ./palisade-data).
+    example: Option<Example>,
+    /// Run from a configuration file (see docs/CONFIGURATION.md); `PALISADE_*` variables
+    /// override its keys.
     #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the database, API keys and generated secrets live (default ./palisade-data).
+    #[arg(long, conflicts_with = "config")]
     data_dir: Option<PathBuf>,
     /// The address to listen on (HTTP transport).
-    #[arg(long, default_value = DEFAULT_LISTEN)]
+    #[arg(long, default_value = DEFAULT_LISTEN, conflicts_with = "config")]
     listen: SocketAddr,
     /// `http` (Streamable HTTP, the default) or `stdio` (one session over stdin/stdout,
     /// as the principal whose token is in `PALISADE_TOKEN`).
@@ -37,7 +43,7 @@ pub(crate) struct ServeArgs {
     transport: Transport,
     /// Also serve the development token endpoint `POST /auth/token` (client_credentials)
     /// with one demo client, whose secret is printed at start. Never in production.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "config")]
     dev_token_endpoint: bool,
 }
 
@@ -76,56 +82,120 @@ const DEMO_USERS: &[(&str, &str, &[&str], &str)] = &[
 ];
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let Example::CustomerOps = args.example;
-    let dir = crate::data_dir(args.data_dir.as_ref());
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let secret = match std::env::var(SECRET_ENV) {
-        Ok(secret) => secret.into_bytes(),
-        Err(_) => load_or_create_secret(&dir.join("jwt.secret"))?,
+    let env = |key: &str| std::env::var(key).ok();
+    // Example mode is a configuration too, with the example's conveniences: a generated
+    // secret when PALISADE_JWT_SECRET is unset, and demo tokens on start.
+    let (config, example_mode) = match (&args.config, args.example) {
+        (Some(path), _) => (Config::load(path, env)?, false),
+        (None, Some(example)) => {
+            let Example::CustomerOps = example;
+            let mut config = Config::default();
+            config.server.listen = args.listen;
+            config.server.data_dir = crate::data_dir(args.data_dir.as_ref());
+            config.server.dev_token_endpoint = args.dev_token_endpoint;
+            (config, true)
+        }
+        (None, None) => return Err("give --example or --config".into()),
     };
-    let privacy_secret = load_or_create_secret(&dir.join("privacy.secret"))?;
-    let privacy = PrivacyKey::new(&privacy_secret).map_err(|e| e.to_string())?;
-
+    let Example::CustomerOps = config.example()?;
+    let dir = config.server.data_dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let secret = if example_mode {
+        Some(match env(SECRET_ENV) {
+            Some(secret) => secret.into_bytes(),
+            None => load_or_create_secret(&dir.join("jwt.secret"))?,
+        })
+    } else {
+        config.jwt_secret(env)?
+    };
+    let privacy =
+        PrivacyKey::new(&load_or_create_secret(&dir.join("privacy.secret"))?).map_err(|e| e.to_string())?;
     let pool =
         example::db::open(&dir.join("customer-ops.sqlite")).await.map_err(|e| format!("database: {e}"))?;
+
     let (listener, addr) = match args.transport {
         Transport::Http => {
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
-                .map_err(|e| format!("{}: {e}", args.listen))?;
+            let listen = config.server.listen;
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             (Some(listener), addr)
         }
-        Transport::Stdio => (None, args.listen),
+        Transport::Stdio => (None, config.server.listen),
     };
-    let resource = format!("http://{addr}/mcp");
+    let resource = config.resource(addr);
 
-    let jwt = Arc::new(
-        JwtAuth::new(&secret, Algorithm::HS256, JwtOptions::for_audience(&resource))
-            .map_err(|e| format!("{SECRET_ENV}: {e}"))?,
-    );
-    let keys = crate::keys::load(&dir)?;
-    let auth: Arc<dyn AuthProvider> = Arc::new(ChainAuth::new().then(Arc::clone(&jwt)).then(keys));
+    // Providers, in order: HS256 JWT, asymmetric JWT, API keys.
+    let options = || {
+        let mapping = ClaimMapping::new().tenant_claim(config.auth.tenant_claim.clone());
+        let mut options = JwtOptions::for_audience(&resource)
+            .leeway(Duration::from_secs(config.auth.leeway_secs))
+            .cache_capacity(config.auth.cache_capacity);
+        if let Some(issuer) = &config.auth.issuer {
+            options = options.issuer(issuer.clone());
+        }
+        mapping.map(|m| options.claim_mapping(m)).map_err(|e| format!("[auth] tenant_claim: {e}"))
+    };
+    let mut chain = ChainAuth::new();
+    let jwt = match &secret {
+        Some(secret) => {
+            let jwt = Arc::new(
+                JwtAuth::new(secret, Algorithm::HS256, options()?).map_err(|e| format!("JWT secret: {e}"))?,
+            );
+            chain = chain.then(Arc::clone(&jwt));
+            Some(jwt)
+        }
+        None => None,
+    };
+    if config.auth.jwks_url.is_some() || config.auth.oidc_issuer.is_some() {
+        let mut builder = AsymmetricJwtAuth::builder(options()?);
+        if let Some(url) = &config.auth.jwks_url {
+            builder = builder.jwks_url(url);
+        }
+        if let Some(issuer) = &config.auth.oidc_issuer {
+            builder = builder.oidc_issuer(issuer);
+        }
+        chain = chain.then(builder.build().await.map_err(|e| format!("[auth] keys: {e}"))?);
+    }
+    if config.auth.api_keys {
+        chain = chain.then(crate::keys::load(&dir)?);
+    }
+    let auth: Arc<dyn AuthProvider> = Arc::new(chain);
+
     let metadata = ProtectedResourceMetadata::new(&resource).name("Palisade customer-ops example").scopes([
         "read",
         "write",
         "billing:read",
         "billing:write",
     ]);
-
     let mut builder = McpServer::builder("palisade-customer-ops", env!("CARGO_PKG_VERSION"))
         .instructions("Customer operations for your tenant: customers, orders, tickets, analytics and ops. Every tool sees only your tenant's data.")
         .auth(Arc::clone(&auth))
         .resource(metadata.clone())
         .privacy_key(privacy)
         .state(Db(pool.clone()))
-        .default_timeout(Duration::from_secs(30))
-        .max_concurrency(256, 16);
+        .max_body_bytes(config.server.max_body_bytes)
+        .default_timeout(Duration::from_secs(config.server.default_timeout_secs))
+        .max_concurrency(config.limits.max_concurrency, config.limits.max_concurrency_per_principal);
+    if let Some(per_second) = std::num::NonZeroU32::new(config.limits.rate_per_second) {
+        builder = builder.rate_limit(Quota::per_second(per_second));
+    }
+    if config.server.allow_anonymous {
+        builder = builder.allow_anonymous();
+    }
+    if !config.server.allowed_origins.is_empty() {
+        builder = builder.allowed_origins(config.server.allowed_origins.clone());
+    }
+    if !config.server.allowed_hosts.is_empty() {
+        builder = builder.allowed_hosts(config.server.allowed_hosts.clone());
+    }
     for router in example::routers() {
         builder = builder.router(router);
     }
     let mut dev_client_secret = None;
-    if args.dev_token_endpoint {
+    if config.server.dev_token_endpoint {
+        let signer =
+            jwt.clone().ok_or("the dev token endpoint signs with the HS256 secret: configure one")?;
         let mut raw = [0u8; 24];
         ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| "no OS randomness".to_owned())?;
         let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -136,7 +206,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             vec![Role::new("support").map_err(|e| e.to_string())?],
             vec![Scope::new("read").map_err(|e| e.to_string())?],
         );
-        builder = builder.dev_token_endpoint(TokenEndpointConfig::new(Arc::clone(&jwt), vec![client]));
+        builder = builder.dev_token_endpoint(TokenEndpointConfig::new(signer, vec![client]));
         dev_client_secret = Some(secret);
     }
     let Some(listener) = listener else {
@@ -151,13 +221,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let server = builder.build().map_err(|e| e.to_string())?;
 
     // The banner is a convenience: a closed stdout must not stop the server.
-    if let Err(error) = print_banner(
-        &resource,
-        metadata.metadata_url().as_deref().unwrap_or_default(),
-        &dir,
-        &jwt,
-        dev_client_secret.as_deref(),
-    ) {
+    let demo_signer = if example_mode { jwt.as_deref() } else { None };
+    let banner = Banner {
+        listening: addr,
+        resource: &resource,
+        metadata: &metadata,
+        dir: &dir,
+        demo_signer,
+        dev_secret: dev_client_secret.as_deref(),
+    };
+    if let Err(error) = banner.print() {
         tracing::warn!(%error, "could not print the start-up banner");
     }
     let shutdown = async {
@@ -183,58 +256,71 @@ async fn stdio_caller(auth: &dyn AuthProvider) -> Result<Caller, String> {
     Ok(Caller::Authenticated(context))
 }
 
-fn print_banner(
-    resource: &str,
-    metadata_url: &str,
-    dir: &Path,
-    jwt: &JwtAuth,
-    dev_secret: Option<&str>,
-) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
-    let mut lines = vec![
-        "Palisade customer-ops example (30 tools, tenants acme, globex and initech)".to_owned(),
-        format!("MCP endpoint: {resource}"),
-        format!("Metadata:     {metadata_url}"),
-        format!("Data:         {} (SQLite, API keys, generated secrets)", dir.display()),
-        String::new(),
-        "Demo tokens (valid 12 hours; send as 'Authorization: Bearer <token>'):".to_owned(),
-    ];
-    for (sub, tenant, roles, scopes) in DEMO_USERS {
-        let spec = TokenSpec::new(*sub)
-            .tenant(TenantId::new(*tenant).map_err(|e| e.to_string())?)
-            .roles(
-                roles
-                    .iter()
-                    .map(|r| Role::new(*r))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?,
-            )
-            .scopes(
-                scopes
-                    .split(' ')
-                    .map(Scope::new)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?,
-            )
-            .ttl(Duration::from_secs(12 * 3600));
-        let token = jwt.create_token(&spec).map_err(|e| e.to_string())?;
-        lines.push(format!("  {sub:<22} {tenant:<7} {:<16} {scopes}", roles.join(",")));
-        lines.push(format!("    {token}"));
-    }
-    if let Some(secret) = dev_secret {
-        let base = resource.trim_end_matches("/mcp");
+/// What the start-up banner shows.
+struct Banner<'a> {
+    resource: &'a str,
+    listening: SocketAddr,
+    metadata: &'a ProtectedResourceMetadata,
+    dir: &'a Path,
+    /// Mints demo tokens (example mode only).
+    demo_signer: Option<&'a JwtAuth>,
+    dev_secret: Option<&'a str>,
+}
+
+impl Banner<'_> {
+    fn print(&self) -> Result<(), String> {
+        let resource = self.resource;
+        let mut lines = vec![
+            "Palisade customer-ops example (30 tools, tenants acme, globex and initech)".to_owned(),
+            format!("MCP endpoint: {resource}"),
+            format!("Listening:    {}", self.listening),
+            format!("Metadata:     {}", self.metadata.metadata_url().unwrap_or_default()),
+            format!("Data:         {} (SQLite, API keys, generated secrets)", self.dir.display()),
+        ];
+        if let Some(jwt) = self.demo_signer {
+            lines.push(String::new());
+            lines.push("Demo tokens (valid 12 hours; send as 'Authorization: Bearer <token>'):".to_owned());
+            for (sub, tenant, roles, scopes) in DEMO_USERS {
+                let spec = TokenSpec::new(*sub)
+                    .tenant(TenantId::new(*tenant).map_err(|e| e.to_string())?)
+                    .roles(
+                        roles
+                            .iter()
+                            .map(|r| Role::new(*r))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| e.to_string())?,
+                    )
+                    .scopes(
+                        scopes
+                            .split(' ')
+                            .map(Scope::new)
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| e.to_string())?,
+                    )
+                    .ttl(Duration::from_secs(12 * 3600));
+                let token = jwt.create_token(&spec).map_err(|e| e.to_string())?;
+                lines.push(format!("  {sub:<22} {tenant:<7} {:<16} {scopes}", roles.join(",")));
+                lines.push(format!("    {token}"));
+            }
+        }
+        if let Some(secret) = self.dev_secret {
+            let base = resource.trim_end_matches("/mcp");
+            lines.push(String::new());
+            lines.push(format!("Dev token endpoint: POST {base}/auth/token (client_credentials)"));
+            lines.push(format!(
+                "  client_id=demo-service client_secret={secret} (tenant acme, support, read)"
+            ));
+        }
         lines.push(String::new());
-        lines.push(format!("Dev token endpoint: POST {base}/auth/token (client_credentials)"));
-        lines.push(format!("  client_id=demo-service client_secret={secret} (tenant acme, support, read)"));
+        lines.push(format!(
+            "Try: curl -s {resource} -H 'Authorization: Bearer <token>' -H 'Accept: application/json, text/event-stream' \\\n       -H 'Content-Type: application/json' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"0\"}}}}}}'"
+        ));
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        }
+        out.flush().map_err(|e| e.to_string())
     }
-    lines.push(String::new());
-    lines.push(format!(
-        "Try: curl -s {resource} -H 'Authorization: Bearer <token>' -H 'Accept: application/json, text/event-stream' \\\n       -H 'Content-Type: application/json' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"0\"}}}}}}'"
-    ));
-    for line in lines {
-        writeln!(out, "{line}").map_err(|e| e.to_string())?;
-    }
-    out.flush().map_err(|e| e.to_string())
 }
 
 /// Reads a secret file, or creates it with 32 random bytes (base64url, mode 0600).

@@ -1,0 +1,292 @@
+//! `palisade serve --config palisade.toml`: the settings of a deployment.
+//!
+//! Every key can be overridden by an environment variable `PALISADE_<KEY>` (upper case,
+//! e.g. `PALISADE_LISTEN`, `PALISADE_JWKS_URL`). Secrets are never read from the file: it
+//! names where they are (`jwt_secret_env`, `jwt_secret_file`), and a file that holds one is
+//! refused. See docs/CONFIGURATION.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Example;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    #[serde(default)]
+    pub(crate) server: Server,
+    #[serde(default)]
+    pub(crate) auth: Auth,
+    #[serde(default)]
+    pub(crate) limits: Limits,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Server {
+    /// Which tool set to serve.
+    pub(crate) example: String,
+    pub(crate) listen: SocketAddr,
+    /// The resource identifier (and required token audience); default `http://<listen>/mcp`.
+    pub(crate) public_url: Option<String>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) allow_anonymous: bool,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) default_timeout_secs: u64,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) dev_token_endpoint: bool,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            example: "customer-ops".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: PathBuf::from("palisade-data"),
+            allow_anonymous: false,
+            max_body_bytes: 1024 * 1024,
+            default_timeout_secs: 30,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            dev_token_endpoint: false,
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Auth {
+    /// Environment variable holding an HS256 secret.
+    pub(crate) jwt_secret_env: Option<String>,
+    /// File holding an HS256 secret.
+    pub(crate) jwt_secret_file: Option<PathBuf>,
+    /// Required `iss` of JWTs.
+    pub(crate) issuer: Option<String>,
+    /// JWKS URL for asymmetric JWTs.
+    pub(crate) jwks_url: Option<String>,
+    /// OIDC issuer whose discovery document names the JWKS.
+    pub(crate) oidc_issuer: Option<String>,
+    /// Accept API keys from `<data_dir>/api-keys.json`.
+    pub(crate) api_keys: bool,
+    pub(crate) tenant_claim: String,
+    pub(crate) cache_capacity: usize,
+    pub(crate) leeway_secs: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            jwt_secret_env: None,
+            jwt_secret_file: None,
+            issuer: None,
+            jwks_url: None,
+            oidc_issuer: None,
+            api_keys: true,
+            tenant_claim: "tenant_id".into(),
+            cache_capacity: 256,
+            leeway_secs: 60,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Limits {
+    /// Calls per second per principal, all tools together (0: unlimited).
+    pub(crate) rate_per_second: u32,
+    pub(crate) max_concurrency: usize,
+    pub(crate) max_concurrency_per_principal: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { rate_per_second: 50, max_concurrency: 256, max_concurrency_per_principal: 16 }
+    }
+}
+
+/// Keys that would put a secret in the file.
+const SECRET_KEYS: &[&str] =
+    &["jwt_secret", "secret", "client_secret", "password", "api_key", "privacy_secret"];
+
+impl Config {
+    /// Reads `path`, then applies `PALISADE_*` overrides from `env`.
+    pub(crate) fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&text, env).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub(crate) fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        for (section, value) in &raw {
+            if let Some(table) = value.as_table()
+                && let Some(key) = table.keys().find(|k| SECRET_KEYS.contains(&k.as_str()))
+            {
+                return Err(format!(
+                    "[{section}] {key}: secrets are never read from the config file; name an environment variable (jwt_secret_env) or a file (jwt_secret_file)"
+                ));
+            }
+        }
+        let mut config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn parsed<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+            value.parse().map_err(|_| format!("PALISADE_{key}: cannot parse {value:?}"))
+        }
+        let s = &mut self.server;
+        let a = &mut self.auth;
+        let l = &mut self.limits;
+        for key in [
+            "EXAMPLE",
+            "LISTEN",
+            "PUBLIC_URL",
+            "DATA_DIR",
+            "ALLOW_ANONYMOUS",
+            "MAX_BODY_BYTES",
+            "DEFAULT_TIMEOUT_SECS",
+            "DEV_TOKEN_ENDPOINT",
+            "JWT_SECRET_ENV",
+            "JWT_SECRET_FILE",
+            "ISSUER",
+            "JWKS_URL",
+            "OIDC_ISSUER",
+            "API_KEYS",
+            "TENANT_CLAIM",
+            "CACHE_CAPACITY",
+            "LEEWAY_SECS",
+            "RATE_PER_SECOND",
+            "MAX_CONCURRENCY",
+            "MAX_CONCURRENCY_PER_PRINCIPAL",
+        ] {
+            let Some(value) = env(&format!("PALISADE_{key}")) else { continue };
+            match key {
+                "EXAMPLE" => s.example = value,
+                "LISTEN" => s.listen = parsed(key, &value)?,
+                "PUBLIC_URL" => s.public_url = Some(value),
+                "DATA_DIR" => s.data_dir = PathBuf::from(value),
+                "ALLOW_ANONYMOUS" => s.allow_anonymous = parsed(key, &value)?,
+                "MAX_BODY_BYTES" => s.max_body_bytes = parsed(key, &value)?,
+                "DEFAULT_TIMEOUT_SECS" => s.default_timeout_secs = parsed(key, &value)?,
+                "DEV_TOKEN_ENDPOINT" => s.dev_token_endpoint = parsed(key, &value)?,
+                "JWT_SECRET_ENV" => a.jwt_secret_env = Some(value),
+                "JWT_SECRET_FILE" => a.jwt_secret_file = Some(PathBuf::from(value)),
+                "ISSUER" => a.issuer = Some(value),
+                "JWKS_URL" => a.jwks_url = Some(value),
+                "OIDC_ISSUER" => a.oidc_issuer = Some(value),
+                "API_KEYS" => a.api_keys = parsed(key, &value)?,
+                "TENANT_CLAIM" => a.tenant_claim = value,
+                "CACHE_CAPACITY" => a.cache_capacity = parsed(key, &value)?,
+                "LEEWAY_SECS" => a.leeway_secs = parsed(key, &value)?,
+                "RATE_PER_SECOND" => l.rate_per_second = parsed(key, &value)?,
+                "MAX_CONCURRENCY" => l.max_concurrency = parsed(key, &value)?,
+                _ => l.max_concurrency_per_principal = parsed(key, &value)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.example()?;
+        let a = &self.auth;
+        if a.jwt_secret_env.is_some() && a.jwt_secret_file.is_some() {
+            return Err("[auth] name the JWT secret once: jwt_secret_env or jwt_secret_file".into());
+        }
+        if a.jwks_url.is_some() && a.oidc_issuer.is_some() {
+            return Err("[auth] jwks_url and oidc_issuer are alternatives; give one".into());
+        }
+        let any_provider = a.jwt_secret_env.is_some()
+            || a.jwt_secret_file.is_some()
+            || a.jwks_url.is_some()
+            || a.oidc_issuer.is_some()
+            || a.api_keys;
+        if !any_provider && !self.server.allow_anonymous {
+            return Err("[auth] configures no way to authenticate; set a JWT secret, jwks_url, oidc_issuer or api_keys, or allow_anonymous".into());
+        }
+        Ok(())
+    }
+
+    /// The example named by `server.example`.
+    pub(crate) fn example(&self) -> Result<Example, String> {
+        match self.server.example.as_str() {
+            "customer-ops" => Ok(Example::CustomerOps),
+            other => Err(format!("[server] example: unknown example {other:?} (known: customer-ops)")),
+        }
+    }
+
+    /// The resource identifier.
+    pub(crate) fn resource(&self, bound: SocketAddr) -> String {
+        self.server.public_url.clone().unwrap_or_else(|| format!("http://{bound}/mcp"))
+    }
+
+    /// The HS256 secret, from the named environment variable or file.
+    pub(crate) fn jwt_secret(&self, env: impl Fn(&str) -> Option<String>) -> Result<Option<Vec<u8>>, String> {
+        if let Some(var) = &self.auth.jwt_secret_env {
+            return env(var)
+                .map(|s| Some(s.into_bytes()))
+                .ok_or_else(|| format!("[auth] jwt_secret_env: {var} is not set"));
+        }
+        if let Some(path) = &self.auth.jwt_secret_file {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("[auth] jwt_secret_file {}: {e}", path.display()))?;
+            return Ok(Some(bytes.trim_ascii().to_vec()));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let text = "[server]\nlisten = \"127.0.0.1:9000\"\n[auth]\njwt_secret_env = \"MY_SECRET\"\n";
+        let config = Config::parse(text, no_env).unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.limits.rate_per_second, 50);
+        let env = |k: &str| match k {
+            "PALISADE_LISTEN" => Some("0.0.0.0:7000".to_owned()),
+            "PALISADE_RATE_PER_SECOND" => Some("5".to_owned()),
+            "PALISADE_PUBLIC_URL" => Some("https://mcp.example.com/mcp".to_owned()),
+            _ => None,
+        };
+        let config = Config::parse(text, env).unwrap();
+        assert_eq!(config.server.listen, "0.0.0.0:7000".parse().unwrap());
+        assert_eq!(config.limits.rate_per_second, 5);
+        assert_eq!(config.resource("0.0.0.0:7000".parse().unwrap()), "https://mcp.example.com/mcp");
+    }
+
+    #[test]
+    fn refusals_table() {
+        let cases = [
+            ("[auth]\njwt_secret = \"hunter2hunter2hunter2hunter2hunter2\"\n", "secrets are never read"),
+            ("[dev]\npassword = \"x\"\n", "secrets are never read"),
+            ("[server]\nlisten_port = 8080\n", "unknown field"),
+            ("[server]\nexample = \"nope\"\n", "unknown example"),
+            ("[auth]\njwks_url = \"https://a\"\noidc_issuer = \"https://b\"\n", "alternatives"),
+            ("[auth]\napi_keys = false\n", "no way to authenticate"),
+            ("[server\n", "expected"),
+        ];
+        for (text, expected) in cases {
+            let err = Config::parse(text, no_env).unwrap_err();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+        let bad_env = |k: &str| (k == "PALISADE_RATE_PER_SECOND").then(|| "fast".to_owned());
+        assert!(Config::parse("", bad_env).unwrap_err().contains("PALISADE_RATE_PER_SECOND"));
+    }
+}
