@@ -80,7 +80,7 @@ impl std::fmt::Debug for StateMap {
 /// One tool call in progress: the caller, the request id, the tool, the arguments and
 /// a cancellation token. Handlers usually take the pieces they need through extractors
 /// ([`FromContext`](crate::FromContext)) rather than this whole value.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RequestContext {
     pub(crate) caller: Caller,
     pub(crate) request_id: RequestId,
@@ -90,6 +90,7 @@ pub struct RequestContext {
     pub(crate) cancellation: CancellationToken,
     pub(crate) state: StateMap,
     pub(crate) background: crate::extract::BackgroundTasks,
+    pub(crate) state_store: Arc<dyn state_store::StateStore>,
 }
 
 impl RequestContext {
@@ -137,5 +138,15 @@ impl RequestContext {
     #[must_use]
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.state.get::<T>()
+    }
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("caller", &self.caller)
+            .field("request_id", &self.request_id)
+            .field("tool", &self.tool.name)
+            .finish_non_exhaustive()
     }
 }

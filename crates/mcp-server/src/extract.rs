@@ -163,3 +163,89 @@ impl FromContext for BackgroundTasks {
         Ok(ctx.background.clone())
     }
 }
+
+/// The caller's own state: values stored under server-minted handles and the caller's
+/// [`IsolationKey`](identity_types::IsolationKey). A handle is a name, not a credential:
+/// one presented by another principal reads as absent. Backed by the server's
+/// `state_store` (in memory unless configured, e.g. Redis for several replicas).
+///
+/// ```
+/// use mcp_server::{Json, PrincipalState, ToolError};
+///
+/// async fn remember(state: PrincipalState) -> Result<Json<String>, ToolError> {
+///     let handle = state.mint(b"draft".to_vec(), None).await?;
+///     Ok(Json(handle.to_string()))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct PrincipalState {
+    store: Arc<dyn state_store::StateStore>,
+    owner: identity_types::IsolationKey,
+    request_id: String,
+}
+
+impl std::fmt::Debug for PrincipalState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrincipalState").finish_non_exhaustive()
+    }
+}
+
+impl PrincipalState {
+    fn failed(&self, error: state_store::StateError) -> ToolError {
+        match error {
+            state_store::StateError::MalformedHandle => {
+                ToolError::InvalidArguments("malformed state handle".into())
+            }
+            state_store::StateError::TooLarge { .. } | state_store::StateError::InvalidTtl { .. } => {
+                ToolError::InvalidArguments(error.to_string())
+            }
+            other => {
+                tracing::error!(request_id = %self.request_id, error = %other, "state store failed");
+                ToolError::Internal { request_id: self.request_id.clone() }
+            }
+        }
+    }
+
+    /// Stores `value` under a fresh handle for the caller.
+    ///
+    /// # Errors
+    /// [`ToolError::InvalidArguments`] for an oversized value or TTL, else
+    /// [`ToolError::Internal`] when the backend fails.
+    pub async fn mint(
+        &self,
+        value: Vec<u8>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<state_store::StateHandle, ToolError> {
+        self.store.mint(&self.owner, value, ttl).await.map_err(|e| self.failed(e))
+    }
+
+    /// The value of one of the caller's handles (a handle as the client sent it).
+    ///
+    /// # Errors
+    /// [`ToolError::NotFound`] for a handle that is unknown, expired or someone else's;
+    /// [`ToolError::InvalidArguments`] for a malformed one.
+    pub async fn get(&self, handle: &str) -> Result<Vec<u8>, ToolError> {
+        let handle = state_store::StateHandle::parse(handle).map_err(|e| self.failed(e))?;
+        self.store
+            .get(&self.owner, &handle)
+            .await
+            .map_err(|e| self.failed(e))?
+            .ok_or_else(|| ToolError::NotFound("state handle".into()))
+    }
+
+    /// Deletes one of the caller's handles; false if there was none.
+    ///
+    /// # Errors
+    /// As [`PrincipalState::get`].
+    pub async fn delete(&self, handle: &str) -> Result<bool, ToolError> {
+        let handle = state_store::StateHandle::parse(handle).map_err(|e| self.failed(e))?;
+        self.store.delete(&self.owner, &handle).await.map_err(|e| self.failed(e))
+    }
+}
+
+impl FromContext for PrincipalState {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        let owner = ctx.caller().isolation_key().ok_or(ToolError::Unauthenticated)?;
+        Ok(Self { store: Arc::clone(&ctx.state_store), owner, request_id: ctx.request_id().to_string() })
+    }
+}

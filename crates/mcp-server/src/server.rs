@@ -93,6 +93,7 @@ pub struct McpServerBuilder {
     stdio_caller: Option<Caller>,
     approvals: Option<crate::approvals::ApprovalConfig>,
     token_endpoint: Option<crate::token_endpoint::TokenEndpointConfig>,
+    state_store: Option<Arc<dyn state_store::StateStore>>,
 }
 
 impl McpServerBuilder {
@@ -200,6 +201,13 @@ impl McpServerBuilder {
         self.token_endpoint = Some(config);
         self
     }
+    /// Where `PrincipalState` keeps per-principal state (default: in memory, with
+    /// `state_store::Limits::default()`; use `state_store::RedisStateStore` when several
+    /// replicas serve the same clients).
+    pub fn state_store(mut self, store: Arc<dyn state_store::StateStore>) -> Self {
+        self.state_store = Some(store);
+        self
+    }
     /// The identity of stdio sessions (a stdio server has no HTTP request to
     /// authenticate: it runs as the principal that started it).
     pub fn stdio_identity(mut self, caller: Caller) -> Self {
@@ -303,6 +311,9 @@ impl McpServerBuilder {
             denial_detail: self.denial_detail,
             approvals,
             background: tokio_util::task::TaskTracker::new(),
+            state_store: self.state_store.unwrap_or_else(|| {
+                Arc::new(state_store::MemoryStateStore::new(state_store::Limits::default()))
+            }),
         };
         let token_endpoint = self
             .token_endpoint
@@ -410,6 +421,7 @@ impl McpServer {
             stdio_caller: None,
             approvals: None,
             token_endpoint: None,
+            state_store: None,
         }
     }
 

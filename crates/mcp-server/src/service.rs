@@ -78,6 +78,8 @@ pub(crate) struct Shared {
     pub(crate) approvals: Option<Arc<crate::approvals::Approvals>>,
     /// Background tasks of handlers, awaited on shutdown.
     pub(crate) background: tokio_util::task::TaskTracker,
+    /// Per-principal state behind `PrincipalState`.
+    pub(crate) state_store: Arc<dyn state_store::StateStore>,
 }
 
 /// The MCP service: cheap to clone (rmcp makes one per session or per request).
@@ -197,6 +199,7 @@ impl PalisadeService {
             cancellation,
             state: self.shared.state.clone(),
             background: background.clone(),
+            state_store: Arc::clone(&self.shared.state_store),
         };
         let outcome = entry.service.clone().oneshot(ctx).await;
         // The result is final: start what the handler queued for afterwards.

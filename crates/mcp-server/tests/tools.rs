@@ -15,8 +15,18 @@ async fn each_caller_sees_only_the_tools_its_guards_allow() {
     let admin = s.list_tools(Some(&s.admin())).await;
     let viewer = s.list_tools(Some(&viewer)).await;
     assert_eq!(viewer, ["server_time"]);
-    assert_eq!(support, ["customers.get_customer", "server_time"]);
-    assert_eq!(admin, ["customers.get_customer", "customers.delete_customer", "server_time", "slow"]);
+    assert_eq!(support, ["customers.get_customer", "server_time", "cart_put", "cart_get"]);
+    assert_eq!(
+        admin,
+        [
+            "customers.get_customer",
+            "customers.delete_customer",
+            "server_time",
+            "cart_put",
+            "cart_get",
+            "slow"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -171,4 +181,19 @@ async fn rate_limits_are_per_principal_and_anonymous_callers_cannot_drain_others
     );
     let limited = s.call_in(None, &anon_session, "server_time", json!({})).await;
     assert!(limited.body["result"]["structuredContent"]["error"]["retry_after_ms"].is_number());
+}
+
+#[tokio::test]
+async fn a_state_handle_from_one_user_is_refused_for_another() {
+    let s = start(Options::default()).await;
+    let alice = s.support();
+    let bob = s.token("bob", "acme", &["support"], &["read"]);
+    let put = s.call(Some(&alice), "cart_put", json!({"items": "3 widgets"})).await;
+    let handle = put.body["result"]["structuredContent"]["handle"].as_str().unwrap().to_owned();
+    let own = s.call(Some(&alice), "cart_get", json!({"handle": handle})).await;
+    assert_eq!(own.body["result"]["structuredContent"]["items"], "3 widgets");
+    let stolen = s.call(Some(&bob), "cart_get", json!({"handle": handle})).await;
+    assert_eq!(stolen.tool_outcome(), "not_found", "a handle is a name, never a credential");
+    let forged = s.call(Some(&alice), "cart_get", json!({"handle": "st_not-a-handle"})).await;
+    assert_eq!(forged.tool_outcome(), "invalid_arguments");
 }

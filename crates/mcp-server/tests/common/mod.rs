@@ -73,6 +73,34 @@ impl Default for Options {
     }
 }
 
+#[derive(Deserialize, JsonSchema)]
+pub struct CartItems {
+    /// What to remember.
+    pub items: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct CartHandle {
+    /// A handle from cart_put.
+    pub handle: String,
+}
+
+async fn cart_put(
+    Args(a): Args<CartItems>,
+    state: mcp_server::PrincipalState,
+) -> Result<Json<Value>, ToolError> {
+    let handle = state.mint(a.items.into_bytes(), None).await?;
+    Ok(Json(json!({ "handle": handle.to_string() })))
+}
+
+async fn cart_get(
+    Args(a): Args<CartHandle>,
+    state: mcp_server::PrincipalState,
+) -> Result<Json<Value>, ToolError> {
+    let items = state.get(&a.handle).await?;
+    Ok(Json(json!({ "items": String::from_utf8_lossy(&items) })))
+}
+
 async fn refund(Args(a): Args<CustomerId>) -> Json<Value> {
     Json(json!({ "refunded": a.customer_id }))
 }
@@ -117,6 +145,8 @@ pub async fn start(options: Options) -> TestServer {
                 ),
         )
         .tool(Tool::new("server_time", server_time).read_only().public())
+        .tool(Tool::new("cart_put", cart_put).roles(["support", "admin"]))
+        .tool(Tool::new("cart_get", cart_get).read_only().roles(["support", "admin"]))
         .tool(Tool::new("slow", slow).timeout(Duration::from_millis(200)).roles(["admin"]));
     if options.anonymous {
         builder = builder.allow_anonymous();
