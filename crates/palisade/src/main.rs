@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The approval workflow: grant a pending approval request.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
     /// API keys of a data directory (stored as SHA-256 digests in DIR/api-keys.json).
     Keys {
         #[command(subcommand)]
@@ -55,6 +60,58 @@ enum Command {
 enum TokenCommand {
     /// Print an HS256 JWT with `sub`, `tenant_id`, `roles` (array) and `scope` (space-separated).
     Mint(MintArgs),
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// Grant request ID as the approver whose token is in `--token-env`; prints the grant
+    /// the requester retries with (in `_meta["dev.palisade/approval"]`).
+    Grant {
+        /// The approval request id (`apr_…`), from the refused call's error.
+        id: String,
+        /// The server's base URL.
+        #[arg(long, default_value_t = format!("http://{DEFAULT_LISTEN}"))]
+        server: String,
+        /// Environment variable holding the approver's bearer token.
+        #[arg(long, default_value = "PALISADE_TOKEN")]
+        token_env: String,
+    },
+}
+
+fn grant(id: &str, server: &str, token_env: &str) -> Result<(), String> {
+    if !id.starts_with("apr_") || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(format!("{id:?} is not an approval request id"));
+    }
+    let token =
+        std::env::var(token_env).map_err(|_| format!("{token_env} must hold the approver's token"))?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let url = format!("{}/approvals/{id}/grant", server.trim_end_matches('/'));
+        let response = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| format!("{server}: {e}"))?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.map_err(|e| format!("unreadable answer: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "refused ({status}): {} {}",
+                body["error"].as_str().unwrap_or("?"),
+                body["error_description"].as_str().unwrap_or("")
+            ));
+        }
+        println!("{}", body["grant"].as_str().ok_or("the answer holds no grant")?);
+        eprintln!(
+            "valid for {} s; retry the call with it in _meta[\"dev.palisade/approval\"]",
+            body["expires_in"]
+        );
+        Ok(())
+    })
 }
 
 #[derive(clap::Args)]
@@ -134,6 +191,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Token { command: TokenCommand::Mint(args) } => mint(&args).map(|token| println!("{token}")),
         Command::Keys { command } => keys::run(command),
+        Command::Approvals { command: ApprovalsCommand::Grant { id, server, token_env } } => {
+            grant(&id, &server, &token_env)
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,8 @@ use mcp_auth::{
     Algorithm, AsymmetricJwtAuth, AuthProvider, AuthRequest, ChainAuth, ClaimMapping, JwtAuth, JwtOptions,
     ProtectedResourceMetadata, TokenSpec,
 };
-use mcp_server::{Caller, DevClient, McpServer, Quota, TokenEndpointConfig};
+use mcp_guards::ApprovalSigner;
+use mcp_server::{ApprovalConfig, Caller, DevClient, McpServer, Quota, TokenEndpointConfig};
 use ring::rand::SecureRandom as _;
 
 use crate::config::Config;
@@ -78,6 +79,7 @@ const DEMO_USERS: &[(&str, &str, &[&str], &str)] = &[
     ("bob@acme.example", "acme", &["analyst"], "read billing:read"),
     ("gina@globex.example", "globex", &["admin", "support"], "read write billing:read billing:write"),
     ("olga@globex.example", "globex", &["ops"], "read"),
+    ("ann@acme.example", "acme", &["approver"], "read"),
     ("vic@globex.example", "globex", &["viewer"], "read"),
 ];
 
@@ -192,6 +194,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for router in example::routers() {
         builder = builder.router(router);
     }
+    // Refunds need a second person: an approver of the same tenant grants each one.
+    let approval_key = load_or_create_secret(&dir.join("approval.secret"))?;
+    let signer = ApprovalSigner::new(&approval_key).map_err(|e| e.to_string())?.with_audience(&resource);
+    builder = builder
+        .approvals(ApprovalConfig::new(Arc::new(signer), Role::new("approver").map_err(|e| e.to_string())?));
     let mut dev_client_secret = None;
     if config.server.dev_token_endpoint {
         let signer =

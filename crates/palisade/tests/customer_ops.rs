@@ -211,3 +211,37 @@ async fn writes_write_and_guards_refuse() {
         .await;
     assert_eq!(status, 403, "a missing scope is an HTTP scope challenge");
 }
+
+#[tokio::test]
+async fn a_refund_runs_only_after_an_approver_grants_it_with_the_cli() {
+    let d = start();
+    let gina = mint(&d, "gina", "globex", "admin,support", "read write billing:read billing:write");
+    let otto = mint(&d, "otto", "globex", "approver", "read");
+    let refused = d.call(&gina, "orders.refund_order", json!({"order_id": "ord_6002"})).await;
+    assert_eq!(error_code(&refused), "approval_required");
+    let id = refused["structuredContent"]["error"]["approval_id"].as_str().unwrap().to_owned();
+
+    let base = d.endpoint.trim_end_matches("/mcp").to_owned();
+    let grant = |token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["approvals", "grant", &id, "--server", &base, "--token-env", "APPROVER_TOKEN"])
+            .env("APPROVER_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let own = grant(&gina);
+    assert!(!own.status.success(), "the requester cannot approve (and lacks the role)");
+    let granted = grant(&otto);
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+    let token = String::from_utf8(granted.stdout).unwrap().trim().to_owned();
+
+    let session = d.session(&gina).await;
+    let call = |meta: Value| {
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "orders.refund_order", "arguments": {"order_id": "ord_6002"}, "_meta": meta}})
+    };
+    let (_, _, done) = d.rpc(&gina, Some(&session), call(json!({"dev.palisade/approval": token}))).await;
+    assert_eq!(error_code(&done["result"]), "ok", "{done}");
+    let (_, _, again) = d.rpc(&gina, Some(&session), call(json!({"dev.palisade/approval": token}))).await;
+    assert_eq!(error_code(&again["result"]), "approval_invalid", "a grant is good for one call");
+}

@@ -276,8 +276,9 @@ pub(super) fn router() -> McpRouter {
         )
         .tool(
             Tool::new("refund_order", refund_order)
-                .description("Refund a paid order.")
+                .description("Refund a paid order. Needs an approver's grant: the first call returns an approval request id.")
                 .destructive()
+                .requires_approval()
                 .roles(["admin"])
                 .scopes(["billing:write"]),
         )
