@@ -91,6 +91,9 @@ pub struct RequestContext {
     pub(crate) state: StateMap,
     pub(crate) background: crate::extract::BackgroundTasks,
     pub(crate) state_store: Arc<dyn state_store::StateStore>,
+    /// The 2025-11-25 session this call came in, if any (`Mcp-Session-Id`, already bound
+    /// to this principal by the door).
+    pub(crate) session: Option<identity_types::SessionId>,
 }
 
 impl RequestContext {

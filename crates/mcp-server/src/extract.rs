@@ -249,3 +249,60 @@ impl FromContext for PrincipalState {
         Ok(Self { store: Arc::clone(&ctx.state_store), owner, request_id: ctx.request_id().to_string() })
     }
 }
+
+/// State of the caller's current 2025-11-25 session, in named slots (`cart`, `draft`),
+/// stored under the caller's [`IsolationKey`](identity_types::IsolationKey) with the
+/// session appended. Another session of the same principal, or another principal, sees
+/// nothing. Calls outside a session (stdio, the stateless 2026-07-28 era) get
+/// [`ToolError::Conflict`] naming the need.
+#[derive(Clone)]
+pub struct SessionState {
+    inner: PrincipalState,
+}
+
+impl std::fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionState").finish_non_exhaustive()
+    }
+}
+
+impl SessionState {
+    fn slot(&self, name: &str) -> Result<state_store::SlotName, ToolError> {
+        state_store::SlotName::new(name).map_err(|e| self.inner.failed(e))
+    }
+
+    /// Sets slot `name`.
+    ///
+    /// # Errors
+    /// As [`PrincipalState::mint`], and [`ToolError::InvalidArguments`] for a bad name.
+    pub async fn put(&self, name: &str, value: Vec<u8>) -> Result<(), ToolError> {
+        let slot = self.slot(name)?;
+        self.inner
+            .store
+            .put_slot(&self.inner.owner, &slot, value, None)
+            .await
+            .map_err(|e| self.inner.failed(e))
+    }
+
+    /// Reads slot `name`.
+    ///
+    /// # Errors
+    /// As [`SessionState::put`].
+    pub async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, ToolError> {
+        let slot = self.slot(name)?;
+        self.inner.store.get_slot(&self.inner.owner, &slot).await.map_err(|e| self.inner.failed(e))
+    }
+}
+
+impl FromContext for SessionState {
+    fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
+        let session = ctx.session.as_ref().ok_or_else(|| {
+            ToolError::Conflict(
+                "this tool keeps per-session state and needs an MCP session (2025-11-25)".into(),
+            )
+        })?;
+        let mut inner = PrincipalState::from_context(ctx)?;
+        inner.owner = inner.owner.with_session(session);
+        Ok(Self { inner })
+    }
+}

@@ -62,7 +62,7 @@ pub use approvals::ApprovalConfig;
 pub use audit::{AuditError, AuditEvent, AuditSink, Decision, MemoryAuditSink};
 pub use context::{Caller, RequestContext};
 pub use error::ToolError;
-pub use extract::{Args, Authenticated, BackgroundTasks, FromContext, PrincipalState, State};
+pub use extract::{Args, Authenticated, BackgroundTasks, FromContext, PrincipalState, SessionState, State};
 pub use governor::Quota;
 pub use handler::{BoxFuture, Handler};
 pub use http::{AuthLayer, AuthService, REQUEST_ID_HEADER};

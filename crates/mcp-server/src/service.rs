@@ -100,6 +100,7 @@ impl std::fmt::Debug for PalisadeService {
 /// What the transport established about the request a message came in.
 struct Origin {
     caller: Caller,
+    session: Option<identity_types::SessionId>,
     request_id: RequestId,
     user_agent: Option<Arc<str>>,
 }
@@ -108,6 +109,11 @@ impl PalisadeService {
     fn origin(&self, ctx: &RmcpContext<RoleServer>) -> Origin {
         match ctx.extensions.get::<http::request::Parts>() {
             Some(parts) => Origin {
+                session: parts
+                    .headers
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| identity_types::SessionId::new(v).ok()),
                 // No Caller in an HTTP request means the auth layer did not run: treat the
                 // request as anonymous with no address, which can call nothing (fail closed).
                 caller: parts
@@ -124,6 +130,7 @@ impl PalisadeService {
             },
             None => Origin {
                 caller: self.stdio_caller.clone().unwrap_or(Caller::Anonymous { peer_ip: None }),
+                session: None,
                 request_id: fresh_request_id(),
                 user_agent: None,
             },
@@ -200,6 +207,7 @@ impl PalisadeService {
             state: self.shared.state.clone(),
             background: background.clone(),
             state_store: Arc::clone(&self.shared.state_store),
+            session: origin.session.clone(),
         };
         let outcome = entry.service.clone().oneshot(ctx).await;
         // The result is final: start what the handler queued for afterwards.

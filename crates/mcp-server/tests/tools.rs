@@ -15,18 +15,17 @@ async fn each_caller_sees_only_the_tools_its_guards_allow() {
     let admin = s.list_tools(Some(&s.admin())).await;
     let viewer = s.list_tools(Some(&viewer)).await;
     assert_eq!(viewer, ["server_time"]);
-    assert_eq!(support, ["customers.get_customer", "server_time", "cart_put", "cart_get"]);
-    assert_eq!(
-        admin,
-        [
-            "customers.get_customer",
-            "customers.delete_customer",
-            "server_time",
-            "cart_put",
-            "cart_get",
-            "slow"
-        ]
-    );
+    assert_eq!(support, ["customers.get_customer", "server_time", "cart_put", "cart_get", "visits"]);
+    let expected_admin = [
+        "customers.get_customer",
+        "customers.delete_customer",
+        "server_time",
+        "cart_put",
+        "cart_get",
+        "visits",
+        "slow",
+    ];
+    assert_eq!(admin, expected_admin);
 }
 
 #[tokio::test]
@@ -196,4 +195,28 @@ async fn a_state_handle_from_one_user_is_refused_for_another() {
     assert_eq!(stolen.tool_outcome(), "not_found", "a handle is a name, never a credential");
     let forged = s.call(Some(&alice), "cart_get", json!({"handle": "st_not-a-handle"})).await;
     assert_eq!(forged.tool_outcome(), "invalid_arguments");
+}
+
+#[tokio::test]
+async fn session_state_belongs_to_one_session_of_one_principal() {
+    let s = start(Options::default()).await;
+    let alice = s.support();
+    let bob = s.token("bob", "acme", &["support"], &["read"]);
+    let count = |reply: Reply| reply.body["result"]["structuredContent"]["visits"].as_u64().unwrap();
+    let first = s.session(Some(&alice)).await;
+    assert_eq!(count(s.call_in(Some(&alice), &first, "visits", json!({})).await), 1);
+    assert_eq!(count(s.call_in(Some(&alice), &first, "visits", json!({})).await), 2);
+    let second = s.session(Some(&alice)).await;
+    assert_eq!(
+        count(s.call_in(Some(&alice), &second, "visits", json!({})).await),
+        1,
+        "another session starts afresh"
+    );
+    let bobs = s.session(Some(&bob)).await;
+    assert_eq!(
+        count(s.call_in(Some(&bob), &bobs, "visits", json!({})).await),
+        1,
+        "another principal starts afresh"
+    );
+    assert_eq!(count(s.call_in(Some(&alice), &first, "visits", json!({})).await), 3);
 }

@@ -99,6 +99,38 @@ pub fn storage_key(owner: &IsolationKey, handle: &StateHandle) -> String {
     format!("{}:{}", owner.as_str(), handle.as_str())
 }
 
+/// A named slot of state (`cart`, `draft.v2`): 1–64 characters of `a-z 0-9 _ . -`. Used for
+/// per-session state, where the owner key already names the session.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct SlotName(String);
+
+impl SlotName {
+    /// Validates a slot name.
+    ///
+    /// # Errors
+    /// [`StateError::MalformedSlot`] outside the alphabet or length.
+    pub fn new(name: &str) -> Result<Self, StateError> {
+        let ok = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+        if ok { Ok(Self(name.to_owned())) } else { Err(StateError::MalformedSlot) }
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The storage key of a slot: the owner's isolation key, `:@`, the slot. Distinct from
+/// every handle key (`@` never occurs in an isolation key or a handle).
+#[must_use]
+pub fn slot_key(owner: &IsolationKey, slot: &SlotName) -> String {
+    format!("{}:@{}", owner.as_str(), slot.as_str())
+}
+
 /// Bounds on stored state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -143,6 +175,9 @@ pub enum StateError {
     /// A presented handle does not have the minted shape.
     #[error("malformed state handle")]
     MalformedHandle,
+    /// A slot name is outside `a-z 0-9 _ . -` or 1–64 characters.
+    #[error("malformed slot name")]
+    MalformedSlot,
     /// The value is larger than allowed.
     #[error("state value is {actual} bytes; the maximum is {max}")]
     TooLarge {
@@ -200,6 +235,29 @@ pub trait StateStore: Send + Sync {
         &'a self,
         owner: &'a IsolationKey,
         handle: &'a StateHandle,
+    ) -> BoxFuture<'a, Result<bool, StateError>>;
+
+    /// Sets a named slot of `owner` (creating or replacing it).
+    fn put_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// Reads a named slot of `owner`.
+    fn get_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>>;
+
+    /// Deletes a named slot of `owner`; false if there was none.
+    fn delete_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
     ) -> BoxFuture<'a, Result<bool, StateError>>;
 }
 

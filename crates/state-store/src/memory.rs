@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use identity_types::IsolationKey;
 
-use crate::{BoxFuture, Limits, StateError, StateHandle, StateStore, storage_key};
+use crate::{BoxFuture, Limits, SlotName, StateError, StateHandle, StateStore, slot_key, storage_key};
 
 /// Keeps state in memory, bounded by [`Limits::max_entries`]; expired entries are
 /// dropped when the store fills up and never returned.
@@ -25,6 +25,14 @@ impl MemoryStateStore {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn read(&self, key: &str) -> Option<Vec<u8>> {
+        self.entries().get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v.clone())
+    }
+
+    fn remove(&self, key: &str) -> bool {
+        self.entries().remove(key).is_some_and(|(_, expires)| expires > Instant::now())
     }
 
     fn put(&self, key: String, value: Vec<u8>, ttl: Duration, must_exist: bool) -> Result<bool, StateError> {
@@ -96,5 +104,34 @@ impl StateStore for MemoryStateStore {
             let removed = self.entries().remove(&storage_key(owner, handle));
             Ok(removed.is_some_and(|(_, expires)| expires > Instant::now()))
         })
+    }
+
+    fn put_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move {
+            let ttl = self.limits.check(&value, ttl)?;
+            self.put(slot_key(owner, slot), value, ttl, false).map(|_| ())
+        })
+    }
+
+    fn get_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
+        Box::pin(async move { Ok(self.read(&slot_key(owner, slot))) })
+    }
+
+    fn delete_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        Box::pin(async move { Ok(self.remove(&slot_key(owner, slot))) })
     }
 }

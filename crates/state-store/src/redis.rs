@@ -6,7 +6,7 @@ use deadpool_redis::redis::AsyncCommands as _;
 use deadpool_redis::{Config, Pool, Runtime};
 use identity_types::IsolationKey;
 
-use crate::{BoxFuture, Limits, StateError, StateHandle, StateStore, storage_key};
+use crate::{BoxFuture, Limits, SlotName, StateError, StateHandle, StateStore, slot_key, storage_key};
 
 /// Keeps state in Redis under `<prefix><IsolationKey>:<handle>`, each key with a
 /// millisecond TTL (`PX`). Minting uses `SET … NX` so a (vanishingly unlikely) handle
@@ -45,6 +45,7 @@ impl RedisStateStore {
         format!("{}{}", self.prefix, storage_key(owner, handle))
     }
 
+    /// `SET key value PX ttl [NX|XX]`; `condition` empty for an unconditional set.
     async fn set(
         &self,
         key: String,
@@ -54,16 +55,24 @@ impl RedisStateStore {
     ) -> Result<bool, StateError> {
         let mut connection = self.pool.get().await.map_err(backend)?;
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let reply: Option<String> = deadpool_redis::redis::cmd("SET")
-            .arg(&key)
-            .arg(value)
-            .arg("PX")
-            .arg(millis)
-            .arg(condition)
-            .query_async(&mut *connection)
-            .await
-            .map_err(backend)?;
+        let mut command = deadpool_redis::redis::cmd("SET");
+        command.arg(&key).arg(value).arg("PX").arg(millis);
+        if !condition.is_empty() {
+            command.arg(condition);
+        }
+        let reply: Option<String> = command.query_async(&mut *connection).await.map_err(backend)?;
         Ok(reply.is_some())
+    }
+
+    async fn read(&self, key: String) -> Result<Option<Vec<u8>>, StateError> {
+        let mut connection = self.pool.get().await.map_err(backend)?;
+        connection.get(key).await.map_err(backend)
+    }
+
+    async fn remove(&self, key: String) -> Result<bool, StateError> {
+        let mut connection = self.pool.get().await.map_err(backend)?;
+        let removed: u64 = connection.del(key).await.map_err(backend)?;
+        Ok(removed > 0)
     }
 }
 
@@ -103,10 +112,7 @@ impl StateStore for RedisStateStore {
         owner: &'a IsolationKey,
         handle: &'a StateHandle,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
-        Box::pin(async move {
-            let mut connection = self.pool.get().await.map_err(backend)?;
-            connection.get(self.key(owner, handle)).await.map_err(backend)
-        })
+        Box::pin(self.read(self.key(owner, handle)))
     }
 
     fn delete<'a>(
@@ -114,10 +120,35 @@ impl StateStore for RedisStateStore {
         owner: &'a IsolationKey,
         handle: &'a StateHandle,
     ) -> BoxFuture<'a, Result<bool, StateError>> {
+        Box::pin(self.remove(self.key(owner, handle)))
+    }
+
+    fn put_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
-            let mut connection = self.pool.get().await.map_err(backend)?;
-            let removed: u64 = connection.del(self.key(owner, handle)).await.map_err(backend)?;
-            Ok(removed > 0)
+            let ttl = self.limits.check(&value, ttl)?;
+            self.set(format!("{}{}", self.prefix, slot_key(owner, slot)), value, ttl, "").await.map(|_| ())
         })
+    }
+
+    fn get_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
+        Box::pin(self.read(format!("{}{}", self.prefix, slot_key(owner, slot))))
+    }
+
+    fn delete_slot<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        slot: &'a SlotName,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        Box::pin(self.remove(format!("{}{}", self.prefix, slot_key(owner, slot))))
     }
 }

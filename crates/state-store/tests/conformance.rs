@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use identity_types::{ClientId, IsolationKey, TenantId};
-use state_store::{Limits, MemoryStateStore, RedisStateStore, StateError, StateHandle, StateStore};
+use state_store::{Limits, MemoryStateStore, RedisStateStore, SlotName, StateError, StateHandle, StateStore};
 
 fn key(tenant: &str, user: &str) -> IsolationKey {
     IsolationKey::for_principal(Some(&TenantId::new(tenant).unwrap()), &ClientId::new(user).unwrap())
@@ -60,6 +60,31 @@ async fn conformance(store: &dyn StateStore) {
     assert!(store.get(&alice, &short).await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(store.get(&alice, &short).await.unwrap(), None, "expired state is gone");
+
+    // Named slots: per owner (a session key is its own owner), replaceable, bounded.
+    let session_a = alice.with_session(&identity_types::SessionId::new("AAAAAAAAAAAAAAAAAAAA").unwrap());
+    let session_b = alice.with_session(&identity_types::SessionId::new("BBBBBBBBBBBBBBBBBBBB").unwrap());
+    let cart = SlotName::new("cart").unwrap();
+    store.put_slot(&session_a, &cart, b"1".to_vec(), None).await.unwrap();
+    store.put_slot(&session_a, &cart, b"2".to_vec(), None).await.unwrap();
+    assert_eq!(store.get_slot(&session_a, &cart).await.unwrap(), Some(b"2".to_vec()));
+    for other in [&session_b, &alice, &bob] {
+        assert_eq!(
+            store.get_slot(other, &cart).await.unwrap(),
+            None,
+            "another session or principal sees nothing"
+        );
+        assert!(!store.delete_slot(other, &cart).await.unwrap());
+    }
+    assert!(matches!(
+        store.put_slot(&session_a, &cart, vec![0; 1025], None).await,
+        Err(StateError::TooLarge { .. })
+    ));
+    assert!(store.delete_slot(&session_a, &cart).await.unwrap());
+    assert_eq!(store.get_slot(&session_a, &cart).await.unwrap(), None);
+    for bad in ["", "Cart", "a b", "x:y", &"s".repeat(65)] {
+        assert_eq!(SlotName::new(bad), Err(StateError::MalformedSlot), "{bad:?}");
+    }
 
     // Unguessable, distinct handles.
     let a = store.mint(&alice, b"a".to_vec(), None).await.unwrap();

@@ -101,6 +101,13 @@ async fn cart_get(
     Ok(Json(json!({ "items": String::from_utf8_lossy(&items) })))
 }
 
+async fn visits(session: mcp_server::SessionState) -> Result<Json<Value>, ToolError> {
+    let count =
+        session.get("visits").await?.map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap_or_default())) + 1;
+    session.put("visits", count.to_le_bytes().to_vec()).await?;
+    Ok(Json(json!({ "visits": count })))
+}
+
 async fn refund(Args(a): Args<CustomerId>) -> Json<Value> {
     Json(json!({ "refunded": a.customer_id }))
 }
@@ -147,6 +154,7 @@ pub async fn start(options: Options) -> TestServer {
         .tool(Tool::new("server_time", server_time).read_only().public())
         .tool(Tool::new("cart_put", cart_put).roles(["support", "admin"]))
         .tool(Tool::new("cart_get", cart_get).read_only().roles(["support", "admin"]))
+        .tool(Tool::new("visits", visits).roles(["support", "admin"]))
         .tool(Tool::new("slow", slow).timeout(Duration::from_millis(200)).roles(["admin"]));
     if options.anonymous {
         builder = builder.allow_anonymous();
