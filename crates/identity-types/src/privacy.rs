@@ -73,17 +73,9 @@ impl PrivacyKey {
         ctx.update(DOMAIN);
         ctx.update(key.as_str().as_bytes());
         let tag = ctx.sign();
-        let mut out = String::with_capacity(4 + 32);
-        out.push_str("pid_");
-        for byte in &tag.as_ref()[..16] {
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        PrivacyId(out.into_boxed_str())
+        PrivacyId(format!("pid_{}", hex::encode(&tag.as_ref()[..16])).into_boxed_str())
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl fmt::Debug for PrivacyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,7 +129,7 @@ mod tests {
         assert_ne!(k1.pseudonymize(&alice), k2.pseudonymize(&alice));
         let id = k1.pseudonymize(&alice);
         assert_eq!(id.as_str().len(), 36);
-        assert!(id.as_str()[4..].bytes().all(|b| HEX.contains(&b)));
+        assert!(id.as_str()[4..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     }
 
     #[test]

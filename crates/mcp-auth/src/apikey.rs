@@ -222,7 +222,7 @@ impl ApiKeyAuth {
             .by_digest
             .iter()
             .map(|(digest, entry)| StoredApiKey {
-                sha256: hex(digest),
+                sha256: hex::encode(digest),
                 record: (*entry.record).clone(),
                 retired_at: entry.retired_at,
             })
@@ -428,7 +428,7 @@ fn generate_key() -> Result<String, ApiKeyError> {
 fn random_id() -> Result<String, ApiKeyError> {
     let mut bytes = [0u8; 8];
     SystemRandom::new().fill(&mut bytes).map_err(|_| ApiKeyError::Randomness)?;
-    Ok(format!("key_{}", hex(&bytes)))
+    Ok(format!("key_{}", hex::encode(bytes)))
 }
 
 fn digest_of(key: &str) -> Digest {
@@ -438,22 +438,9 @@ fn digest_of(key: &str) -> Digest {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 fn parse_hex_digest(text: &str) -> Option<Digest> {
-    if text.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -502,7 +489,7 @@ mod tests {
     #[test]
     fn hex_round_trips() {
         let d = digest_of("x");
-        assert_eq!(parse_hex_digest(&hex(&d)), Some(d));
+        assert_eq!(parse_hex_digest(&hex::encode(d)), Some(d));
         assert_eq!(parse_hex_digest("zz"), None);
     }
 }

@@ -135,8 +135,8 @@ impl ApprovalSigner {
         ctx.update(principal.principal().as_str().as_bytes());
         ApprovalSubject {
             tool: tool.to_owned(),
-            arguments_sha256: hex(args.as_ref()),
-            principal: hex(ctx.sign().as_ref()),
+            arguments_sha256: hex::encode(args),
+            principal: hex::encode(ctx.sign()),
         }
     }
 
@@ -158,7 +158,7 @@ impl ApprovalSigner {
             subject,
             exp: unix_now().saturating_add(ttl.as_secs()),
             approver: approver.to_owned(),
-            jti: hex(&nonce),
+            jti: hex::encode(nonce),
             aud: self.audience.clone(),
         };
         let json = serde_json::to_vec(&payload).map_err(|_| ApprovalError::Malformed)?;
@@ -270,14 +270,4 @@ impl Guard for RequireApproval {
     fn check<'a>(&'a self, ctx: &'a GuardContext<'a>) -> GuardFuture<'a> {
         GuardFuture::ready(self.verdict(ctx))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
 }

@@ -93,7 +93,7 @@ impl Approvals {
     ) -> Option<String> {
         let mut bytes = [0u8; 16];
         ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
-        let id = format!("apr_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let id = format!("apr_{}", hex::encode(bytes));
         let subject = self.config.signer.subject(tool, arguments, requester);
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if pending.len() >= MAX_PENDING {
@@ -186,9 +186,7 @@ pub(crate) async fn grant(
         Err((_, code, _)) => (Decision::Denied { code: (*code).to_owned() }, *code, None),
     };
     let event = AuditEvent {
-        timestamp_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        timestamp_ms: crate::service::now_ms(),
         request_id: id.clone(),
         principal: Some(state.privacy.pseudonymize(approver.isolation_key())),
         tenant: approver.tenant().cloned(),

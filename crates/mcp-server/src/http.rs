@@ -136,9 +136,7 @@ impl AuthState {
     async fn audit_refusal(&self, parts: &http::request::Parts, error: &AuthError, started: Instant) {
         let request_id = parts.extensions.get::<RequestId>().map(ToString::to_string).unwrap_or_default();
         let event = AuditEvent {
-            timestamp_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            timestamp_ms: crate::service::now_ms(),
             request_id,
             principal: None,
             tenant: None,
@@ -277,7 +275,7 @@ pub(crate) async fn bind_session(
     response
 }
 
-/// A body for errors raised before MCP processing.
+/// The answer of `/readyz` while the server is not (or no longer) accepting work.
 pub(crate) fn not_ready() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
 }

@@ -251,7 +251,8 @@ fn fresh_request_id() -> RequestId {
     })
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch, for audit events.
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -259,7 +260,7 @@ fn now_ms() -> u64 {
 
 pub(crate) fn sha256_hex(value: &Value) -> String {
     let d = digest::digest(&digest::SHA256, canonical_json(value).as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(d)
 }
 
 fn depth(value: &Value) -> usize {

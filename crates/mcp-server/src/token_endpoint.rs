@@ -187,9 +187,7 @@ pub(crate) async fn issue(
         Err((_, code, _)) => (None, *code),
     };
     let event = AuditEvent {
-        timestamp_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        timestamp_ms: crate::service::now_ms(),
         request_id: String::new(),
         principal: None,
         tenant: outcome.as_ref().ok().and_then(|(c, _, _)| c.tenant.clone()),
@@ -203,7 +201,10 @@ pub(crate) async fn issue(
         result_sha256: None,
         metadata: client
             .map(|c| {
-                Map::from_iter([("client_id_sha256".to_owned(), json!(hex(&sha256(c.as_str().as_bytes()))))])
+                Map::from_iter([(
+                    "client_id_sha256".to_owned(),
+                    json!(hex::encode(sha256(c.as_str().as_bytes()))),
+                )])
             })
             .unwrap_or_default(),
     };
@@ -281,8 +282,4 @@ fn decide<'a>(state: &'a TokenState, headers: &HeaderMap, form: &TokenRequest) -
         .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the token could not be signed"))?;
     let scope = scopes.iter().map(Scope::as_str).collect::<Vec<_>>().join(" ");
     Ok((client, token, scope))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

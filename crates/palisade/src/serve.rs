@@ -205,7 +205,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             jwt.clone().ok_or("the dev token endpoint signs with the HS256 secret: configure one")?;
         let mut raw = [0u8; 24];
         ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| "no OS randomness".to_owned())?;
-        let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let secret: String = hex::encode(raw);
         let client = DevClient::new(
             ClientId::new("demo-service").map_err(|e| e.to_string())?,
             &secret,
@@ -339,7 +339,7 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, String> {
     }
     let mut raw = [0u8; 32];
     ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| "no OS randomness".to_owned())?;
-    let text: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let text: String = hex::encode(raw);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -59,7 +59,7 @@ impl StateHandle {
     pub fn mint() -> Result<Self, StateError> {
         let mut bytes = [0u8; 16];
         SystemRandom::new().fill(&mut bytes).map_err(|_| StateError::Randomness)?;
-        Ok(Self(format!("st_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())))
+        Ok(Self(format!("st_{}", hex::encode(bytes))))
     }
 
     /// Parses a handle a client presented.

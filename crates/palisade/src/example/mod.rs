@@ -59,7 +59,7 @@ pub(crate) fn new_id(prefix: &str) -> Result<String, ToolError> {
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| ToolError::Internal { request_id: "-".into() })?;
-    Ok(format!("{prefix}_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!("{prefix}_{}", hex::encode(bytes)))
 }
 
 /// SQL for "now" in the format the tables use.
