@@ -284,7 +284,9 @@ fn start_witnesses(witnesses: Vec<Arc<dyn Witness>>) -> Vec<mpsc::Sender<Checkpo
 impl<B: Backend> Writer<B> {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut inbox = Vec::with_capacity(self.config.max_batch);
-        let mut ticker = tokio::time::interval(self.config.checkpoint_interval);
+        let period = self.config.checkpoint_interval;
+        // `interval` ticks at once; the first timed checkpoint is one period away.
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
