@@ -2,61 +2,16 @@
 //!
 //! The server records refused authentications, unknown tools, guard denials, rate-limit
 //! refusals and every completed call. The tamper-evident log implements [`AuditSink`];
-//! [`MemoryAuditSink`] keeps events in memory for tests.
+//! [`MemoryAuditSink`] keeps events in memory for tests; [`DurableAudit`] puts them in
+//! [`mcp_audit`]'s tamper-evident log.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use identity_types::{PrivacyId, TenantId};
-use serde::Serialize;
-use serde_json::{Map, Value};
+pub use mcp_audit::{AuditEvent, Decision};
+use mcp_audit::{AuditLog, AuditLogError};
 
 use crate::handler::BoxFuture;
-
-/// What was decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Decision {
-    /// The call ran (its outcome is in [`AuditEvent::outcome`]).
-    Allowed,
-    /// The request was refused before any handler ran.
-    Denied {
-        /// The stable machine code of the refusal.
-        code: String,
-    },
-}
-
-/// One audited decision. Identities appear only as [`PrivacyId`]s; arguments and
-/// results only as SHA-256 digests of their canonical JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditEvent {
-    /// Milliseconds since the Unix epoch.
-    pub timestamp_ms: u64,
-    /// The request id.
-    pub request_id: String,
-    /// The caller's pseudonym; `None` for anonymous or unauthenticated callers.
-    pub principal: Option<PrivacyId>,
-    /// The caller's tenant.
-    pub tenant: Option<TenantId>,
-    /// How the caller authenticated (`jwt`, `api_key`, …), or `anonymous`.
-    pub auth_method: String,
-    /// The MCP method (`tools/call`, `tools/list`) or `http` for transport-level refusals.
-    pub method: String,
-    /// The tool, for tool calls.
-    pub tool: Option<String>,
-    /// Allowed or denied, with the code.
-    #[serde(flatten)]
-    pub decision: Decision,
-    /// `ok`, or the error code the call ended with.
-    pub outcome: String,
-    /// Wall-clock duration in microseconds.
-    pub duration_us: u64,
-    /// SHA-256 (hex) of the canonical JSON arguments.
-    pub arguments_sha256: Option<String>,
-    /// SHA-256 (hex) of the canonical JSON result.
-    pub result_sha256: Option<String>,
-    /// Metadata the handler attached to its response.
-    pub metadata: Map<String, Value>,
-}
 
 /// The audit log could not accept an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +34,12 @@ pub trait AuditSink: Send + Sync + 'static {
 
     /// Records one event; resolves once the sink has accepted it.
     fn record(&self, event: AuditEvent) -> BoxFuture<Result<(), AuditError>>;
+
+    /// Makes everything recorded so far durable and covered (for the tamper-evident log,
+    /// by a signed checkpoint). The server calls it once it has drained on shutdown.
+    fn flush(&self) -> BoxFuture<Result<(), AuditError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Keeps events in memory (tests, demos).
@@ -115,5 +76,93 @@ pub(crate) struct NoAudit;
 impl AuditSink for NoAudit {
     fn record(&self, _event: AuditEvent) -> BoxFuture<Result<(), AuditError>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// What the server does when the audit log cannot store an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditFailureMode {
+    /// Refuse tool calls that cannot be audited (the default).
+    #[default]
+    FailClosed,
+    /// Let calls run and count the lost events, logging each loss as an error.
+    /// Choose it only when availability outranks the record.
+    FailOpen,
+}
+
+/// The server's audit hook on an [`AuditLog`]: every decision becomes a chained,
+/// checkpointed entry, acknowledged once durable.
+#[derive(Debug)]
+pub struct DurableAudit {
+    log: AuditLog,
+    mode: AuditFailureMode,
+    lost: std::sync::Arc<AtomicU64>,
+}
+
+impl DurableAudit {
+    /// Fail-closed auditing to `log`.
+    #[must_use]
+    pub fn new(log: AuditLog) -> Self {
+        Self { log, mode: AuditFailureMode::FailClosed, lost: std::sync::Arc::default() }
+    }
+
+    /// Chooses the failure mode; fail-open is announced in the log when chosen.
+    #[must_use]
+    pub fn failure_mode(mut self, mode: AuditFailureMode) -> Self {
+        if mode == AuditFailureMode::FailOpen {
+            tracing::warn!("audit is FAIL-OPEN: tool calls will run even when they cannot be audited");
+        }
+        self.mode = mode;
+        self
+    }
+
+    /// The log behind the hook.
+    #[must_use]
+    pub fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
+    /// Events lost while failing open.
+    #[must_use]
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+}
+
+fn on_failure(mode: AuditFailureMode, lost: &AtomicU64, error: &AuditLogError) -> Result<(), AuditError> {
+    match mode {
+        AuditFailureMode::FailClosed => Err(AuditError(error.to_string())),
+        AuditFailureMode::FailOpen => {
+            let lost = lost.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(%error, lost, "audit event LOST (fail-open)");
+            Ok(())
+        }
+    }
+}
+
+impl AuditSink for DurableAudit {
+    fn ready(&self) -> Result<(), AuditError> {
+        match (self.log.ready(), self.mode) {
+            (Err(error), AuditFailureMode::FailClosed) => Err(AuditError(error.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    fn record(&self, event: AuditEvent) -> BoxFuture<Result<(), AuditError>> {
+        // The event is encoded on this task; only chaining and the write are serialised.
+        let entry = event.canonical();
+        let (log, mode, lost) = (self.log.clone(), self.mode, std::sync::Arc::clone(&self.lost));
+        Box::pin(async move {
+            match log.append_canonical(entry).await {
+                Ok(_) => Ok(()),
+                Err(error) => on_failure(mode, &lost, &error),
+            }
+        })
+    }
+
+    fn flush(&self) -> BoxFuture<Result<(), AuditError>> {
+        let log = self.log.clone();
+        Box::pin(async move { log.flush().await.map(drop).map_err(|e| AuditError(e.to_string())) })
     }
 }

@@ -601,9 +601,13 @@ impl McpServer {
             .await;
         self.ready.store(false, Ordering::SeqCst);
         pruning.abort();
-        // In-flight requests have drained; now let background work finish.
+        // In-flight requests have drained; now let background work finish, then make
+        // the audit record of all of it durable and covered.
         self.service.shared.background.close();
         self.service.shared.background.wait().await;
+        if let Err(error) = self.service.shared.audit.flush().await {
+            tracing::error!(%error, "could not flush the audit log on shutdown");
+        }
         result
     }
 
@@ -617,7 +621,11 @@ impl McpServer {
             stdio_caller: self.stdio_caller.clone(),
         };
         let running = service.serve(rmcp::transport::stdio()).await.map_err(|e| e.to_string())?;
-        running.waiting().await.map(|_| ()).map_err(|e| e.to_string())
+        let outcome = running.waiting().await.map(|_| ()).map_err(|e| e.to_string());
+        if let Err(error) = self.service.shared.audit.flush().await {
+            tracing::error!(%error, "could not flush the audit log");
+        }
+        outcome
     }
 }
 

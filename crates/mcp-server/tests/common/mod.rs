@@ -59,17 +59,23 @@ pub struct TestServer {
     pub jwt: JwtAuth,
     pub audit: Arc<MemoryAuditSink>,
     pub http: reqwest::Client,
+    /// The serving task (ends after a graceful shutdown).
+    pub serving: tokio::task::JoinHandle<()>,
 }
 
 pub struct Options {
     pub anonymous: bool,
     pub per_second: u32,
     pub approvals: bool,
+    /// An audit sink instead of the in-memory one.
+    pub audit: Option<Arc<dyn mcp_server::AuditSink>>,
+    /// Resolving this shuts the server down gracefully.
+    pub shutdown: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { anonymous: false, per_second: 1000, approvals: false }
+        Self { anonymous: false, per_second: 1000, approvals: false, audit: None, shutdown: None }
     }
 }
 
@@ -133,7 +139,7 @@ pub async fn start(options: Options) -> TestServer {
     let mut builder = McpServer::builder("test-server", "0.0.1")
         .auth(Arc::new(verifier))
         .resource(ProtectedResourceMetadata::new(&resource).scopes(["read", "write"]))
-        .audit(audit.clone())
+        .audit(options.audit.clone().unwrap_or_else(|| audit.clone()))
         .state(Customers(customers))
         .rate_limit(quota)
         .router(
@@ -168,10 +174,17 @@ pub async fn start(options: Options) -> TestServer {
             .tool(Tool::new("refund", refund).roles(["support"]).requires_approval());
     }
     let server = builder.build().unwrap();
-    tokio::spawn(async move {
-        server.serve(listener, std::future::pending()).await.unwrap();
+    let shutdown = options.shutdown;
+    let serving = tokio::spawn(async move {
+        let stop = async move {
+            match shutdown {
+                Some(signal) => drop(signal.await),
+                None => std::future::pending().await,
+            }
+        };
+        server.serve(listener, stop).await.unwrap();
     });
-    TestServer { base: format!("http://{addr}"), resource, jwt, audit, http: reqwest::Client::new() }
+    TestServer { base: format!("http://{addr}"), resource, jwt, audit, http: reqwest::Client::new(), serving }
 }
 
 impl TestServer {

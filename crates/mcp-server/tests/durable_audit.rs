@@ -1,0 +1,113 @@
+//! The server on the tamper-evident log: every decision lands as a verifiable entry,
+//! pseudonymous; a failing log refuses calls (fail closed) unless told to fail open.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Options, start};
+use mcp_audit::{
+    AuditLog, AuditLogConfig, Backend, BackendError, BoxFuture, Checkpoint, CheckpointSigner, FileBackend,
+    FileBackendConfig, HmacKeyring, record::EncodedRecord, verify_dir,
+};
+use mcp_server::{AuditFailureMode, DurableAudit};
+use serde_json::{Value, json};
+
+const HMAC: &str = "server-test-hmac-key-0123456789abcdefghijkl";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_decision_is_a_verifiable_pseudonymous_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = CheckpointSigner::generate().unwrap();
+    let public = signer.public_key();
+    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &public).unwrap();
+    let keys = HmacKeyring::from_text(HMAC).unwrap();
+    let config = AuditLogConfig { checkpoint_every: 1_000_000, ..AuditLogConfig::default() };
+    let log = AuditLog::start(backend, resume, keys.clone(), signer, config, vec![]);
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let s = start(Options {
+        audit: Some(Arc::new(DurableAudit::new(log.clone()))),
+        shutdown: Some(stopped),
+        ..Options::default()
+    })
+    .await;
+
+    let support = s.support();
+    assert_eq!(s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"})).await.tool_outcome(), "ok");
+    assert_eq!(s.call(Some(&support), "customers.delete_customer", json!({"customer_id": "c-1"})).await.tool_outcome(), "missing_role");
+    assert_eq!(s.call(Some(&support), "no_such_tool", json!({})).await.tool_outcome(), "jsonrpc-error -32602");
+    assert_eq!(s.post(Some("not-a-token"), None, json!({})).await.status, 401);
+
+    // A graceful shutdown flushes: a signed checkpoint covers every entry.
+    stop.send(()).unwrap();
+    s.serving.await.unwrap();
+    let report = verify_dir(dir.path(), &public, Some(&keys)).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.unanchored, 0, "the shutdown checkpoint covers everything");
+
+    let contents = mcp_audit::read_dir(dir.path()).unwrap();
+    let entries: Vec<Value> = contents
+        .lines
+        .iter()
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap()["entry"].clone())
+        .collect();
+    let find = |outcome: &str| entries.iter().find(|e| e["outcome"] == outcome).unwrap_or_else(|| panic!("{outcome}: {entries:#?}"));
+    let ok = find("ok");
+    assert_eq!((ok["decision"].as_str(), ok["tool"].as_str()), (Some("allowed"), Some("customers.get_customer")));
+    assert!(ok["principal"].as_str().unwrap().starts_with("pid_"));
+    assert_eq!(ok["tenant"], "acme");
+    assert_eq!(ok["arguments_sha256"].as_str().unwrap().len(), 64);
+    let denied = find("missing_role");
+    assert_eq!((denied["decision"].as_str(), denied["code"].as_str()), (Some("denied"), Some("missing_role")));
+    assert_eq!(find("unknown_tool")["decision"], "denied");
+    let refused = entries.iter().find(|e| e["method"] == "http").expect("the refused authentication");
+    assert_eq!(refused["principal"], Value::Null);
+
+    // No raw identity or secret anywhere in the files.
+    for (_, path) in mcp_audit::file::segments(dir.path()).unwrap() {
+        let text = std::fs::read_to_string(path).unwrap();
+        for secret in ["\"sam\"", support.as_str(), "not-a-token", "c-1\""] {
+            assert!(!text.contains(secret), "{secret} leaked into the audit log");
+        }
+    }
+}
+
+/// A backend whose disk is gone.
+struct Broken;
+
+impl Backend for Broken {
+    fn append(&mut self, _records: Vec<EncodedRecord>) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async { Err(BackendError("No space left on device".into())) })
+    }
+    fn append_checkpoint<'a>(&'a mut self, _checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async { Err(BackendError("No space left on device".into())) })
+    }
+}
+
+fn broken_log() -> AuditLog {
+    let keys = HmacKeyring::from_text(HMAC).unwrap();
+    AuditLog::start(Broken, Default::default(), keys, CheckpointSigner::generate().unwrap(), AuditLogConfig::default(), vec![])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_log_refuses_calls_by_default() {
+    let s = start(Options { audit: Some(Arc::new(DurableAudit::new(broken_log()))), ..Options::default() }).await;
+    let support = s.support();
+    for attempt in 0..2 {
+        let reply = s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"})).await;
+        assert_eq!(reply.tool_outcome(), "audit_unavailable", "attempt {attempt}: {:?}", reply.body);
+        assert!(!reply.body.to_string().contains("Ada Acme"), "no result leaves without its audit entry");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_open_is_a_choice_and_counts_what_it_loses() {
+    let audit = Arc::new(DurableAudit::new(broken_log()).failure_mode(AuditFailureMode::FailOpen));
+    let s = start(Options { audit: Some(audit.clone()), ..Options::default() }).await;
+    let support = s.support();
+    for _ in 0..2 {
+        assert_eq!(s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"})).await.tool_outcome(), "ok");
+    }
+    assert_eq!(audit.lost(), 2);
+}
