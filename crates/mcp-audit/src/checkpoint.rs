@@ -140,7 +140,8 @@ impl CheckpointSigner {
     /// # Errors
     /// [`CheckpointError::NotEd25519`].
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, CheckpointError> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| CheckpointError::NotEd25519)?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| CheckpointError::NotEd25519)?;
         let key_id = key_id_of(pair.public_key().as_ref());
         Ok(Self { pair, pkcs8: der.to_vec(), key_id })
     }
@@ -282,8 +283,14 @@ mod tests {
         assert_eq!(again.key_id(), signer.key_id());
         let public = CheckpointPublicKey::from_pem(&signer.public_key().to_pem()).unwrap();
         assert_eq!(public, signer.public_key());
-        assert!(CheckpointPublicKey::from_pem(&signer.to_pem()).is_err(), "a private key is not a public key");
-        assert!(CheckpointSigner::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err());
+        assert!(
+            CheckpointPublicKey::from_pem(&signer.to_pem()).is_err(),
+            "a private key is not a public key"
+        );
+        assert!(
+            CheckpointSigner::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+                .is_err()
+        );
     }
 
     #[test]
@@ -292,7 +299,8 @@ mod tests {
         let public = signer.public_key();
         let good = signer.sign(10, [0xab; 32], 1000);
         assert_eq!(public.verify(&good), Ok(()));
-        let mutations: Vec<(&str, Box<dyn Fn(&mut Checkpoint)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Checkpoint)>;
+        let mutations: Vec<(&str, Mutation)> = vec![
             ("size", Box::new(|c| c.size += 1)),
             ("timestamp", Box::new(|c| c.timestamp_ms -= 1)),
             ("root", Box::new(|c| c.root = hex::encode([4; 32]))),

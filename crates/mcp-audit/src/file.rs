@@ -100,24 +100,33 @@ fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
     dir.join(format!("{SEGMENT_PREFIX}{first_seq:020}{SEGMENT_SUFFIX}"))
 }
 
-/// Reads the checkpoints file: the checkpoints and any unreadable lines (line number, text).
+/// A checkpoints file as read: what parsed, and the line numbers of what did not.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointFile {
+    /// The checkpoints, in file order.
+    pub checkpoints: Vec<Checkpoint>,
+    /// 1-based numbers of lines that are not checkpoints.
+    pub unreadable: Vec<usize>,
+}
+
+/// Reads a checkpoints file (a missing file holds none).
 ///
 /// # Errors
 /// The file exists but cannot be read.
-pub fn read_checkpoints(path: &Path) -> io::Result<(Vec<Checkpoint>, Vec<(usize, String)>)> {
+pub fn read_checkpoints(path: &Path) -> io::Result<CheckpointFile> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CheckpointFile::default()),
         Err(e) => return Err(e),
     };
-    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    let mut file = CheckpointFile::default();
     for (i, line) in text.lines().enumerate() {
         match serde_json::from_str::<Checkpoint>(line) {
-            Ok(checkpoint) => good.push(checkpoint),
-            Err(_) => bad.push((i + 1, line.to_owned())),
+            Ok(checkpoint) => file.checkpoints.push(checkpoint),
+            Err(_) => file.unreadable.push(i + 1),
         }
     }
-    Ok((good, bad))
+    Ok(file)
 }
 
 /// Writes the public key file for verifiers (`DIR/checkpoint.pub`).
@@ -160,19 +169,28 @@ impl FileBackend {
     /// # Errors
     /// [`OpenError`]: the log is locked, damaged, shorter than its checkpoint, or does
     /// not match it. A damaged log is not modified.
-    pub fn open(config: FileBackendConfig, public_key: &CheckpointPublicKey) -> Result<(Self, ResumeState), OpenError> {
+    pub fn open(
+        config: FileBackendConfig,
+        public_key: &CheckpointPublicKey,
+    ) -> Result<(Self, ResumeState), OpenError> {
         let dir = config.dir.clone();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         restrict_dir(&dir).map_err(io_err(&dir))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
         if lock.try_lock().is_err() {
             return Err(OpenError::Locked(dir));
         }
 
         let checkpoints_path = dir.join(CHECKPOINTS_FILE);
-        let (checkpoints, bad) = read_checkpoints(&checkpoints_path).map_err(io_err(&checkpoints_path))?;
-        if let Some((line, _)) = bad.first() {
+        let CheckpointFile { checkpoints, unreadable } =
+            read_checkpoints(&checkpoints_path).map_err(io_err(&checkpoints_path))?;
+        if let Some(line) = unreadable.first() {
             return Err(ReplayError::Damaged {
                 location: format!("{}:{line}", checkpoints_path.display()),
                 detail: "unreadable checkpoint".into(),
@@ -207,9 +225,16 @@ impl FileBackend {
             Some((_, path)) => (path.clone(), fs::metadata(path).map_err(io_err(path))?.len()),
             None => (segment_path(&dir, 0), 0),
         };
-        let segment = OpenOptions::new().create(true).append(true).open(&segment_path).map_err(io_err(&segment_path))?;
-        let checkpoints_file =
-            OpenOptions::new().create(true).append(true).open(&checkpoints_path).map_err(io_err(&checkpoints_path))?;
+        let segment = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&segment_path)
+            .map_err(io_err(&segment_path))?;
+        let checkpoints_file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&checkpoints_path)
+            .map_err(io_err(&checkpoints_path))?;
         sync_dir(&dir).map_err(io_err(&dir))?;
         if let Some(torn) = &resume.torn_tail {
             tracing::warn!(location = %torn.location, bytes = torn.bytes, kept_at = ?torn.kept_at,
@@ -324,7 +349,9 @@ impl FileState {
                 // Cut back whatever part of the batch reached the file.
                 let cut = self.segment.set_len(self.segment_len).and_then(|()| self.segment.sync_all());
                 if let Err(cut_error) = cut {
-                    let reason = format!("write failed ({error}) and could not be undone ({cut_error}); the log needs attention");
+                    let reason = format!(
+                        "write failed ({error}) and could not be undone ({cut_error}); the log needs attention"
+                    );
                     self.poisoned = Some(reason.clone());
                     return Err(reason);
                 }
@@ -369,7 +396,10 @@ impl Backend for FileBackend {
         })
     }
 
-    fn append_checkpoint<'a>(&'a mut self, checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<(), BackendError>> {
+    fn append_checkpoint<'a>(
+        &'a mut self,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let state = Arc::clone(&self.state);
             let checkpoint = checkpoint.clone();

@@ -62,7 +62,7 @@ mod witness;
 pub use chain::{ChainKey, ChainKeyError, HmacKeyring};
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointPublicKey, CheckpointSigner};
 pub use event::{AuditEvent, Decision};
-pub use file::{FileBackend, FileBackendConfig, OpenError};
+pub use file::{CheckpointFile, FileBackend, FileBackendConfig, OpenError};
 pub use log::{AuditLog, AuditLogConfig, AuditLogError, Backend, BackendError, BoxFuture};
 pub use proof::{ConsistencyProof, InclusionProof, read_dir, verify_dir};
 pub use replay::{ReplayError, Replayer, ResumeState, TornTail};

@@ -38,7 +38,10 @@ pub trait Backend: Send + 'static {
     fn append(&mut self, records: Vec<EncodedRecord>) -> BoxFuture<'_, Result<(), BackendError>>;
 
     /// Stores a checkpoint durably.
-    fn append_checkpoint<'a>(&'a mut self, checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<(), BackendError>>;
+    fn append_checkpoint<'a>(
+        &'a mut self,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
 }
 
 /// Why an entry was not logged.
@@ -146,7 +149,8 @@ impl AuditLog {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let health = Arc::new(Health::default());
         health.size.store(resume.next_seq, Ordering::SeqCst);
-        *health.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = resume.last_checkpoint.clone();
+        *health.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            resume.last_checkpoint.clone();
         let writer = Writer {
             backend,
             keys,
@@ -401,7 +405,12 @@ impl<B: Backend> Writer<B> {
     async fn checkpoint(&mut self) -> Result<Option<Checkpoint>, AuditLogError> {
         let size = self.tree.size();
         if size == self.checkpointed && size > 0 {
-            return Ok(self.health.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone());
+            return Ok(self
+                .health
+                .checkpoint
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone());
         }
         if size == 0 {
             return Ok(None);
@@ -413,7 +422,8 @@ impl<B: Backend> Writer<B> {
             return Err(AuditLogError::StorageFailed(reason));
         }
         self.checkpointed = size;
-        *self.health.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(checkpoint.clone());
+        *self.health.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(checkpoint.clone());
         for witness in &self.witnesses {
             if witness.try_send(checkpoint.clone()).is_err() {
                 tracing::warn!(size, "checkpoint witness is behind; this checkpoint was not exported to it");

@@ -169,11 +169,7 @@ impl MerkleTree {
     #[must_use]
     pub fn from_leaves(leaves: Vec<Hash>) -> Self {
         let mut levels = vec![leaves];
-        loop {
-            let Some(below) = levels.last() else { break };
-            if below.len() < 2 {
-                break;
-            }
+        while let Some(below) = levels.last().filter(|level| level.len() >= 2) {
             let above: Vec<Hash> = below.chunks_exact(2).map(|pair| node_hash(&pair[0], &pair[1])).collect();
             levels.push(above);
         }
@@ -188,7 +184,7 @@ impl MerkleTree {
         self.levels[0].push(leaf);
         let mut height = 0;
         // A new complete subtree appears at each level where the count became even.
-        while self.levels[height].len() % 2 == 0 {
+        while self.levels[height].len().is_multiple_of(2) {
             let level = &self.levels[height];
             let n = level.len();
             let parent = node_hash(&level[n - 2], &level[n - 1]);
@@ -256,7 +252,7 @@ impl MerkleTree {
 
     /// MTH of leaves `start .. start + n` (`n >= 1`).
     fn subtree(&self, start: u64, n: u64) -> Hash {
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             let height = n.trailing_zeros() as usize;
             // Stored: complete and aligned. Indices fit because the tree holds them.
             return self.levels[height][(start / n) as usize];

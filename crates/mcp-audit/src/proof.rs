@@ -35,7 +35,7 @@ pub fn read_dir(dir: &Path) -> std::io::Result<LogContents> {
         let bytes = std::fs::read(&path)?;
         contents.lines.extend(lines_of(&bytes).map(<[u8]>::to_vec));
     }
-    contents.checkpoints = read_checkpoints(&dir.join(CHECKPOINTS_FILE))?.0;
+    contents.checkpoints = read_checkpoints(&dir.join(CHECKPOINTS_FILE))?.checkpoints;
     Ok(contents)
 }
 
@@ -45,7 +45,11 @@ pub fn read_dir(dir: &Path) -> std::io::Result<LogContents> {
 ///
 /// # Errors
 /// A file cannot be read.
-pub fn verify_dir(dir: &Path, public_key: &CheckpointPublicKey, keys: Option<&HmacKeyring>) -> std::io::Result<Report> {
+pub fn verify_dir(
+    dir: &Path,
+    public_key: &CheckpointPublicKey,
+    keys: Option<&HmacKeyring>,
+) -> std::io::Result<Report> {
     verify_dir_with(dir, public_key, keys, &[])
 }
 
@@ -67,12 +71,15 @@ pub fn verify_dir_with(
             verifier.malformed_checkpoint(&format!("{}: incomplete last line", path.display()));
         }
         for (n, line) in lines_of(&bytes).enumerate() {
-            verifier.push_line(line, || format!("{}:{}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(), n + 1));
+            verifier.push_line(line, || {
+                format!("{}:{}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(), n + 1)
+            });
         }
     }
     let path = dir.join(CHECKPOINTS_FILE);
-    let (mut checkpoints, bad) = read_checkpoints(&path)?;
-    for (line, _) in bad {
+    let stored = read_checkpoints(&path)?;
+    let mut checkpoints = stored.checkpoints;
+    for line in stored.unreadable {
         verifier.malformed_checkpoint(&format!("{CHECKPOINTS_FILE}:{line}"));
     }
     checkpoints.extend_from_slice(extra);
@@ -106,7 +113,12 @@ impl InclusionProof {
     ///
     /// # Errors
     /// The sizes do not fit.
-    pub fn build(tree: &MerkleTree, record: String, seq: u64, checkpoint: Checkpoint) -> Result<Self, ProofError> {
+    pub fn build(
+        tree: &MerkleTree,
+        record: String,
+        seq: u64,
+        checkpoint: Checkpoint,
+    ) -> Result<Self, ProofError> {
         let path = tree.inclusion_proof(seq, checkpoint.size)?.iter().map(hex::encode).collect();
         Ok(Self { checkpoint, record, seq, path, v: 1 })
     }
@@ -160,7 +172,10 @@ impl ConsistencyProof {
         public_key.verify(&self.from).map_err(|e| format!("older checkpoint: {e}"))?;
         public_key.verify(&self.to).map_err(|e| format!("newer checkpoint: {e}"))?;
         let path = self.path.iter().map(|h| hex_hash(h)).collect::<Result<Vec<_>, _>>()?;
-        let (first, second) = (self.from.root_hash().map_err(|e| e.to_string())?, self.to.root_hash().map_err(|e| e.to_string())?);
+        let (first, second) = (
+            self.from.root_hash().map_err(|e| e.to_string())?,
+            self.to.root_hash().map_err(|e| e.to_string())?,
+        );
         verify_consistency(self.from.size, self.to.size, &first, &second, &path).map_err(|e| e.to_string())
     }
 }

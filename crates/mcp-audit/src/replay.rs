@@ -1,9 +1,9 @@
 //! Rebuilding the writer's state from stored records when a log is reopened.
 
+use crate::chain::GENESIS_MAC;
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{CompactRange, Hash};
 use crate::record::RecordRef;
-use crate::chain::GENESIS_MAC;
 
 /// What a reopened log continues from.
 #[derive(Debug, Clone)]
@@ -22,7 +22,13 @@ pub struct ResumeState {
 
 impl Default for ResumeState {
     fn default() -> Self {
-        Self { next_seq: 0, last_mac: GENESIS_MAC, tree: CompactRange::new(), last_checkpoint: None, torn_tail: None }
+        Self {
+            next_seq: 0,
+            last_mac: GENESIS_MAC,
+            tree: CompactRange::new(),
+            last_checkpoint: None,
+            torn_tail: None,
+        }
     }
 }
 
@@ -102,7 +108,9 @@ impl Replayer {
                 detail: format!("expected seq {}, found {}", self.state.next_seq, record.seq),
             });
         }
-        let mac = record.mac_bytes().map_err(|e| ReplayError::Damaged { location: location(), detail: e.to_string() })?;
+        let mac = record
+            .mac_bytes()
+            .map_err(|e| ReplayError::Damaged { location: location(), detail: e.to_string() })?;
         self.state.tree.push(crate::merkle::leaf_hash(line));
         self.state.last_mac = mac;
         self.state.next_seq += 1;

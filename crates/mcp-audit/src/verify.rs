@@ -166,7 +166,11 @@ impl<'a> Verifier<'a> {
         let record = match RecordRef::parse(line) {
             Ok(record) => record,
             Err(error) => {
-                self.problems.push(Problem { kind: ProblemKind::Malformed, seq: None, detail: format!("{}: {error}", location()) });
+                self.problems.push(Problem {
+                    kind: ProblemKind::Malformed,
+                    seq: None,
+                    detail: format!("{}: {error}", location()),
+                });
                 return;
             }
         };
@@ -207,13 +211,21 @@ impl<'a> Verifier<'a> {
 
     /// Records unreadable checkpoint lines found by the caller.
     pub fn malformed_checkpoint(&mut self, where_: &str) {
-        self.problems.push(Problem { kind: ProblemKind::Malformed, seq: None, detail: format!("{where_}: not a checkpoint") });
+        self.problems.push(Problem {
+            kind: ProblemKind::Malformed,
+            seq: None,
+            detail: format!("{where_}: not a checkpoint"),
+        });
     }
 
     /// Judges everything pushed against `checkpoints`.
     #[must_use]
     pub fn finish(mut self, checkpoints: &[Checkpoint]) -> Report {
-        let mut report = Report { chain_checked: self.keys.is_some(), checkpoints: checkpoints.len(), ..Report::default() };
+        let mut report = Report {
+            chain_checked: self.keys.is_some(),
+            checkpoints: checkpoints.len(),
+            ..Report::default()
+        };
         let covered = checkpoints.iter().map(|c| c.size).max().unwrap_or(0);
 
         self.infer_modified_seqs(covered);
@@ -273,7 +285,8 @@ impl<'a> Verifier<'a> {
             }
             let group = &order[start..end];
             // The genuine record: the first whose chain check did not fail.
-            let genuine = group.iter().copied().find(|&i| self.records[i].streamed != Some(false)).unwrap_or(group[0]);
+            let genuine =
+                group.iter().copied().find(|&i| self.records[i].streamed != Some(false)).unwrap_or(group[0]);
             for &i in group.iter().filter(|&&i| i != genuine) {
                 let same = self.records[i].leaf == self.records[genuine].leaf;
                 self.problems.push(Problem {
@@ -367,7 +380,10 @@ impl<'a> Verifier<'a> {
                 self.problems.push(Problem {
                     kind: ProblemKind::Modified,
                     seq: Some(seq),
-                    detail: format!("{}: chain MAC does not match the record", self.records[i].location_or("record")),
+                    detail: format!(
+                        "{}: chain MAC does not match the record",
+                        self.records[i].location_or("record")
+                    ),
                 });
             }
             prev = Some((seq, mac, recomputed.filter(|r| *r != mac)));
@@ -433,7 +449,11 @@ impl<'a> Verifier<'a> {
                 report.checkpoints_verified += 1;
                 verified = verified.max(checkpoint.size);
                 last_good = checkpoint.size;
-            } else if !self.problems.iter().any(|p| p.seq.is_some_and(|s| s < checkpoint.size) && p.kind != ProblemKind::UnknownKey) {
+            } else if !self
+                .problems
+                .iter()
+                .any(|p| p.seq.is_some_and(|s| s < checkpoint.size) && p.kind != ProblemKind::UnknownKey)
+            {
                 self.problems.push(Problem {
                     kind: ProblemKind::Modified,
                     seq: None,
@@ -465,7 +485,10 @@ pub fn build_tree<'l>(lines: impl IntoIterator<Item = &'l [u8]>) -> Result<Merkl
     for (expected, line) in lines.into_iter().enumerate() {
         let record = RecordRef::parse(line).map_err(|e| format!("record {expected}: {e}"))?;
         if record.seq != expected as u64 {
-            return Err(format!("expected seq {expected}, found {}; run `palisade audit verify`", record.seq));
+            return Err(format!(
+                "expected seq {expected}, found {}; run `palisade audit verify`",
+                record.seq
+            ));
         }
         tree.push(leaf_hash(line));
     }

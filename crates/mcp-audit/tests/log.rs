@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::{config, event, keys, open, segment, write_log};
 use mcp_audit::{
     AuditLog, AuditLogConfig, AuditLogError, Backend, BackendError, BoxFuture, Checkpoint, CheckpointSigner,
-    FileBackend, FileBackendConfig, FileWitness, OpenError, ReplayError, WebhookWitness, Witness, record::EncodedRecord,
-    verify_dir,
+    FileBackend, FileBackendConfig, FileWitness, OpenError, ReplayError, WebhookWitness, Witness,
+    record::EncodedRecord, verify_dir,
 };
 use tokio::sync::Semaphore;
 
@@ -44,7 +44,8 @@ async fn a_torn_tail_is_set_aside_and_reported() {
     bytes.extend_from_slice(br#"{"entry":{"timestamp_ms":17"#);
     std::fs::write(segment(dir.path()), &bytes).unwrap();
 
-    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap();
+    let (backend, resume) =
+        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap();
     let torn = resume.torn_tail.clone().expect("torn tail reported");
     assert_eq!(torn.bytes, 27);
     let kept = std::fs::read(torn.kept_at.as_deref().unwrap()).unwrap();
@@ -85,10 +86,14 @@ async fn a_damaged_or_truncated_log_is_not_reopened() {
 
     common::write_lines(&segment(dir.path()), &original);
     let stranger = CheckpointSigner::generate().unwrap();
-    let mut forged: Checkpoint = serde_json::from_str(&common::read_lines(&dir.path().join("checkpoints.jsonl"))[1]).unwrap();
+    let mut forged: Checkpoint =
+        serde_json::from_str(&common::read_lines(&dir.path().join("checkpoints.jsonl"))[1]).unwrap();
     forged.signature = stranger.sign(forged.size, forged.root_hash().unwrap(), forged.timestamp_ms).signature;
     std::fs::write(dir.path().join("checkpoints.jsonl"), format!("{}\n", forged.to_line())).unwrap();
-    assert!(matches!(FileBackend::open(FileBackendConfig::new(dir.path()), &public), Err(OpenError::Checkpoint(_))));
+    assert!(matches!(
+        FileBackend::open(FileBackendConfig::new(dir.path()), &public),
+        Err(OpenError::Checkpoint(_))
+    ));
 }
 
 #[tokio::test]
@@ -168,12 +173,19 @@ impl Backend for Gated {
         })
     }
 
-    fn append_checkpoint<'a>(&'a mut self, checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<(), BackendError>> {
+    fn append_checkpoint<'a>(
+        &'a mut self,
+        checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
         self.inner.append_checkpoint(checkpoint)
     }
 }
 
-fn gated(dir: &std::path::Path, signer: &CheckpointSigner, config: AuditLogConfig) -> (AuditLog, Arc<Semaphore>, Arc<AtomicBool>) {
+fn gated(
+    dir: &std::path::Path,
+    signer: &CheckpointSigner,
+    config: AuditLogConfig,
+) -> (AuditLog, Arc<Semaphore>, Arc<AtomicBool>) {
     let (inner, resume) = FileBackend::open(FileBackendConfig::new(dir), &signer.public_key()).unwrap();
     let gate = Arc::new(Semaphore::new(0));
     let fail = Arc::new(AtomicBool::new(false));
@@ -185,7 +197,8 @@ fn gated(dir: &std::path::Path, signer: &CheckpointSigner, config: AuditLogConfi
 async fn a_full_queue_makes_callers_wait_and_drops_nothing() {
     let signer = CheckpointSigner::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (log, gate, _) = gated(dir.path(), &signer, AuditLogConfig { queue_capacity: 4, max_batch: 4, ..config(1000) });
+    let (log, gate, _) =
+        gated(dir.path(), &signer, AuditLogConfig { queue_capacity: 4, max_batch: 4, ..config(1000) });
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let log = log.clone();
@@ -219,10 +232,16 @@ async fn a_storage_failure_refuses_entries_then_recovers_without_a_gap() {
 
     fail.store(true, Ordering::SeqCst);
     let error = log.append(&event(1)).await.unwrap_err();
-    assert!(matches!(&error, AuditLogError::StorageFailed(reason) if reason.contains("disk on fire")), "{error}");
+    assert!(
+        matches!(&error, AuditLogError::StorageFailed(reason) if reason.contains("disk on fire")),
+        "{error}"
+    );
     assert!(log.ready().is_err(), "the log says it is not ready (callers fail closed)");
     fail.store(false, Ordering::SeqCst);
-    assert!(matches!(log.append(&event(2)).await, Err(AuditLogError::Unavailable(_))), "refused until the retry time");
+    assert!(
+        matches!(log.append(&event(2)).await, Err(AuditLogError::Unavailable(_))),
+        "refused until the retry time"
+    );
 
     tokio::time::sleep(retry_after * 2).await;
     assert_eq!(log.append(&event(3)).await.unwrap(), 1, "the failed entry took no seq");
@@ -257,23 +276,28 @@ async fn checkpoints_reach_witnesses_and_are_checked_against_them() {
     let url = format!("http://{}/checkpoints", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let witnesses: Vec<Arc<dyn Witness>> =
-        vec![Arc::new(FileWitness::new(&witness_file)), Arc::new(WebhookWitness::new(reqwest::Client::new(), url))];
-    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap();
+    let witnesses: Vec<Arc<dyn Witness>> = vec![
+        Arc::new(FileWitness::new(&witness_file)),
+        Arc::new(WebhookWitness::new(reqwest::Client::new(), url)),
+    ];
+    let (backend, resume) =
+        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap();
     let log = AuditLog::start(backend, resume, keys(), signer_copy(&signer), config(4), witnesses);
     for i in 0..10 {
         log.append(&event(i)).await.unwrap();
     }
     log.close().await.unwrap();
     for _ in 0..100 {
-        if received.lock().unwrap().len() == 3 && std::fs::read_to_string(&witness_file).is_ok_and(|t| t.lines().count() == 3) {
+        if received.lock().unwrap().len() == 3
+            && std::fs::read_to_string(&witness_file).is_ok_and(|t| t.lines().count() == 3)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let sizes: Vec<u64> = received.lock().unwrap().iter().map(|c| c.size).collect();
     assert_eq!(sizes, [4, 8, 10]);
-    let (witnessed, _) = mcp_audit::file::read_checkpoints(&witness_file).unwrap();
+    let witnessed = mcp_audit::file::read_checkpoints(&witness_file).unwrap().checkpoints;
     assert_eq!(witnessed.iter().map(|c| c.size).collect::<Vec<_>>(), [4, 8, 10]);
 
     // Someone cuts the tail and the local checkpoints with it: the witness still knows.
@@ -283,7 +307,9 @@ async fn checkpoints_reach_witnesses_and_are_checked_against_them() {
     common::write_lines(&dir.path().join("checkpoints.jsonl"), &local[..1]);
     let report = verify_dir(dir.path(), &signer.public_key(), Some(&keys())).unwrap();
     assert!(report.is_ok(), "the local files alone are consistent");
-    let report = mcp_audit::proof::verify_dir_with(dir.path(), &signer.public_key(), Some(&keys()), &witnessed).unwrap();
+    let report =
+        mcp_audit::proof::verify_dir_with(dir.path(), &signer.public_key(), Some(&keys()), &witnessed)
+            .unwrap();
     assert!(report.has(mcp_audit::ProblemKind::Truncated, Some(6)), "{:?}", report.problems);
 }
 

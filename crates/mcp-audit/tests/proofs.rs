@@ -83,7 +83,10 @@ fn spoiled_inclusion_proofs_are_refused() {
                 // A changed size is checked against that size's true root: the signed
                 // checkpoint binds size and root together, so that is all a forger has.
                 let root = tree.root(s).unwrap_or(root);
-                assert!(verify_inclusion(&leaf, i, s, &p, &root).is_err(), "size {size} index {index}: {what} accepted");
+                assert!(
+                    verify_inclusion(&leaf, i, s, &p, &root).is_err(),
+                    "size {size} index {index}: {what} accepted"
+                );
                 checked += 1;
             }
             let wrong_root = tree.root(size - 1).unwrap_or([0; 32]);
@@ -96,7 +99,9 @@ fn spoiled_inclusion_proofs_are_refused() {
 #[test]
 fn spoiled_consistency_proofs_are_refused() {
     let tree = MerkleTree::from_leaves((0..40u64).map(|i| leaf_hash(&i.to_le_bytes())).collect());
-    for (first, second) in [(1u64, 2u64), (1, 8), (3, 7), (4, 7), (6, 8), (7, 37), (8, 16), (15, 37), (36, 37)] {
+    for (first, second) in
+        [(1u64, 2u64), (1, 8), (3, 7), (4, 7), (6, 8), (7, 37), (8, 16), (15, 37), (36, 37)]
+    {
         let (r1, r2) = (tree.root(first).unwrap(), tree.root(second).unwrap());
         let proof = tree.consistency_proof(first, second).unwrap();
         assert_eq!(verify_consistency(first, second, &r1, &r2, &proof), Ok(()), "{first}→{second}");
@@ -104,7 +109,10 @@ fn spoiled_consistency_proofs_are_refused() {
             for bit in [0usize, 128, 255] {
                 let mut p = proof.clone();
                 p[node][bit / 8] ^= 1 << (bit % 8);
-                assert!(verify_consistency(first, second, &r1, &r2, &p).is_err(), "{first}→{second}: bit {bit} of {node}");
+                assert!(
+                    verify_consistency(first, second, &r1, &r2, &p).is_err(),
+                    "{first}→{second}: bit {bit} of {node}"
+                );
             }
         }
         assert!(verify_consistency(first, second, &r1, &r2, &proof[..proof.len() - 1]).is_err(), "truncated");
@@ -115,14 +123,23 @@ fn spoiled_consistency_proofs_are_refused() {
         // Changed sizes, each with that size's true root (as a signed checkpoint would carry).
         let root = |n: u64| tree.root(n).unwrap();
         if first < second {
-            assert!(verify_consistency(first + 1, second, &root(first + 1), &r2, &proof).is_err(), "first + 1");
+            assert!(
+                verify_consistency(first + 1, second, &root(first + 1), &r2, &proof).is_err(),
+                "first + 1"
+            );
         }
         assert!(verify_consistency(first, second + 1, &r1, &root(second + 1), &proof).is_err(), "second + 1");
         if first > 1 {
-            assert!(verify_consistency(first - 1, second, &root(first - 1), &r2, &proof).is_err(), "first - 1");
+            assert!(
+                verify_consistency(first - 1, second, &root(first - 1), &r2, &proof).is_err(),
+                "first - 1"
+            );
         }
         if second - 1 > first {
-            assert!(verify_consistency(first, second - 1, &r1, &root(second - 1), &proof).is_err(), "second - 1");
+            assert!(
+                verify_consistency(first, second - 1, &r1, &root(second - 1), &proof).is_err(),
+                "second - 1"
+            );
         }
     }
     assert!(matches!(verify_consistency(0, 3, &[0; 32], &[0; 32], &[]), Err(ProofError::BadSizes { .. })));

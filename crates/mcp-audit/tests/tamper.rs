@@ -1,6 +1,6 @@
 //! The tamper table: every edit an attacker with write access to the log files (but
 //! not the keys) can make is detected and classified.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -82,7 +82,11 @@ async fn one_byte_changed_in_each_field_is_found() {
         write_lines(&segment(dir.path()), &lines);
         let report = verify(dir.path(), &signer, Some(&keys()));
         assert!(report.has(kind, Some(8)), "{field}: expected {kind} at seq 8, got {:?}", report.problems);
-        assert!(report.problems.iter().all(|p| p.seq.is_none_or(|s| s == 8)), "{field}: only seq 8 is blamed: {:?}", report.problems);
+        assert!(
+            report.problems.iter().all(|p| p.seq.is_none_or(|s| s == 8)),
+            "{field}: only seq 8 is blamed: {:?}",
+            report.problems
+        );
         // Without the HMAC key the tree still catches it, between checkpoints 5 and 10.
         let report = verify(dir.path(), &signer, None);
         assert!(!report.is_ok(), "{field}: not detected without the HMAC key");
@@ -128,7 +132,8 @@ async fn checkpoint_tampering_and_wrong_keys_are_found() {
     let dir = fresh_log(&signer).await;
     let path = dir.path().join("checkpoints.jsonl");
     let original = read_lines(&path);
-    let mut checkpoints: Vec<Checkpoint> = original.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut checkpoints: Vec<Checkpoint> =
+        original.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(checkpoints.iter().map(|c| c.size).collect::<Vec<_>>(), [5, 10, 15, 20]);
 
     // A signature replaced (with another valid checkpoint's signature).
@@ -151,13 +156,18 @@ async fn checkpoint_tampering_and_wrong_keys_are_found() {
     write_lines(&path, &original);
     let stranger = CheckpointSigner::generate().unwrap();
     let report = verify(dir.path(), &stranger, Some(&keys()));
-    assert!(report.has(ProblemKind::UnknownKey, Some(5)) && report.checkpoints_verified == 0, "{:?}", report.problems);
+    assert!(
+        report.has(ProblemKind::UnknownKey, Some(5)) && report.checkpoints_verified == 0,
+        "{:?}",
+        report.problems
+    );
     let wrong_hmac = HmacKeyring::from_text("another-key-another-key-another-key-!!").unwrap();
     let report = verify(dir.path(), &signer, Some(&wrong_hmac));
     assert!(report.has(ProblemKind::UnknownKey, Some(0)), "{:?}", report.problems);
 
     // A rotated HMAC key ring holding the old key verifies.
-    let rotated = HmacKeyring::new(["a-brand-new-key-a-brand-new-key-a-brand-new-key", common::HMAC_KEY]).unwrap();
+    let rotated =
+        HmacKeyring::new(["a-brand-new-key-a-brand-new-key-a-brand-new-key", common::HMAC_KEY]).unwrap();
     assert!(verify(dir.path(), &signer, Some(&rotated)).is_ok());
 }
 

@@ -127,7 +127,6 @@ impl DurableAudit {
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }
-
 }
 
 fn on_failure(mode: AuditFailureMode, lost: &AtomicU64, error: &AuditLogError) -> Result<(), AuditError> {

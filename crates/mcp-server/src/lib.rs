@@ -59,7 +59,9 @@ mod token_endpoint;
 mod tool;
 
 pub use approvals::ApprovalConfig;
-pub use audit::{AuditError, AuditEvent, AuditFailureMode, AuditSink, Decision, DurableAudit, MemoryAuditSink};
+pub use audit::{
+    AuditError, AuditEvent, AuditFailureMode, AuditSink, Decision, DurableAudit, MemoryAuditSink,
+};
 pub use context::{Caller, RequestContext};
 pub use error::ToolError;
 pub use extract::{Args, Authenticated, BackgroundTasks, FromContext, PrincipalState, SessionState, State};

@@ -34,9 +34,20 @@ async fn every_decision_is_a_verifiable_pseudonymous_entry() {
     .await;
 
     let support = s.support();
-    assert_eq!(s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"})).await.tool_outcome(), "ok");
-    assert_eq!(s.call(Some(&support), "customers.delete_customer", json!({"customer_id": "c-1"})).await.tool_outcome(), "missing_role");
-    assert_eq!(s.call(Some(&support), "no_such_tool", json!({})).await.tool_outcome(), "jsonrpc-error -32602");
+    assert_eq!(
+        s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"})).await.tool_outcome(),
+        "ok"
+    );
+    assert_eq!(
+        s.call(Some(&support), "customers.delete_customer", json!({"customer_id": "c-1"}))
+            .await
+            .tool_outcome(),
+        "missing_role"
+    );
+    assert_eq!(
+        s.call(Some(&support), "no_such_tool", json!({})).await.tool_outcome(),
+        "jsonrpc-error -32602"
+    );
     assert_eq!(s.post(Some("not-a-token"), None, json!({})).await.status, 401);
 
     // A graceful shutdown flushes: a signed checkpoint covers every entry.
@@ -47,19 +58,24 @@ async fn every_decision_is_a_verifiable_pseudonymous_entry() {
     assert_eq!(report.unanchored, 0, "the shutdown checkpoint covers everything");
 
     let contents = mcp_audit::read_dir(dir.path()).unwrap();
-    let entries: Vec<Value> = contents
-        .lines
-        .iter()
-        .map(|l| serde_json::from_slice::<Value>(l).unwrap()["entry"].clone())
-        .collect();
-    let find = |outcome: &str| entries.iter().find(|e| e["outcome"] == outcome).unwrap_or_else(|| panic!("{outcome}: {entries:#?}"));
+    let entries: Vec<Value> =
+        contents.lines.iter().map(|l| serde_json::from_slice::<Value>(l).unwrap()["entry"].clone()).collect();
+    let find = |outcome: &str| {
+        entries.iter().find(|e| e["outcome"] == outcome).unwrap_or_else(|| panic!("{outcome}: {entries:#?}"))
+    };
     let ok = find("ok");
-    assert_eq!((ok["decision"].as_str(), ok["tool"].as_str()), (Some("allowed"), Some("customers.get_customer")));
+    assert_eq!(
+        (ok["decision"].as_str(), ok["tool"].as_str()),
+        (Some("allowed"), Some("customers.get_customer"))
+    );
     assert!(ok["principal"].as_str().unwrap().starts_with("pid_"));
     assert_eq!(ok["tenant"], "acme");
     assert_eq!(ok["arguments_sha256"].as_str().unwrap().len(), 64);
     let denied = find("missing_role");
-    assert_eq!((denied["decision"].as_str(), denied["code"].as_str()), (Some("denied"), Some("missing_role")));
+    assert_eq!(
+        (denied["decision"].as_str(), denied["code"].as_str()),
+        (Some("denied"), Some("missing_role"))
+    );
     assert_eq!(find("unknown_tool")["decision"], "denied");
     let refused = entries.iter().find(|e| e["method"] == "http").expect("the refused authentication");
     assert_eq!(refused["principal"], Value::Null);
@@ -80,19 +96,30 @@ impl Backend for Broken {
     fn append(&mut self, _records: Vec<EncodedRecord>) -> BoxFuture<'_, Result<(), BackendError>> {
         Box::pin(async { Err(BackendError("No space left on device".into())) })
     }
-    fn append_checkpoint<'a>(&'a mut self, _checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<(), BackendError>> {
+    fn append_checkpoint<'a>(
+        &'a mut self,
+        _checkpoint: &'a Checkpoint,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async { Err(BackendError("No space left on device".into())) })
     }
 }
 
 fn broken_log() -> AuditLog {
     let keys = HmacKeyring::from_text(HMAC).unwrap();
-    AuditLog::start(Broken, Default::default(), keys, CheckpointSigner::generate().unwrap(), AuditLogConfig::default(), vec![])
+    AuditLog::start(
+        Broken,
+        Default::default(),
+        keys,
+        CheckpointSigner::generate().unwrap(),
+        AuditLogConfig::default(),
+        vec![],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_log_refuses_calls_by_default() {
-    let s = start(Options { audit: Some(Arc::new(DurableAudit::new(broken_log()))), ..Options::default() }).await;
+    let s =
+        start(Options { audit: Some(Arc::new(DurableAudit::new(broken_log()))), ..Options::default() }).await;
     let support = s.support();
     for attempt in 0..2 {
         let reply = s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"})).await;
@@ -107,7 +134,12 @@ async fn fail_open_is_a_choice_and_counts_what_it_loses() {
     let s = start(Options { audit: Some(audit.clone()), ..Options::default() }).await;
     let support = s.support();
     for _ in 0..2 {
-        assert_eq!(s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"})).await.tool_outcome(), "ok");
+        assert_eq!(
+            s.call(Some(&support), "customers.get_customer", json!({"customer_id": "c-1"}))
+                .await
+                .tool_outcome(),
+            "ok"
+        );
     }
     assert_eq!(audit.lost(), 2);
 }

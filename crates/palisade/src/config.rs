@@ -22,6 +22,8 @@ pub(crate) struct Config {
     pub(crate) auth: Auth,
     #[serde(default)]
     pub(crate) limits: Limits,
+    #[serde(default)]
+    pub(crate) audit: AuditSection,
 }
 
 /// `[server]`.
@@ -112,9 +114,56 @@ impl Default for Limits {
     }
 }
 
+/// `[audit]`: the tamper-evident log.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AuditSection {
+    /// The log directory (default `<data_dir>/audit`).
+    pub(crate) dir: Option<PathBuf>,
+    /// The Ed25519 checkpoint signing key, PEM (default `<data_dir>/audit-checkpoint.key`,
+    /// generated when missing). Keep it away from the log.
+    pub(crate) signing_key_file: Option<PathBuf>,
+    /// The HMAC chain key file when `PALISADE_AUDIT_HMAC_KEY` is unset (default
+    /// `<data_dir>/audit-hmac.secret`, generated when missing).
+    pub(crate) hmac_key_file: Option<PathBuf>,
+    pub(crate) checkpoint_every: u64,
+    pub(crate) checkpoint_interval_ms: u64,
+    pub(crate) max_segment_bytes: u64,
+    /// Run tool calls even when they cannot be audited (default false: refuse them).
+    pub(crate) fail_open: bool,
+    /// Export every checkpoint to this file (on another volume).
+    pub(crate) witness_file: Option<PathBuf>,
+    /// POST every checkpoint to this URL.
+    pub(crate) witness_url: Option<String>,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            signing_key_file: None,
+            hmac_key_file: None,
+            checkpoint_every: 10_000,
+            checkpoint_interval_ms: 1_000,
+            max_segment_bytes: 64 << 20,
+            fail_open: false,
+            witness_file: None,
+            witness_url: None,
+        }
+    }
+}
+
 /// Keys that would put a secret in the file.
-const SECRET_KEYS: &[&str] =
-    &["jwt_secret", "secret", "client_secret", "password", "api_key", "privacy_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "jwt_secret",
+    "secret",
+    "client_secret",
+    "password",
+    "api_key",
+    "privacy_secret",
+    "hmac_key",
+    "signing_key",
+];
 
 impl Config {
     /// Reads `path`, then applies `PALISADE_*` overrides from `env`.
@@ -168,6 +217,10 @@ impl Config {
             "RATE_PER_SECOND",
             "MAX_CONCURRENCY",
             "MAX_CONCURRENCY_PER_PRINCIPAL",
+            "AUDIT_DIR",
+            "AUDIT_FAIL_OPEN",
+            "AUDIT_WITNESS_FILE",
+            "AUDIT_WITNESS_URL",
         ] {
             let Some(value) = env(&format!("PALISADE_{key}")) else { continue };
             match key {
@@ -190,6 +243,10 @@ impl Config {
                 "LEEWAY_SECS" => a.leeway_secs = parsed(key, &value)?,
                 "RATE_PER_SECOND" => l.rate_per_second = parsed(key, &value)?,
                 "MAX_CONCURRENCY" => l.max_concurrency = parsed(key, &value)?,
+                "AUDIT_DIR" => self.audit.dir = Some(PathBuf::from(value)),
+                "AUDIT_FAIL_OPEN" => self.audit.fail_open = parsed(key, &value)?,
+                "AUDIT_WITNESS_FILE" => self.audit.witness_file = Some(PathBuf::from(value)),
+                "AUDIT_WITNESS_URL" => self.audit.witness_url = Some(value),
                 _ => l.max_concurrency_per_principal = parsed(key, &value)?,
             }
         }

@@ -4,10 +4,15 @@
 //! palisade serve --example customer-ops [--data-dir DIR] [--listen ADDR]
 //! palisade token mint --secret-env VAR --sub ID [--tenant T] [--roles a,b] [--scopes 'read write'] [--aud URI] [--ttl SECONDS]
 //! palisade keys create|list|revoke --data-dir DIR ...
+//! palisade audit verify --log PATH --public-key FILE [--hmac-key-env VAR]
+//! palisade audit prove --log PATH --seq N
+//! palisade audit consistency --log PATH --from CHECKPOINT --to CHECKPOINT
+//! palisade audit verify-proof --proof FILE --public-key FILE [--checkpoint FILE]
 //! ```
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod audit;
 mod config;
 mod example;
 mod keys;
@@ -53,6 +58,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// The tamper-evident audit log: verify it, prove entries and consistency.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
 }
 
@@ -191,6 +201,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Token { command: TokenCommand::Mint(args) } => mint(&args).map(|token| println!("{token}")),
         Command::Keys { command } => keys::run(command),
+        Command::Audit { command } => audit::run(command),
         Command::Approvals { command: ApprovalsCommand::Grant { id, server, token_env } } => {
             grant(&id, &server, &token_env)
         }

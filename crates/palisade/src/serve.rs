@@ -114,6 +114,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         PrivacyKey::new(&load_or_create_secret(&dir.join("privacy.secret"))?).map_err(|e| e.to_string())?;
     let pool =
         example::db::open(&dir.join("customer-ops.sqlite")).await.map_err(|e| format!("database: {e}"))?;
+    let (audit_log, audit) = crate::audit::open(&config.audit, &dir, env)?;
 
     let (listener, addr) = match args.transport {
         Transport::Http => {
@@ -175,6 +176,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .auth(Arc::clone(&auth))
         .resource(metadata.clone())
         .privacy_key(privacy)
+        .audit(audit)
         .state(Db(pool.clone()))
         .max_body_bytes(config.server.max_body_bytes)
         .default_timeout(Duration::from_secs(config.server.default_timeout_secs))
@@ -222,6 +224,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         let caller = stdio_caller(auth.as_ref()).await?;
         let server = builder.stdio_identity(caller).build().map_err(|e| e.to_string())?;
         let served = server.serve_stdio().await;
+        close_audit(&audit_log).await;
         pool.close().await;
         return served;
     };
@@ -244,9 +247,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         shutdown_signal().await;
         tracing::info!("shutting down: draining in-flight requests");
     };
-    server.serve(listener, shutdown).await.map_err(|e| e.to_string())?;
+    let served = server.serve(listener, shutdown).await.map_err(|e| e.to_string());
+    close_audit(&audit_log).await;
     pool.close().await;
-    Ok(())
+    served
+}
+
+/// Signs the final checkpoint and stops the audit writer.
+async fn close_audit(log: &mcp_audit::AuditLog) {
+    match log.close().await {
+        Ok(checkpoint) => {
+            tracing::info!(entries = log.size(), checkpoint = ?checkpoint.map(|c| c.size), "audit log closed")
+        }
+        Err(error) => tracing::error!(%error, "could not close the audit log cleanly"),
+    }
 }
 
 async fn stdio_caller(auth: &dyn AuthProvider) -> Result<Caller, String> {
@@ -331,7 +345,7 @@ impl Banner<'_> {
 }
 
 /// Reads a secret file, or creates it with 32 random bytes (base64url, mode 0600).
-fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, String> {
     match std::fs::read(path) {
         Ok(bytes) => return Ok(bytes.trim_ascii().to_vec()),
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(format!("{}: {e}", path.display())),
@@ -340,13 +354,18 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, String> {
     let mut raw = [0u8; 32];
     ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| "no OS randomness".to_owned())?;
     let text: String = hex::encode(raw);
+    write_private(path, text.as_bytes())?;
+    Ok(text.into_bytes())
+}
+
+/// Creates `path` with mode 0600 holding `bytes`; refuses to overwrite.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(text.into_bytes())
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 async fn shutdown_signal() {

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use identity_types::{PrivacyKey, TenantId};
 use mcp_audit::{
-    AuditEvent, AuditLog, AuditLogConfig, CheckpointSigner, Decision, FileBackend, FileBackendConfig, HmacKeyring,
+    AuditEvent, AuditLog, AuditLogConfig, CheckpointSigner, Decision, FileBackend, FileBackendConfig,
+    HmacKeyring,
 };
 use serde_json::{Map, Value};
 
@@ -30,7 +31,11 @@ pub fn event(n: u64) -> AuditEvent {
         auth_method: "jwt".into(),
         method: "tools/call".into(),
         tool: Some("orders.list_orders".into()),
-        decision: if n % 3 == 2 { Decision::Denied { code: "missing_role".into() } } else { Decision::Allowed },
+        decision: if n % 3 == 2 {
+            Decision::Denied { code: "missing_role".into() }
+        } else {
+            Decision::Allowed
+        },
         outcome: if n % 3 == 2 { "missing_role".into() } else { "ok".into() },
         duration_us: 100 + n,
         arguments_sha256: Some(hex_of(n, 1)),
