@@ -70,11 +70,9 @@ pub fn verify_dir_with(
             // A record without its newline was never completely written.
             verifier.malformed_checkpoint(&format!("{}: incomplete last line", path.display()));
         }
-        for (n, line) in lines_of(&bytes).enumerate() {
-            verifier.push_line(line, || {
-                format!("{}:{}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(), n + 1)
-            });
-        }
+        let name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let lines: Vec<&[u8]> = lines_of(&bytes).collect();
+        verifier.push_lines(&lines, &|n| format!("{name}:{}", n + 1));
     }
     let path = dir.join(CHECKPOINTS_FILE);
     let stored = read_checkpoints(&path)?;

@@ -182,3 +182,52 @@ async fn entries_after_the_last_checkpoint_are_reported_unanchored() {
     assert!(report.is_ok());
     assert_eq!((report.checkpoints_verified, report.unanchored), (2, 10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_and_sequential_verification_agree_on_a_large_tampered_log() {
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = common::open(dir.path(), &signer, common::config(3_000));
+    let tasks: Vec<_> = (0..12_000)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move { log.append(&common::event(i)).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    log.close().await.unwrap();
+    let mut lines = read_lines(&segment(dir.path()));
+    // Edits on both sides of where the work is split between threads.
+    lines[5_999] = flip_field(&lines[5_999], "outcome");
+    lines.swap(6_000, 6_001);
+    lines.remove(9_000);
+    lines[11_000] = "garbage".into();
+    write_lines(&segment(dir.path()), &lines);
+
+    let parallel = verify(dir.path(), &signer, Some(&keys()));
+    let keyring = keys();
+    let public = signer.public_key();
+    let mut sequential = mcp_audit::Verifier::new(&public, Some(&keyring));
+    for (i, line) in lines.iter().enumerate() {
+        sequential.push_line(line.as_bytes(), || {
+            format!("{}:{}", segment(dir.path()).file_name().unwrap().to_string_lossy(), i + 1)
+        });
+    }
+    let checkpoints = mcp_audit::read_dir(dir.path()).unwrap().checkpoints;
+    let sequential = sequential.finish(&checkpoints);
+    assert_eq!(parallel.problems, sequential.problems);
+    for (kind, seq) in [
+        (ProblemKind::Reordered, Some(6_000)),
+        (ProblemKind::Deleted, Some(9_000)),
+        (ProblemKind::Malformed, None),
+    ] {
+        assert!(parallel.has(kind, seq), "{kind} {seq:?}: {:?}", parallel.problems);
+    }
+    assert!(
+        parallel.problems.iter().any(|p| p.kind == ProblemKind::Modified && p.seq.is_some()),
+        "{:?}",
+        parallel.problems
+    );
+}

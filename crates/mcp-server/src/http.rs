@@ -18,7 +18,7 @@ use mcp_auth::{AuthError, AuthProvider, AuthRequest, BearerChallenge};
 use serde_json::{Map, json};
 use tower::{Layer, Service};
 
-use crate::audit::{AuditEvent, AuditSink, Decision};
+use crate::audit::{AuditEvent, Decision};
 use crate::context::Caller;
 use crate::handler::BoxFuture;
 
@@ -43,7 +43,6 @@ pub(crate) struct AuthState {
     pub(crate) provider: Arc<dyn AuthProvider>,
     pub(crate) allow_anonymous: bool,
     pub(crate) metadata_url: Option<String>,
-    pub(crate) audit: Arc<dyn AuditSink>,
 }
 
 impl AuthLayer {
@@ -101,19 +100,18 @@ where
                     &challenge,
                     "token_in_query",
                     "send the token in the Authorization header, never in the URL",
-                ));
+                )
+                .marked(Refusal { code: "token_in_query", caller: None }));
             }
             // Only the head is needed (and the body is not Sync, so it must not be
             // borrowed across the await).
             let (mut parts, body) = request.into_parts();
             let peer_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-            let started = Instant::now();
             let outcome = state.provider.authenticate(AuthRequest::new(&parts.headers, peer_ip)).await;
             let caller = match outcome {
                 Ok(context) => Caller::Authenticated(context),
                 Err(AuthError::MissingCredentials) if state.allow_anonymous => Caller::Anonymous { peer_ip },
                 Err(error) => {
-                    state.audit_refusal(&parts, &error, started).await;
                     let mut challenge = BearerChallenge::for_auth_error(&error);
                     if let Some(url) = &state.metadata_url {
                         challenge = challenge.resource_metadata(url.clone());
@@ -123,7 +121,8 @@ where
                         &challenge,
                         error.code(),
                         &error.to_string(),
-                    ));
+                    )
+                    .marked(Refusal { code: error.code(), caller: None }));
                 }
             };
             parts.extensions.insert(caller);
@@ -132,28 +131,68 @@ where
     }
 }
 
-impl AuthState {
-    async fn audit_refusal(&self, parts: &http::request::Parts, error: &AuthError, started: Instant) {
-        let request_id = parts.extensions.get::<RequestId>().map(ToString::to_string).unwrap_or_default();
-        let event = AuditEvent {
-            timestamp_ms: crate::service::now_ms(),
-            request_id,
-            principal: None,
-            tenant: None,
-            auth_method: "none".into(),
-            method: "http".into(),
-            tool: None,
-            decision: Decision::Denied { code: error.code().to_owned() },
-            outcome: error.code().to_owned(),
-            duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            arguments_sha256: None,
-            result_sha256: None,
-            metadata: Map::new(),
-        };
-        if let Err(error) = self.audit.record(event).await {
-            tracing::error!(%error, "could not audit a refused authentication");
-        }
+/// A refusal at the door, carried on the response to [`audit_door`]: its stable code
+/// and, when authentication had succeeded, who was refused.
+#[derive(Clone)]
+pub(crate) struct Refusal {
+    pub(crate) code: &'static str,
+    pub(crate) caller: Option<Caller>,
+}
+
+/// Attaching a [`Refusal`] to a response.
+trait Marked {
+    fn marked(self, refusal: Refusal) -> Self;
+}
+
+impl Marked for Response {
+    fn marked(mut self, refusal: Refusal) -> Self {
+        self.extensions_mut().insert(refusal);
+        self
     }
+}
+
+/// The outermost layer of the MCP endpoint: every request the door (or rmcp's transport)
+/// refuses with an error status becomes an audit entry, so no refusal escapes the log.
+/// Refusals inside MCP (guards, unknown tools, rate limits) are audited by the service.
+pub(crate) async fn audit_door(
+    State(shared): State<Arc<crate::service::Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let refusal = response.extensions().get::<Refusal>().cloned();
+    let code = refusal.as_ref().map_or_else(|| format!("http_{}", status.as_u16()), |r| r.code.to_owned());
+    let client = refusal.as_ref().and_then(|r| r.caller.as_ref()).and_then(Caller::client);
+    let request_id = response
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let event = AuditEvent {
+        timestamp_ms: crate::service::now_ms(),
+        request_id,
+        principal: client.map(|c| shared.privacy.pseudonymize(c.isolation_key())),
+        tenant: client.and_then(|c| c.tenant().cloned()),
+        auth_method: client.map_or("none", |c| c.auth_method().as_str()).to_owned(),
+        method: "http".into(),
+        tool: None,
+        decision: Decision::Denied { code: code.clone() },
+        outcome: code,
+        duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        arguments_sha256: None,
+        result_sha256: None,
+        metadata: Map::new(),
+    };
+    if let Err(error) = shared.audit.record(event).await {
+        tracing::error!(%error, "could not audit a refusal at the door");
+    }
+    response
 }
 
 /// RFC 6750 §2.3 puts bearer tokens in `access_token`; Palisade never accepts them there.
@@ -183,7 +222,9 @@ pub(crate) async fn check_origin(
     if let Some(origin) = request.headers().get(http::header::ORIGIN) {
         let ok = origin.to_str().is_ok_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)));
         if !ok {
-            return (StatusCode::FORBIDDEN, axum::Json(json!({ "error": "origin_not_allowed", "error_description": "this Origin may not call the MCP endpoint" }))).into_response();
+            return (StatusCode::FORBIDDEN, axum::Json(json!({ "error": "origin_not_allowed", "error_description": "this Origin may not call the MCP endpoint" })))
+                .into_response()
+                .marked(Refusal { code: "origin_not_allowed", caller: None });
         }
     }
     next.run(request).await
@@ -231,8 +272,10 @@ const SESSION_PRUNE_AT: usize = 10_000;
 /// answers 404 to everyone: closed, not open).
 const MAX_SESSION_BINDINGS: usize = 100_000;
 
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "session_not_found" }))).into_response()
+fn not_found(caller: Option<&Caller>) -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "session_not_found" })))
+        .into_response()
+        .marked(Refusal { code: "session_not_found", caller: caller.cloned() })
 }
 
 pub(crate) async fn bind_session(
@@ -248,7 +291,7 @@ pub(crate) async fn bind_session(
         match sessions.get_mut(session) {
             Some(binding) if binding.owner == key => binding.last_used = Instant::now(),
             // Someone else's session, or none we know of: indistinguishable to the caller.
-            _ => return not_found(),
+            _ => return not_found(request.extensions().get::<Caller>()),
         }
     }
     let response = next.run(request).await;
@@ -342,7 +385,8 @@ pub(crate) async fn scope_challenge(
     // Bounded: the same cap rmcp applies after us.
     let Ok(bytes) = axum::body::to_bytes(body, index.max_body_bytes).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({ "error": "body_too_large" })))
-            .into_response();
+            .into_response()
+            .marked(Refusal { code: "body_too_large", caller: Some(Caller::Authenticated(client)) });
     };
     if let Ok(Probe { method: Some(method), params: Some(ProbeParams { name: Some(name) }) }) =
         serde_json::from_slice(&bytes)
@@ -364,7 +408,8 @@ pub(crate) async fn scope_challenge(
                 &challenge,
                 "insufficient_scope",
                 "the token lacks a scope this tool requires",
-            );
+            )
+            .marked(Refusal { code: "insufficient_scope", caller: Some(Caller::Authenticated(client)) });
         }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await

@@ -481,7 +481,6 @@ impl McpServer {
             provider: self.auth.clone().unwrap_or_else(|| Arc::new(mcp_auth::ChainAuth::new())),
             allow_anonymous: self.allow_anonymous,
             metadata_url: self.metadata.as_ref().and_then(ProtectedResourceMetadata::metadata_url),
-            audit: Arc::clone(&self.audit),
         });
         let bindings = Arc::new(SessionBindings::default());
         let scope_index = Arc::new(crate::http::ScopeIndex {
@@ -511,8 +510,12 @@ impl McpServer {
             .route_layer(axum::middleware::from_fn_with_state(scope_index, crate::http::scope_challenge))
             .route_layer(axum::middleware::from_fn_with_state(bindings, bind_session))
             .route_layer(auth)
+            .route_layer(axum::middleware::from_fn_with_state(Arc::new(origins.clone()), check_origin))
             .route_layer(axum::middleware::from_fn(assign_request_id))
-            .route_layer(axum::middleware::from_fn_with_state(Arc::new(origins.clone()), check_origin));
+            .route_layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.service.shared),
+                crate::http::audit_door,
+            ));
         let origins_for_routes = origins;
 
         let ready = Arc::clone(&self.ready);

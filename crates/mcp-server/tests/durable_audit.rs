@@ -143,3 +143,64 @@ async fn fail_open_is_a_choice_and_counts_what_it_loses() {
     }
     assert_eq!(audit.lost(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_at_the_door_is_audited_with_its_code() {
+    let s = start(Options::default()).await;
+    let support = s.support();
+    let url = format!("{}/mcp", s.base);
+    let post = |extra: &[(&str, &str)], body: String| {
+        let mut request = s
+            .http
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in extra {
+            request = request.header(*k, *v);
+        }
+        request
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+    .to_string();
+    let bearer = format!("Bearer {support}");
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        (
+            "origin_not_allowed",
+            post(&[("origin", "https://evil.example"), ("authorization", &bearer)], init.clone()),
+            403,
+        ),
+        ("token_in_query", s.http.post(format!("{url}?access_token=abc")).body(init.clone()), 400),
+        ("missing_credentials", post(&[], init.clone()), 401),
+        (
+            "session_not_found",
+            post(&[("authorization", &bearer), ("mcp-session-id", "no-such-session")], init.clone()),
+            404,
+        ),
+        (
+            "body_too_large",
+            post(&[("authorization", &bearer)], format!("{{\"x\":\"{}\"}}", "a".repeat(2 << 20))),
+            413,
+        ),
+    ];
+    for (code, request, status) in cases {
+        let before = s.audit.events().len();
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{code}");
+        let request_id = response.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+        let events = s.audit.events();
+        let event = events[before..]
+            .iter()
+            .find(|e| e.method == "http")
+            .unwrap_or_else(|| panic!("{code} not audited"));
+        assert_eq!(event.outcome, code);
+        assert_eq!(event.request_id, request_id, "the entry carries the request id the caller saw");
+        if code == "session_not_found" || code == "body_too_large" {
+            assert!(
+                event.principal.is_some() && event.tenant.is_some(),
+                "{code}: who was refused is recorded"
+            );
+        }
+    }
+}
