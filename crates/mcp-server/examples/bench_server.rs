@@ -4,7 +4,8 @@
 //! ```text
 //! bench_server bare   # anonymous callers, a public tool: rmcp + our dispatch only
 //! bench_server auth   # JWT authentication + a role and a scope guard
-//! bench_server full   # auth + guards + per-principal rate limit + concurrency limits + audit hook
+//! bench_server full   # auth + guards + per-principal rate limit + concurrency limits
+//!                     # + the durable audit log (file, group commit, HMAC chain, Merkle checkpoints)
 //! ```
 //!
 //! Prints `LISTEN <addr>` once serving. The HS256 secret comes from `BENCH_JWT_SECRET`.
@@ -12,25 +13,23 @@
 
 use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use mcp_audit::{AuditLog, AuditLogConfig, CheckpointSigner, FileBackend, FileBackendConfig, HmacKeyring};
 use mcp_auth::{Algorithm, JwtAuth, JwtOptions, ProtectedResourceMetadata};
-use mcp_server::{AuditError, AuditEvent, AuditSink, BoxFuture, Json, McpServer, Quota, Tool};
+use mcp_server::{DurableAudit, Json, McpServer, Quota, Tool};
 use serde_json::{Value, json};
 
 async fn echo() -> Json<Value> {
     Json(json!({ "ok": true }))
 }
 
-/// Counts events: the audit hook's cost without a log behind it.
-#[derive(Default)]
-struct CountingSink(AtomicU64);
-
-impl AuditSink for CountingSink {
-    fn record(&self, _event: AuditEvent) -> BoxFuture<Result<(), AuditError>> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Box::pin(async { Ok(()) })
-    }
+/// The real audit log, in a temporary directory (`BENCH_AUDIT_DIR` to keep it).
+fn durable_audit(dir: &std::path::Path) -> Arc<DurableAudit> {
+    let signer = CheckpointSigner::generate().unwrap();
+    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir), &signer.public_key()).unwrap();
+    let keys = HmacKeyring::from_text("bench-audit-hmac-key-0123456789abcdefghij").unwrap();
+    let log = AuditLog::start(backend, resume, keys, signer, AuditLogConfig::default(), vec![]);
+    Arc::new(DurableAudit::new(log))
 }
 
 #[tokio::main]
@@ -47,6 +46,8 @@ async fn main() {
         )
     };
     let builder = McpServer::builder("bench", "0");
+    let scratch = tempfile::tempdir().unwrap();
+    let audit_dir = std::env::var_os("BENCH_AUDIT_DIR").map_or_else(|| scratch.path().to_owned(), Into::into);
     let server = match mode.as_str() {
         "bare" => builder.allow_anonymous().tool(Tool::new("echo", echo).read_only().public()),
         "auth" => builder
@@ -58,7 +59,7 @@ async fn main() {
             .resource(ProtectedResourceMetadata::new(&resource))
             .rate_limit(Quota::per_second(std::num::NonZeroU32::new(1_000_000).unwrap()))
             .max_concurrency(1024, 256)
-            .audit(Arc::new(CountingSink::default()))
+            .audit(durable_audit(&audit_dir))
             .tool(Tool::new("echo", echo).read_only().roles(["bench"]).scopes(["read"])),
     }
     .build()
