@@ -237,6 +237,8 @@ pub(crate) fn open(
         witnesses.push(Arc::new(FileWitness::new(path)));
     }
     if let Some(url) = &section.witness_url {
+        // reqwest is built without a bundled TLS provider; the workspace's is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
         witnesses.push(Arc::new(WebhookWitness::new(client, url)));

@@ -53,6 +53,14 @@ fn verify(dir: &Path, with_hmac: bool) -> Output {
     palisade(&args, &[("TEST_AUDIT_HMAC", hmac.trim())])
 }
 
+fn read_checkpoint_sizes(dir: &Path) -> Vec<u64> {
+    std::fs::read_to_string(dir.join("audit/checkpoints.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["size"].as_u64().unwrap())
+        .collect()
+}
+
 fn segment(dir: &Path) -> std::path::PathBuf {
     dir.join("audit/segment-00000000000000000000.jsonl")
 }
@@ -129,6 +137,52 @@ async fn the_log_verifies_after_shutdown_and_proofs_check_out() {
         &[],
     );
     assert!(!refused.status.success());
+
+    // A second run on the same data: a second checkpoint, and a consistency proof that
+    // the new tree extends the old one.
+    let first_size = read_checkpoint_sizes(&dir)[0];
+    let mut d = start_in(std::mem::replace(&mut d.dir, tempfile::tempdir().unwrap()));
+    let support = mint(&d, "alice", "acme", "support", "read");
+    assert_eq!(
+        error_code(&d.call(&support, "customers.search_customers", json!({"query": "b"})).await),
+        "ok"
+    );
+    stop_gracefully(&mut d);
+    let dir = d.dir.path().to_owned();
+    let sizes = read_checkpoint_sizes(&dir);
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    let consistency = palisade(
+        &[
+            "audit",
+            "consistency",
+            "--log",
+            log.to_str().unwrap(),
+            "--from",
+            &first_size.to_string(),
+            "--to",
+            &sizes[1].to_string(),
+        ],
+        &[],
+    );
+    assert!(consistency.status.success(), "{}", String::from_utf8_lossy(&consistency.stderr));
+    std::fs::write(&proof_path, &consistency.stdout).unwrap();
+    let checked = palisade(
+        &[
+            "audit",
+            "verify-proof",
+            "--proof",
+            proof_path.to_str().unwrap(),
+            "--public-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        checked.status.success() && stdout(&checked).contains("extends the tree of"),
+        "{}",
+        stdout(&checked)
+    );
+    let log_text = std::fs::read_to_string(segment(&dir)).unwrap();
 
     // One byte changed in the log: verify fails and says what and where.
     let tampered = log_text.replacen("\"missing_role\"", "\"missing_rolf\"", 1);
