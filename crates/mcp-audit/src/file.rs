@@ -188,6 +188,18 @@ impl FileBackend {
         }
 
         let checkpoints_path = dir.join(CHECKPOINTS_FILE);
+        // A crash mid-checkpoint leaves an incomplete last line (the checkpoint was never
+        // used); set it aside like a torn record. A complete unreadable line is damage.
+        let mut checkpoint_bytes = Vec::new();
+        if let Ok(mut file) = File::open(&checkpoints_path) {
+            file.read_to_end(&mut checkpoint_bytes).map_err(io_err(&checkpoints_path))?;
+        }
+        if !checkpoint_bytes.is_empty() && !checkpoint_bytes.ends_with(b"\n") {
+            let keep = checkpoint_bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let torn = set_aside(&checkpoints_path, &checkpoint_bytes[keep..], keep as u64)?;
+            tracing::warn!(location = %torn.location, bytes = torn.bytes, kept_at = ?torn.kept_at,
+                "audit checkpoints file had an incomplete last line; set aside");
+        }
         let CheckpointFile { checkpoints, unreadable } =
             read_checkpoints(&checkpoints_path).map_err(io_err(&checkpoints_path))?;
         if let Some(line) = unreadable.first() {

@@ -59,6 +59,30 @@ async fn a_torn_tail_is_set_aside_and_reported() {
 }
 
 #[tokio::test]
+async fn a_torn_checkpoint_is_set_aside_and_the_log_reopens() {
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), &signer, 5, 100).await;
+    let path = dir.path().join("checkpoints.jsonl");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let clean = bytes.len();
+    bytes.extend_from_slice(br#"{"key_id":"e0","ro"#);
+    std::fs::write(&path, &bytes).unwrap();
+    let log = open(dir.path(), &signer, config(100));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), clean as u64);
+    assert_eq!(log.append(&event(5)).await.unwrap(), 5);
+    log.close().await.unwrap();
+    assert!(verify_dir(dir.path(), &signer.public_key(), Some(&keys())).unwrap().is_ok());
+
+    // A complete line that is not a checkpoint is damage, not a crash.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"size\":1}\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap_err();
+    assert!(matches!(error, OpenError::Replay(ReplayError::Damaged { .. })), "{error}");
+}
+
+#[tokio::test]
 async fn a_damaged_or_truncated_log_is_not_reopened() {
     let signer = CheckpointSigner::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
