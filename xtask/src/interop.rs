@@ -3,7 +3,10 @@
 //!
 //! - the official MCP Python SDK (`tests/interop/requirements.txt`), installed into
 //!   `target/interop-venv`, running `tests/interop/python_client.py`;
-//! - the MCP Inspector CLI from npm, installed into `target/interop-node`.
+//! - the MCP Inspector CLI from npm, installed into `target/interop-node`;
+//! - then, after a graceful shutdown, `tests/interop/verify_audit.py`: a standard-library
+//!   Python verifier of the audit log the run produced (canonical JSON, HMAC chain,
+//!   Merkle roots, Ed25519 checkpoint signatures), sharing no code with ours.
 //!
 //! Both installs are cached by a stamp of what was asked for, so a warm run does no
 //! network. Without python3 or npm the step fails under `CI=true` and is skipped with a
@@ -55,14 +58,38 @@ fn cached_install(name: &str, stamp: &Path, key: &str, command: Command) -> Resu
 struct Server {
     child: Child,
     endpoint: String,
-    _data: PathBuf,
+    data: PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self._data);
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+impl Server {
+    /// SIGTERM, then wait (up to 30 s) for a clean exit: the server drains, flushes its
+    /// audit log and signs a final checkpoint.
+    fn stop_gracefully(&mut self) -> Result<(), String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| format!("kill: {e}"))?;
+        if !status.success() {
+            return Err("could not signal the server".into());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(exit) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return if exit.success() { Ok(()) } else { Err(format!("the server exited with {exit}")) };
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the server did not stop within 30 s of SIGTERM".into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
 
@@ -93,7 +120,7 @@ fn start_server() -> Result<Server, String> {
     // Keep draining stdout so the server never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
     let endpoint = endpoint.ok_or("palisade did not print its endpoint")?;
-    Ok(Server { child, endpoint, _data: data })
+    Ok(Server { child, endpoint, data })
 }
 
 fn mint(endpoint: &str, sub: &str, tenant: &str, roles: &str, scopes: &str) -> Result<String, String> {
@@ -116,7 +143,7 @@ pub(crate) fn run() -> Result<(), String> {
     build.args(["build", "--locked", "-p", "palisade"]);
     step("interop: build palisade", build)?;
     let target = workspace_root().join("target");
-    let server = start_server()?;
+    let mut server = start_server()?;
     let support = mint(&server.endpoint, "alice", "acme", "support", "read write")?;
     let viewer = mint(&server.endpoint, "vic", "globex", "viewer", "read")?;
 
@@ -165,6 +192,16 @@ pub(crate) fn run() -> Result<(), String> {
         inspector_checks(&node.join("node_modules/.bin/mcp-inspector"), &server.endpoint, &support)?;
     } else {
         missing("npm")?;
+    }
+    // The audit log the run produced, checked by a verifier that shares no code with us.
+    server.stop_gracefully()?;
+    if have("python3") {
+        let mut verify = Command::new("python3");
+        verify
+            .arg(workspace_root().join("tests/interop/verify_audit.py"))
+            .arg(server.data.join("audit"))
+            .arg(server.data.join("audit-hmac.secret"));
+        step("interop: independent Python verifier of the audit log", verify)?;
     }
     Ok(())
 }
