@@ -47,6 +47,10 @@ pub struct AuditEvent {
     pub duration_us: u64,
     /// SHA-256 (hex) of the canonical JSON arguments.
     pub arguments_sha256: Option<String>,
+    /// A redacted copy of the arguments, when the deployment records one (off by
+    /// default; absent from the entry when off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
     /// SHA-256 (hex) of the canonical JSON result.
     pub result_sha256: Option<String>,
     /// Metadata the handler attached to its response.
@@ -84,6 +88,7 @@ mod tests {
             outcome: "missing_role".into(),
             duration_us: 9,
             arguments_sha256: None,
+            arguments: None,
             result_sha256: None,
             metadata,
         };

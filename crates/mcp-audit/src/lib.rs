@@ -30,7 +30,7 @@
 //! #     timestamp_ms: 1, request_id: "r".into(), principal: None, tenant: None,
 //! #     auth_method: "jwt".into(), method: "tools/call".into(), tool: Some("t".into()),
 //! #     decision: mcp_audit::Decision::Allowed, outcome: "ok".into(), duration_us: 1,
-//! #     arguments_sha256: None, result_sha256: None, metadata: Default::default() };
+//! #     arguments_sha256: None, arguments: None, result_sha256: None, metadata: Default::default() };
 //! let signer = CheckpointSigner::generate()?;
 //! let public = signer.public_key();
 //! let keys = HmacKeyring::from_text("a-secret-of-at-least-thirty-two-bytes!")?;

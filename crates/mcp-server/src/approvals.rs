@@ -197,6 +197,7 @@ pub(crate) async fn grant(
         outcome: outcome_code.to_owned(),
         duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         arguments_sha256: None,
+        arguments: None,
         result_sha256: None,
         metadata: Map::new(),
     };

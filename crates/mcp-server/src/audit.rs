@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use mcp_audit::{AuditEvent, Decision};
 use mcp_audit::{AuditLog, AuditLogError};
+use serde_json::Value;
 
 use crate::handler::BoxFuture;
 
@@ -163,5 +164,153 @@ impl AuditSink for DurableAudit {
     fn flush(&self) -> BoxFuture<Result<(), AuditError>> {
         let log = self.log.clone();
         Box::pin(async move { log.flush().await.map(drop).map_err(|e| AuditError(e.to_string())) })
+    }
+}
+
+/// Makes the copy of a call's arguments that its audit entry records.
+pub trait ArgumentRedactor: Send + Sync + 'static {
+    /// The copy to record for a call of `tool` with `arguments`.
+    fn redact(&self, tool: &str, arguments: &Value) -> Value;
+}
+
+/// Replaces the values of sensitive fields, at any depth, with `"[REDACTED]"` and
+/// shortens long strings, so an audit entry shows what was asked without holding
+/// secrets or bulk data.
+///
+/// ```
+/// use mcp_server::{ArgumentRedactor, RedactFields};
+/// let redactor = RedactFields::sensitive();
+/// let copy = redactor.redact("users.update", &serde_json::json!({"id": "u1", "Password": "hunter2"}));
+/// assert_eq!(copy, serde_json::json!({"id": "u1", "Password": "[REDACTED]"}));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedactFields {
+    /// Lower-case field names whose values are replaced.
+    names: Vec<String>,
+    /// Strings longer than this many characters are cut.
+    max_string_chars: usize,
+}
+
+impl RedactFields {
+    /// Redacts the named fields (compared case-insensitively, `-` and `_` alike).
+    #[must_use]
+    pub fn new<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self { names: names.into_iter().map(|n| normalize(n.as_ref())).collect(), max_string_chars: 256 }
+    }
+
+    /// Fields that commonly hold secrets or personal data: passwords, tokens, keys,
+    /// card and account numbers, national ids, e-mail addresses and phone numbers.
+    #[must_use]
+    pub fn sensitive() -> Self {
+        Self::new([
+            "password",
+            "passwd",
+            "secret",
+            "client_secret",
+            "token",
+            "access_token",
+            "refresh_token",
+            "api_key",
+            "apikey",
+            "authorization",
+            "cookie",
+            "private_key",
+            "card_number",
+            "credit_card",
+            "cvv",
+            "cvc",
+            "iban",
+            "account_number",
+            "ssn",
+            "national_id",
+            "tax_id",
+            "email",
+            "phone",
+        ])
+    }
+
+    /// Redacts these fields too.
+    #[must_use]
+    pub fn also<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.names.extend(names.into_iter().map(|n| normalize(n.as_ref())));
+        self
+    }
+
+    /// Cuts strings longer than `chars` characters (default 256).
+    #[must_use]
+    pub fn max_string_chars(mut self, chars: usize) -> Self {
+        self.max_string_chars = chars;
+        self
+    }
+
+    fn copy(&self, value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, member)| {
+                        let copied = if self.names.contains(&normalize(key)) {
+                            Value::String("[REDACTED]".into())
+                        } else {
+                            self.copy(member)
+                        };
+                        (key.clone(), copied)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(|item| self.copy(item)).collect()),
+            Value::String(text) if text.chars().count() > self.max_string_chars => {
+                let mut cut: String = text.chars().take(self.max_string_chars).collect();
+                cut.push('…');
+                Value::String(cut)
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+fn normalize(name: &str) -> String {
+    name.to_ascii_lowercase().replace('-', "_")
+}
+
+impl ArgumentRedactor for RedactFields {
+    fn redact(&self, _tool: &str, arguments: &Value) -> Value {
+        self.copy(arguments)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redaction_table() {
+        let redactor = RedactFields::sensitive().max_string_chars(4);
+        let cases = [
+            (json!({"a": 1}), json!({"a": 1})),
+            (
+                json!({"API-Key": "k", "apiKey": "k"}),
+                json!({"API-Key": "[REDACTED]", "apiKey": "[REDACTED]"}),
+            ),
+            (
+                json!({"user": {"email": "a@b.c", "name": "Ann"}}),
+                json!({"user": {"email": "[REDACTED]", "name": "Ann"}}),
+            ),
+            (json!([{"token": {"nested": true}}]), json!([{"token": "[REDACTED]"}])),
+            (json!({"q": "abcdefgh"}), json!({"q": "abcd…"})),
+            (json!({"q": "abcd"}), json!({"q": "abcd"})),
+            (json!("plain"), json!("plai…")),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(redactor.redact("t", &input), expected, "{input}");
+        }
     }
 }

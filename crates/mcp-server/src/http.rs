@@ -186,6 +186,7 @@ pub(crate) async fn audit_door(
         outcome: code,
         duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         arguments_sha256: None,
+        arguments: None,
         result_sha256: None,
         metadata: Map::new(),
     };

@@ -60,7 +60,8 @@ mod tool;
 
 pub use approvals::ApprovalConfig;
 pub use audit::{
-    AuditError, AuditEvent, AuditFailureMode, AuditSink, Decision, DurableAudit, MemoryAuditSink,
+    ArgumentRedactor, AuditError, AuditEvent, AuditFailureMode, AuditSink, Decision, DurableAudit,
+    MemoryAuditSink, RedactFields,
 };
 pub use context::{Caller, RequestContext};
 pub use error::ToolError;

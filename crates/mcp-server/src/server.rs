@@ -19,7 +19,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
-use crate::audit::{AuditSink, NoAudit};
+#[cfg(doc)]
+use crate::audit::RedactFields;
+use crate::audit::{ArgumentRedactor, AuditSink, NoAudit};
 use crate::context::{Caller, StateMap};
 use crate::http::{
     AuthLayer, AuthState, SessionBindings, assign_request_id, bind_session, check_origin, not_ready,
@@ -83,6 +85,7 @@ pub struct McpServerBuilder {
     privacy: Option<PrivacyKey>,
     state: StateMap,
     denial_detail: DenialDetail,
+    argument_copy: Option<Arc<dyn ArgumentRedactor>>,
     policies: Vec<Arc<dyn Guard>>,
     allowed_origins: Vec<String>,
     allowed_hosts: Vec<String>,
@@ -146,6 +149,12 @@ impl McpServerBuilder {
     /// Registers shared state, available to handlers as `State<T>`.
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state = self.state.with(Arc::new(value));
+        self
+    }
+    /// Records a redacted copy of each call's arguments in its audit entry (off by
+    /// default: entries carry only the arguments' digest). See [`RedactFields`].
+    pub fn audit_arguments(mut self, redactor: Arc<dyn ArgumentRedactor>) -> Self {
+        self.argument_copy = Some(redactor);
         self
     }
     /// Whether denials name the roles or scopes they needed (default) or hide them.
@@ -309,6 +318,7 @@ impl McpServerBuilder {
             privacy,
             state: self.state,
             denial_detail: self.denial_detail,
+            argument_copy: self.argument_copy,
             approvals,
             background: tokio_util::task::TaskTracker::new(),
             state_store: self.state_store.unwrap_or_else(|| {
@@ -411,6 +421,7 @@ impl McpServer {
             privacy: None,
             state: StateMap::default(),
             denial_detail: DenialDetail::default(),
+            argument_copy: None,
             policies: Vec::new(),
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),

@@ -37,6 +37,7 @@ struct CallRecord {
     decision: Decision,
     outcome: &'static str,
     arguments_sha256: Option<String>,
+    arguments: Option<Value>,
     result_sha256: Option<String>,
     metadata: Map<String, Value>,
 }
@@ -48,6 +49,7 @@ impl CallRecord {
             decision: Decision::Denied { code: code.to_owned() },
             outcome: code,
             arguments_sha256,
+            arguments: None,
             result_sha256: None,
             metadata: Map::new(),
         }
@@ -74,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) privacy: PrivacyKey,
     pub(crate) state: StateMap,
     pub(crate) denial_detail: DenialDetail,
+    /// Makes the redacted copy of arguments audit entries carry, when configured.
+    pub(crate) argument_copy: Option<Arc<dyn crate::audit::ArgumentRedactor>>,
     /// The approval workflow, when configured.
     pub(crate) approvals: Option<Arc<crate::approvals::Approvals>>,
     /// Background tasks of handlers, awaited on shutdown.
@@ -161,6 +165,7 @@ impl PalisadeService {
             outcome: record.outcome.to_owned(),
             duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             arguments_sha256: record.arguments_sha256,
+            arguments: record.arguments,
             result_sha256: record.result_sha256,
             metadata: record.metadata,
         };
@@ -357,6 +362,7 @@ impl ServerHandler for PalisadeService {
         .find_map(Value::as_str)
         .map(str::to_owned);
 
+        let arguments_copy = self.shared.argument_copy.as_ref().map(|r| r.redact(&name, &arguments));
         let outcome = self.run_call(&origin, entry, arguments, grant, context.ct.clone()).await;
         let (decision, code, result, result_sha256, metadata) = match &outcome {
             Ok(response) => {
@@ -371,8 +377,15 @@ impl ServerHandler for PalisadeService {
                 (decision, code, Some(error.to_json(self.shared.denial_detail)), None, Map::new())
             }
         };
-        let record =
-            CallRecord { tool: name, decision, outcome: code, arguments_sha256, result_sha256, metadata };
+        let record = CallRecord {
+            tool: name,
+            decision,
+            outcome: code,
+            arguments_sha256,
+            arguments: arguments_copy,
+            result_sha256,
+            metadata,
+        };
         if let Err(audit_error) = self.audit(&origin, started, record).await {
             return Ok(
                 CallToolResult::structured_error(audit_error.to_json(self.shared.denial_detail)).into()

@@ -204,3 +204,44 @@ async fn every_refusal_at_the_door_is_audited_with_its_code() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argument_copies_are_off_by_default_and_redacted_when_on() {
+    let arguments = json!({"customer_id": "c-1", "password": "hunter2", "note": "n".repeat(300)});
+    let plain = start(Options::default()).await;
+    let support = plain.support();
+    assert_eq!(
+        plain.call(Some(&support), "customers.get_customer", arguments.clone()).await.tool_outcome(),
+        "ok"
+    );
+    let event = plain
+        .audit
+        .events()
+        .into_iter()
+        .find(|e| e.tool.as_deref() == Some("customers.get_customer"))
+        .unwrap();
+    assert_eq!(event.arguments, None, "only the digest by default");
+    assert!(event.arguments_sha256.is_some());
+    assert!(!event.canonical().contains("\"arguments\""), "the field is absent, not null");
+
+    let redacting = start(Options {
+        audit_arguments: Some(Arc::new(mcp_server::RedactFields::sensitive().max_string_chars(8))),
+        ..Options::default()
+    })
+    .await;
+    let support = redacting.support();
+    assert_eq!(
+        redacting.call(Some(&support), "customers.get_customer", arguments).await.tool_outcome(),
+        "ok"
+    );
+    let event = redacting
+        .audit
+        .events()
+        .into_iter()
+        .find(|e| e.tool.as_deref() == Some("customers.get_customer"))
+        .unwrap();
+    assert_eq!(
+        event.arguments,
+        Some(json!({"customer_id": "c-1", "password": "[REDACTED]", "note": "nnnnnnnn…"}))
+    );
+}

@@ -131,6 +131,10 @@ pub(crate) struct AuditSection {
     pub(crate) max_segment_bytes: u64,
     /// Run tool calls even when they cannot be audited (default false: refuse them).
     pub(crate) fail_open: bool,
+    /// Record a redacted copy of each call's arguments (default false: digests only).
+    pub(crate) record_arguments: bool,
+    /// Field names redacted in those copies, beyond the built-in sensitive ones.
+    pub(crate) redact_fields: Vec<String>,
     /// Export every checkpoint to this file (on another volume).
     pub(crate) witness_file: Option<PathBuf>,
     /// POST every checkpoint to this URL.
@@ -147,6 +151,8 @@ impl Default for AuditSection {
             checkpoint_interval_ms: 1_000,
             max_segment_bytes: 64 << 20,
             fail_open: false,
+            record_arguments: false,
+            redact_fields: Vec::new(),
             witness_file: None,
             witness_url: None,
         }

@@ -193,6 +193,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if !config.server.allowed_hosts.is_empty() {
         builder = builder.allowed_hosts(config.server.allowed_hosts.clone());
     }
+    if config.audit.record_arguments {
+        let redactor = mcp_server::RedactFields::sensitive().also(&config.audit.redact_fields);
+        builder = builder.audit_arguments(Arc::new(redactor));
+    }
     for router in example::routers() {
         builder = builder.router(router);
     }

@@ -39,6 +39,7 @@ pub fn event(n: u64) -> AuditEvent {
         outcome: if n % 3 == 2 { "missing_role".into() } else { "ok".into() },
         duration_us: 100 + n,
         arguments_sha256: Some(hex_of(n, 1)),
+        arguments: None,
         result_sha256: Some(hex_of(n, 2)),
         metadata,
     }

@@ -71,11 +71,20 @@ pub struct Options {
     pub audit: Option<Arc<dyn mcp_server::AuditSink>>,
     /// Resolving this shuts the server down gracefully.
     pub shutdown: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Record redacted copies of arguments in audit entries.
+    pub audit_arguments: Option<Arc<dyn mcp_server::ArgumentRedactor>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { anonymous: false, per_second: 1000, approvals: false, audit: None, shutdown: None }
+        Self {
+            anonymous: false,
+            per_second: 1000,
+            approvals: false,
+            audit: None,
+            shutdown: None,
+            audit_arguments: None,
+        }
     }
 }
 
@@ -164,6 +173,9 @@ pub async fn start(options: Options) -> TestServer {
         .tool(Tool::new("slow", slow).timeout(Duration::from_millis(200)).roles(["admin"]));
     if options.anonymous {
         builder = builder.allow_anonymous();
+    }
+    if let Some(redactor) = options.audit_arguments.clone() {
+        builder = builder.audit_arguments(redactor);
     }
     if options.approvals {
         let signer = mcp_guards::ApprovalSigner::new(b"approval-signing-key-0123456789abcdef")
