@@ -96,6 +96,7 @@ struct Health {
     failed: AtomicBool,
     reason: std::sync::Mutex<String>,
     size: AtomicU64,
+    batches: AtomicU64,
     queued: AtomicU64,
     checkpoint: std::sync::Mutex<Option<Checkpoint>>,
 }
@@ -210,6 +211,12 @@ impl AuditLog {
     #[must_use]
     pub fn size(&self) -> u64 {
         self.health.size.load(Ordering::SeqCst)
+    }
+
+    /// Batches written so far: `size() / batches()` is the mean group-commit size.
+    #[must_use]
+    pub fn batches(&self) -> u64 {
+        self.health.batches.load(Ordering::Relaxed)
     }
 
     /// Callers currently waiting for queue space (back-pressure in action).
@@ -382,6 +389,7 @@ impl<B: Backend> Writer<B> {
                 self.last_mac = last_mac;
                 self.tree = tree;
                 self.health.size.store(self.next_seq, Ordering::SeqCst);
+                self.health.batches.fetch_add(1, Ordering::Relaxed);
                 if self.retry_at.take().is_some() {
                     tracing::warn!("audit storage recovered");
                     self.health.set_failed(None);

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Prints `LISTEN <addr>` once serving. The HS256 secret comes from `BENCH_JWT_SECRET`.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -29,6 +29,15 @@ fn durable_audit(dir: &std::path::Path) -> Arc<DurableAudit> {
     let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir), &signer.public_key()).unwrap();
     let keys = HmacKeyring::from_text("bench-audit-hmac-key-0123456789abcdefghij").unwrap();
     let log = AuditLog::start(backend, resume, keys, signer, AuditLogConfig::default(), vec![]);
+    if std::env::var_os("BENCH_AUDIT_STATS").is_some() {
+        let log = log.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                eprintln!("audit: {} entries in {} batches", log.size(), log.batches());
+            }
+        });
+    }
     Arc::new(DurableAudit::new(log))
 }
 
