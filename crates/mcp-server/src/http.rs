@@ -368,33 +368,54 @@ struct ProbeParams<'a> {
     name: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// Scope step-up (MCP authorization, RFC 6750 §3.1): when the first guard that refuses an
-/// authenticated caller's `tools/call` refuses for a missing scope, the answer is HTTP 403
-/// with `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` naming every scope
-/// the tool can require, so the client can obtain a token that has them. Other refusals
-/// stay MCP tool errors.
-pub(crate) async fn scope_challenge(
+/// Reads a POSTed message once, after authentication, for two checks:
+///
+/// - **Parse errors.** A body that is not JSON at all (bad syntax, cut short, trailing
+///   bytes) gets HTTP 400 with the JSON-RPC parse error (-32700) and the reason. Valid JSON
+///   of the wrong shape goes on to rmcp, which answers with the JSON-RPC error for it.
+/// - **Scope step-up** (MCP authorization, RFC 6750 §3.1): when the first guard that
+///   refuses an authenticated caller's `tools/call` refuses for a missing scope, the answer
+///   is HTTP 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`
+///   naming every scope the tool can require, so the client can obtain a token that has
+///   them. Other refusals stay MCP tool errors.
+pub(crate) async fn inspect_message(
     State(index): State<Arc<ScopeIndex>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let client = match request.extensions().get::<Caller>() {
-        Some(Caller::Authenticated(client)) if request.method() == http::Method::POST => client.clone(),
-        _ => return next.run(request).await,
-    };
+    if request.method() != http::Method::POST {
+        return next.run(request).await;
+    }
+    let caller = request.extensions().get::<Caller>().cloned();
     let (parts, body) = request.into_parts();
     // Bounded: the same cap rmcp applies after us.
     let Ok(bytes) = axum::body::to_bytes(body, index.max_body_bytes).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(json!({ "error": "body_too_large" })))
             .into_response()
-            .marked(Refusal { code: "body_too_large", caller: Some(Caller::Authenticated(client)) });
+            .marked(Refusal { code: "body_too_large", caller });
     };
-    if let Ok(Probe { method: Some(method), params: Some(ProbeParams { name: Some(name) }) }) =
-        serde_json::from_slice(&bytes)
+    let probe = match serde_json::from_slice::<Probe<'_>>(&bytes) {
+        Ok(probe) => Some(probe),
+        Err(error) if error.classify() != serde_json::error::Category::Data => {
+            let body = json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": { "code": -32700, "message": format!("parse error: {error}") },
+            });
+            return (StatusCode::BAD_REQUEST, axum::Json(body))
+                .into_response()
+                .marked(Refusal { code: "parse_error", caller });
+        }
+        Err(_) => None,
+    };
+    if let (
+        Some(Caller::Authenticated(client)),
+        Some(Probe { method: Some(method), params: Some(ProbeParams { name: Some(name) }) }),
+    ) = (&caller, probe)
         && method == "tools/call"
         && let Some(tool) = index.tools.get(name.as_ref())
     {
-        let ctx = mcp_guards::GuardContext::for_listing(Some(&client), &tool.info);
+        let ctx = mcp_guards::GuardContext::for_listing(Some(client), &tool.info);
         let first_denial = tool.guards.iter().find_map(|g| match g.check(&ctx).into_ready() {
             Ok(Err(denial)) => Some(denial),
             _ => None,
@@ -410,7 +431,7 @@ pub(crate) async fn scope_challenge(
                 "insufficient_scope",
                 "the token lacks a scope this tool requires",
             )
-            .marked(Refusal { code: "insufficient_scope", caller: Some(Caller::Authenticated(client)) });
+            .marked(Refusal { code: "insufficient_scope", caller: caller.clone() });
         }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await

@@ -518,7 +518,7 @@ impl McpServer {
         });
         let protected = Router::new()
             .route_service(&self.mcp_path(), mcp)
-            .route_layer(axum::middleware::from_fn_with_state(scope_index, crate::http::scope_challenge))
+            .route_layer(axum::middleware::from_fn_with_state(scope_index, crate::http::inspect_message))
             .route_layer(axum::middleware::from_fn_with_state(bindings, bind_session))
             .route_layer(auth)
             .route_layer(axum::middleware::from_fn_with_state(Arc::new(origins.clone()), check_origin))

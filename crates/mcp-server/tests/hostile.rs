@@ -44,22 +44,32 @@ async fn malformed_requests_get_clear_errors() {
     let token = s.support();
     let session = s.session(Some(&token)).await;
     let json = "application/json";
-    // rmcp rejects bodies it cannot decode as a JSON-RPC message with 415 and a message
-    // naming the decoding error; a decodable message with bad content gets a JSON-RPC error.
+    // A body that is not JSON gets 400 and the JSON-RPC parse error (-32700); JSON that is
+    // not a JSON-RPC message is refused by rmcp (400 or 415, with a message naming the
+    // decoding error); a decodable message with bad content gets a JSON-RPC error.
     let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
     let cases: Vec<(&str, &str, Vec<u8>, &[u16])> = vec![
-        ("not JSON", json, b"{not json".to_vec(), &[400, 415]),
-        ("invalid UTF-8", json, vec![0xff, 0xfe, 0x7b], &[400, 415]),
-        ("empty body", json, Vec::new(), &[400, 415]),
+        ("not JSON", json, b"{not json".to_vec(), &[400]),
+        ("invalid UTF-8", json, vec![0xff, 0xfe, 0x7b], &[400]),
+        ("empty body", json, Vec::new(), &[400]),
+        ("cut short", json, br#"{"jsonrpc":"2.0","id":1,"method":"pi"#.to_vec(), &[400]),
+        ("trailing bytes", json, br#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#.to_vec(), &[400]),
         ("wrong content type", "text/plain", br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.to_vec(), &[415]),
         ("oversized body", json, vec![b' '; 2 * 1024 * 1024], &[413]),
         ("100k-deep nesting", json, deep.into_bytes(), &[400, 415]),
         ("a JSON string", json, br#""hello""#.to_vec(), &[400, 415]),
     ];
     for (name, content_type, body, allowed) in cases {
+        let not_json =
+            content_type == json && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err();
         let (status, text) = raw(&s, &token, Some(&session), content_type, body).await;
         assert!(allowed.contains(&status), "{name}: status {status}, body {text:.200}");
         assert!(!text.is_empty(), "{name}: the refusal says why");
+        if not_json && status == 400 && name != "100k-deep nesting" {
+            let reply: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(reply["error"]["code"], -32700, "{name}: {text}");
+            assert_eq!(reply["id"], Value::Null);
+        }
     }
     let unknown = s
         .post(Some(&token), Some(&session), json!({"jsonrpc": "2.0", "id": 9, "method": "no/such/method"}))
