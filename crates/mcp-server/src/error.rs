@@ -56,6 +56,12 @@ pub enum ToolError {
     /// The call was cancelled by the client or by shutdown.
     #[error("the call was cancelled")]
     Cancelled,
+    /// The tool's circuit breaker is open after repeated failures; nothing was run.
+    #[error("the tool is failing and temporarily unavailable; retry after {} ms", retry_after.as_millis())]
+    Unavailable {
+        /// When the next trial call will be let through.
+        retry_after: Duration,
+    },
     /// The audit log could not record the call, so it was refused (fail closed).
     #[error("the call was refused because it could not be audited")]
     AuditUnavailable,
@@ -79,7 +85,7 @@ impl ToolError {
         let mut error = json!({ "code": self.code(), "message": message });
         match self {
             Self::ApprovalRequired { approval_id } => error["approval_id"] = json!(approval_id),
-            Self::RateLimited { retry_after } => {
+            Self::RateLimited { retry_after } | Self::Unavailable { retry_after } => {
                 error["retry_after_ms"] = json!(retry_after.as_millis() as u64)
             }
             Self::Denied(denial) => {
@@ -115,6 +121,7 @@ impl ErrorCode for ToolError {
             Self::Overloaded => "overloaded",
             Self::Timeout { .. } => "timeout",
             Self::Cancelled => "cancelled",
+            Self::Unavailable { .. } => "unavailable",
             Self::AuditUnavailable => "audit_unavailable",
             Self::Internal { .. } => "internal_error",
         }

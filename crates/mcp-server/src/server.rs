@@ -282,6 +282,9 @@ impl McpServerBuilder {
             let handler = Arc::clone(&tool.handler);
             let base = tower::service_fn(move |ctx| handler(ctx));
             let service = ServiceBuilder::new()
+                .option_layer(tool.circuit_breaker.map(|(failures, cooldown)| {
+                    crate::middleware::CircuitBreakerLayer::new(failures, cooldown)
+                }))
                 .option_layer(tool.timeout.or(self.default_timeout).map(TimeoutLayer::new))
                 .option_layer(self.concurrency.clone())
                 .option_layer(tool.max_concurrency.map(|(g, p)| ConcurrencyLimitLayer::new(g, p)))

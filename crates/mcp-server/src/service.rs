@@ -221,7 +221,10 @@ impl PalisadeService {
             // Refusals by middleware happen before the handler; everything else after.
             let ran = !matches!(
                 e,
-                ToolError::RateLimited { .. } | ToolError::Overloaded | ToolError::Unauthenticated
+                ToolError::RateLimited { .. }
+                    | ToolError::Overloaded
+                    | ToolError::Unauthenticated
+                    | ToolError::Unavailable { .. }
             );
             (e, ran)
         })

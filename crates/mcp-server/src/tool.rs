@@ -64,6 +64,7 @@ pub struct Tool {
     pub(crate) timeout: Option<Duration>,
     pub(crate) rate_limit: Option<Quota>,
     pub(crate) max_concurrency: Option<(usize, usize)>,
+    pub(crate) circuit_breaker: Option<(u32, Duration)>,
     pub(crate) handler: ErasedHandler,
     pub(crate) config_errors: Vec<GuardConfigError>,
 }
@@ -85,6 +86,7 @@ impl Tool {
             timeout: None,
             rate_limit: None,
             max_concurrency: None,
+            circuit_breaker: None,
             handler: Arc::new(move |ctx| handler.call(ctx)),
             config_errors: Vec::new(),
         }
@@ -170,6 +172,13 @@ impl Tool {
     #[must_use]
     pub fn max_concurrency(mut self, global: usize, per_principal: usize) -> Self {
         self.max_concurrency = Some((global, per_principal));
+        self
+    }
+    /// Stops calling the tool for `cooldown` after `failures` consecutive internal errors
+    /// or timeouts ([`CircuitBreakerLayer`](crate::middleware::CircuitBreakerLayer)).
+    #[must_use]
+    pub fn circuit_breaker(mut self, failures: u32, cooldown: Duration) -> Self {
+        self.circuit_breaker = Some((failures, cooldown));
         self
     }
 }

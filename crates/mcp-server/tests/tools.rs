@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use common::*;
 use mcp_server::Decision;
 use serde_json::json;
@@ -219,4 +222,42 @@ async fn session_state_belongs_to_one_session_of_one_principal() {
         "another principal starts afresh"
     );
     assert_eq!(count(s.call_in(Some(&alice), &first, "visits", json!({})).await), 3);
+}
+
+#[tokio::test]
+async fn a_failing_tool_trips_its_circuit_breaker_and_recovers() {
+    use std::sync::atomic::Ordering;
+    let backend = Arc::new(Flaky::default());
+    let s = start(Options { flaky: Some(Arc::clone(&backend)), ..Options::default() }).await;
+    let token = s.support();
+    let session = s.session(Some(&token)).await;
+    let call = || s.call_in(Some(&token), &session, "flaky", json!({}));
+
+    // Three backend failures in a row open the circuit.
+    backend.failing.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        assert_eq!(call().await.tool_outcome(), "internal_error");
+    }
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 3);
+    // Open: refused at once, the backend is left alone, and the refusal says when to retry.
+    let refused = call().await;
+    assert_eq!(refused.tool_outcome(), "unavailable");
+    assert!(
+        refused.body["result"]["structuredContent"]["error"]["retry_after_ms"].as_u64().unwrap() <= 1_000
+    );
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 3, "nothing reached the failing backend");
+    let audited = s.audit.events().into_iter().filter(|e| e.outcome == "unavailable").count();
+    assert_eq!(audited, 1, "the refusal is audited");
+
+    // After the cooldown one trial goes through; it fails, so the circuit opens again.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(call().await.tool_outcome(), "internal_error");
+    assert_eq!(call().await.tool_outcome(), "unavailable");
+    // The backend recovers; the next trial succeeds and closes the circuit.
+    backend.failing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    for _ in 0..3 {
+        assert_eq!(call().await.tool_outcome(), "ok");
+    }
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 7);
 }

@@ -48,6 +48,25 @@ async fn server_time() -> Json<Value> {
     Json(json!({ "status": "up" }))
 }
 
+/// A backend that fails while `failing` is set; `calls` counts what reached it.
+#[derive(Default)]
+pub struct Flaky {
+    pub failing: std::sync::atomic::AtomicBool,
+    pub calls: std::sync::atomic::AtomicU32,
+}
+
+async fn flaky(
+    ctx: mcp_server::RequestContext,
+    backend: State<Arc<Flaky>>,
+) -> Result<Json<Value>, ToolError> {
+    use std::sync::atomic::Ordering;
+    backend.calls.fetch_add(1, Ordering::SeqCst);
+    if backend.failing.load(Ordering::SeqCst) {
+        return Err(ToolError::Internal { request_id: ctx.request_id().to_string() });
+    }
+    Ok(Json(json!({"ok": true})))
+}
+
 async fn slow() -> Result<Json<Value>, ToolError> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     Ok(Json(json!({})))
@@ -73,6 +92,8 @@ pub struct Options {
     pub shutdown: Option<tokio::sync::oneshot::Receiver<()>>,
     /// Record redacted copies of arguments in audit entries.
     pub audit_arguments: Option<Arc<dyn mcp_server::ArgumentRedactor>>,
+    /// Adds a `flaky` tool behind a circuit breaker (3 failures, 1 s), on this backend.
+    pub flaky: Option<Arc<Flaky>>,
 }
 
 impl Default for Options {
@@ -84,6 +105,7 @@ impl Default for Options {
             audit: None,
             shutdown: None,
             audit_arguments: None,
+            flaky: None,
         }
     }
 }
@@ -173,6 +195,11 @@ pub async fn start(options: Options) -> TestServer {
         .tool(Tool::new("slow", slow).timeout(Duration::from_millis(200)).roles(["admin"]));
     if options.anonymous {
         builder = builder.allow_anonymous();
+    }
+    if let Some(backend) = options.flaky.clone() {
+        builder = builder
+            .state(backend)
+            .tool(Tool::new("flaky", flaky).roles(["support"]).circuit_breaker(3, Duration::from_secs(1)));
     }
     if let Some(redactor) = options.audit_arguments.clone() {
         builder = builder.audit_arguments(redactor);
