@@ -64,9 +64,12 @@ async fn append_many(log: &AuditLog, count: u64) -> Duration {
     started.elapsed()
 }
 
+fn keys() -> HmacKeyring {
+    HmacKeyring::from_text(HMAC).unwrap()
+}
+
 fn start<B: Backend>(backend: B, resume: ResumeState, signer: CheckpointSigner) -> AuditLog {
-    let keys = HmacKeyring::from_text(HMAC).unwrap();
-    AuditLog::start(backend, resume, keys, signer, AuditLogConfig::default(), vec![])
+    AuditLog::start(backend, resume, keys(), signer, AuditLogConfig::default(), vec![])
 }
 
 fn append(c: &mut Criterion) {
@@ -77,7 +80,8 @@ fn append(c: &mut Criterion) {
     let signer = CheckpointSigner::generate().unwrap();
     let public = signer.public_key();
     let log = rt.block_on(async {
-        let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &public).unwrap();
+        let (backend, resume) =
+            FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys()).unwrap();
         start(backend, resume, signer)
     });
     group.bench_function("file_durable_per_entry", |b| {
@@ -95,7 +99,9 @@ fn append(c: &mut Criterion) {
             let log = rt.block_on(async {
                 mcp_audit::postgres::migrate(&pool, &schema, "palisade_audit_bench_writer").await.unwrap();
                 let (backend, resume) =
-                    mcp_audit::postgres::PostgresBackend::open(pool.clone(), &schema, &public).await.unwrap();
+                    mcp_audit::postgres::PostgresBackend::open(pool.clone(), &schema, &public, &keys())
+                        .await
+                        .unwrap();
                 start(backend, resume, signer)
             });
             group.bench_function("postgres_durable_per_entry", |b| {
@@ -118,12 +124,13 @@ fn verify(c: &mut Criterion) {
     let signer = CheckpointSigner::generate().unwrap();
     let public = signer.public_key();
     rt.block_on(async {
-        let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &public).unwrap();
+        let (backend, resume) =
+            FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys()).unwrap();
         let log = start(backend, resume, signer);
         append_many(&log, ENTRIES).await;
         log.close().await.unwrap();
     });
-    let keys = HmacKeyring::from_text(HMAC).unwrap();
+    let keys = keys();
     let mut group = c.benchmark_group("audit_verify");
     group.sample_size(10).throughput(Throughput::Elements(ENTRIES));
     group.bench_function("100k_entries_chain_and_tree", |b| {

@@ -18,10 +18,11 @@ use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::chain::HmacKeyring;
 use crate::checkpoint::{Checkpoint, CheckpointPublicKey};
 use crate::log::{Backend, BackendError, BoxFuture};
 use crate::record::EncodedRecord;
-use crate::replay::{ReplayError, Replayer, ResumeState, TornTail};
+use crate::replay::{ReplayError, Replayer, ResumeState, TornTail, newest_trusted};
 
 /// The checkpoints file's name inside the log directory.
 pub const CHECKPOINTS_FILE: &str = "checkpoints.jsonl";
@@ -65,9 +66,6 @@ pub enum OpenError {
     /// The stored log failed its checks; it is left untouched.
     #[error(transparent)]
     Replay(#[from] ReplayError),
-    /// The newest checkpoint's signature does not verify.
-    #[error("newest checkpoint does not verify: {0}")]
-    Checkpoint(crate::checkpoint::CheckpointError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
@@ -172,55 +170,48 @@ impl FileBackend {
     pub fn open(
         config: FileBackendConfig,
         public_key: &CheckpointPublicKey,
+        keys: &HmacKeyring,
     ) -> Result<(Self, ResumeState), OpenError> {
         let dir = config.dir.clone();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        restrict_dir(&dir).map_err(io_err(&dir))?;
+        if dir.exists() {
+            warn_if_shared(&dir);
+        } else {
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            restrict_dir(&dir).map_err(io_err(&dir))?;
+        }
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
+        let lock = private_file(&lock_path, false).map_err(io_err(&lock_path))?;
         if lock.try_lock().is_err() {
             return Err(OpenError::Locked(dir));
         }
 
+        // Everything is checked read-only first; repairs of crash artefacts (a torn last
+        // record or checkpoint line) happen only once the rest has passed, so a log that
+        // fails its checks is left exactly as found.
         let checkpoints_path = dir.join(CHECKPOINTS_FILE);
-        // A crash mid-checkpoint leaves an incomplete last line (the checkpoint was never
-        // used); set it aside like a torn record. A complete unreadable line is damage.
         let mut checkpoint_bytes = Vec::new();
         if let Ok(mut file) = File::open(&checkpoints_path) {
             file.read_to_end(&mut checkpoint_bytes).map_err(io_err(&checkpoints_path))?;
         }
-        if !checkpoint_bytes.is_empty() && !checkpoint_bytes.ends_with(b"\n") {
-            let keep = checkpoint_bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let torn = set_aside(&checkpoints_path, &checkpoint_bytes[keep..], keep as u64)?;
-            tracing::warn!(location = %torn.location, bytes = torn.bytes, kept_at = ?torn.kept_at,
-                "audit checkpoints file had an incomplete last line; set aside");
-        }
-        let CheckpointFile { checkpoints, unreadable } =
-            read_checkpoints(&checkpoints_path).map_err(io_err(&checkpoints_path))?;
-        if let Some(line) = unreadable.first() {
-            return Err(ReplayError::Damaged {
-                location: format!("{}:{line}", checkpoints_path.display()),
-                detail: "unreadable checkpoint".into(),
+        let complete = checkpoint_bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut checkpoints = Vec::new();
+        for (n, line) in checkpoint_bytes[..complete].split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
             }
-            .into());
+            let checkpoint =
+                serde_json::from_slice::<Checkpoint>(line).map_err(|_| ReplayError::Damaged {
+                    location: format!("{}:{}", checkpoints_path.display(), n + 1),
+                    detail: "unreadable checkpoint".into(),
+                })?;
+            checkpoints.push(checkpoint);
         }
-        let newest = checkpoints.iter().max_by_key(|c| c.size).cloned();
-        if let Some(checkpoint) = &newest
-            && checkpoint.key_id == public_key.key_id()
-        {
-            public_key.verify(checkpoint).map_err(OpenError::Checkpoint)?;
-        } else if let Some(checkpoint) = &newest {
-            tracing::warn!(key_id = %checkpoint.key_id, "newest audit checkpoint is signed by an older key; its root is still checked");
-        }
+        let newest = newest_trusted(&checkpoints, public_key)?;
 
-        let mut replayer = Replayer::new(newest);
+        let mut replayer = Replayer::new(newest, keys)?;
         let found = segments(&dir).map_err(io_err(&dir))?;
         let count = found.len();
+        let mut torn_record = None;
         for (n, (first, path)) in found.iter().enumerate() {
             if *first != replayer.size() {
                 return Err(ReplayError::Damaged {
@@ -229,29 +220,29 @@ impl FileBackend {
                 }
                 .into());
             }
-            replay_segment(path, n + 1 == count, &mut replayer)?;
+            torn_record = replay_segment(path, n + 1 == count, &mut replayer)?;
         }
-        let resume = replayer.finish()?;
+        let mut resume = replayer.finish()?;
+
+        if complete < checkpoint_bytes.len() {
+            let torn = set_aside(&checkpoints_path, &checkpoint_bytes[complete..], complete as u64)?;
+            tracing::warn!(location = %torn.location, bytes = torn.bytes, kept_at = ?torn.kept_at,
+                "audit checkpoints file had an incomplete last line (never used); set aside");
+        }
+        if let Some((path, bytes, keep)) = torn_record {
+            let torn = set_aside(&path, &bytes, keep)?;
+            tracing::warn!(location = %torn.location, bytes = torn.bytes, kept_at = ?torn.kept_at,
+                "audit log had an incomplete last record (never acknowledged); set aside");
+            resume.torn_tail = Some(torn);
+        }
 
         let (segment_path, segment_len) = match found.last() {
             Some((_, path)) => (path.clone(), fs::metadata(path).map_err(io_err(path))?.len()),
             None => (segment_path(&dir, 0), 0),
         };
-        let segment = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&segment_path)
-            .map_err(io_err(&segment_path))?;
-        let checkpoints_file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&checkpoints_path)
-            .map_err(io_err(&checkpoints_path))?;
+        let segment = private_file(&segment_path, true).map_err(io_err(&segment_path))?;
+        let checkpoints_file = private_file(&checkpoints_path, true).map_err(io_err(&checkpoints_path))?;
         sync_dir(&dir).map_err(io_err(&dir))?;
-        if let Some(torn) = &resume.torn_tail {
-            tracing::warn!(location = %torn.location, bytes = torn.bytes, kept_at = ?torn.kept_at,
-                "audit log had an incomplete last record (never acknowledged); set aside");
-        }
         let state = FileState {
             dir,
             segment,
@@ -266,9 +257,43 @@ impl FileBackend {
     }
 }
 
-/// Replays one segment. In the last segment an unreadable tail (a crash mid-write) is
-/// moved aside; anywhere else an unreadable line is damage.
-fn replay_segment(path: &Path, last: bool, replayer: &mut Replayer) -> Result<(), OpenError> {
+/// Opens (creating with mode 0600 if missing) a file for appending or locking.
+fn private_file(path: &Path, append: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true);
+    if append {
+        options.append(true);
+    } else {
+        options.write(true).truncate(false);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+#[cfg(unix)]
+fn warn_if_shared(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = fs::metadata(dir)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(dir = %dir.display(), "the audit log directory is readable by other users; consider mode 0700");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_dir: &Path) {}
+
+/// A torn tail found while replaying: the segment, the bytes, and the length to keep.
+type TornCandidate = (PathBuf, Vec<u8>, u64);
+
+/// Replays one segment, read-only. In the last segment an unreadable tail (a crash
+/// mid-write) is returned for setting aside; anywhere else an unreadable line is damage.
+fn replay_segment(
+    path: &Path,
+    last: bool,
+    replayer: &mut Replayer<'_>,
+) -> Result<Option<TornCandidate>, OpenError> {
     let mut bytes = Vec::new();
     File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io_err(path))?;
     let mut offset = 0usize;
@@ -284,14 +309,12 @@ fn replay_segment(path: &Path, last: bool, replayer: &mut Replayer) -> Result<()
         match outcome {
             Ok(()) => offset = end.map_or(bytes.len(), |e| e + 1),
             Err(ReplayError::Damaged { .. }) if last && tail_is_torn(&bytes[offset..]) => {
-                let tail = set_aside(path, &bytes[offset..], offset as u64)?;
-                replayer.torn(tail);
-                return Ok(());
+                return Ok(Some((path.to_owned(), bytes[offset..].to_vec(), offset as u64)));
             }
             Err(error) => return Err(error.into()),
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A crash mid-batch leaves a prefix of the batch: complete lines then at most one

@@ -35,7 +35,7 @@
 //! let public = signer.public_key();
 //! let keys = HmacKeyring::from_text("a-secret-of-at-least-thirty-two-bytes!")?;
 //!
-//! let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &public)?;
+//! let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys)?;
 //! let log = AuditLog::start(backend, resume, keys.clone(), signer, AuditLogConfig::default(), vec![]);
 //! assert_eq!(log.append(&event).await?, 0); // on disk once this returns
 //! log.close().await?;                        // signs a final checkpoint
@@ -65,7 +65,7 @@ pub use event::{AuditEvent, Decision};
 pub use file::{CheckpointFile, FileBackend, FileBackendConfig, OpenError};
 pub use log::{AuditLog, AuditLogConfig, AuditLogError, Backend, BackendError, BoxFuture};
 pub use proof::{ConsistencyProof, InclusionProof, read_dir, verify_dir};
-pub use replay::{ReplayError, Replayer, ResumeState, TornTail};
+pub use replay::{ReplayError, Replayer, ResumeState, TornTail, newest_trusted};
 pub use verify::{Problem, ProblemKind, Report, Verifier};
 pub use witness::{FileWitness, WebhookWitness, Witness};
 

@@ -117,8 +117,8 @@ impl Health {
 /// use mcp_audit::{AuditLog, AuditLogConfig, FileBackend, FileBackendConfig, HmacKeyring, CheckpointSigner};
 ///
 /// let signer = CheckpointSigner::generate()?;
-/// let (backend, resume) = FileBackend::open(FileBackendConfig::new("/var/lib/palisade/audit"), &signer.public_key())?;
 /// let keys = HmacKeyring::from_text(&std::env::var("AUDIT_HMAC_KEY")?)?;
+/// let (backend, resume) = FileBackend::open(FileBackendConfig::new("/var/lib/palisade/audit"), &signer.public_key(), &keys)?;
 /// let log = AuditLog::start(backend, resume, keys, signer, AuditLogConfig::default(), vec![]);
 /// let seq = log.append(&event).await?;   // returns once the entry is on disk
 /// log.close().await?;                    // final checkpoint

@@ -18,12 +18,15 @@
 //! when it returns (with Postgres' default `synchronous_commit = on`).
 
 use futures_core::stream::BoxStream;
-use sqlx::{PgPool, Row as _};
+use std::sync::Arc;
 
+use sqlx::{PgConnection, PgPool, Row as _};
+
+use crate::chain::HmacKeyring;
 use crate::checkpoint::{Checkpoint, CheckpointPublicKey};
 use crate::log::{Backend, BackendError, BoxFuture};
 use crate::record::EncodedRecord;
-use crate::replay::{ReplayError, Replayer, ResumeState};
+use crate::replay::{ReplayError, Replayer, ResumeState, newest_trusted};
 
 /// A Postgres backend could not be set up or opened.
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +40,9 @@ pub enum PostgresError {
     /// The stored log failed its checks.
     #[error(transparent)]
     Replay(#[from] ReplayError),
-    /// The newest checkpoint's signature does not verify.
-    #[error("newest checkpoint does not verify: {0}")]
-    Checkpoint(crate::checkpoint::CheckpointError),
+    /// Another writer holds the log.
+    #[error("the audit log in schema {0} is open in another writer")]
+    Locked(String),
 }
 
 fn identifier(name: &str) -> Result<&str, PostgresError> {
@@ -119,6 +122,28 @@ pub async fn migrate(admin: &PgPool, schema: &str, writer_role: &str) -> Result<
 pub struct PostgresBackend {
     pool: PgPool,
     schema: String,
+    /// A connection holding the schema's writer lock (a session advisory lock), out of
+    /// the pool: closing it when the last clone goes releases the lock.
+    _lock: Arc<PgConnection>,
+}
+
+/// Takes the schema's writer lock, so two writers never interleave sequence numbers.
+/// A just-closed writer's connection may take a moment to go: a few retries.
+async fn writer_lock(pool: &PgPool, schema: &str) -> Result<PgConnection, PostgresError> {
+    let mut connection = pool.acquire().await?.detach();
+    for attempt in 0..20 {
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(format!("palisade-audit-writer:{schema}"))
+            .fetch_one(&mut connection)
+            .await?;
+        if locked {
+            return Ok(connection);
+        }
+        if attempt < 19 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    Err(PostgresError::Locked(schema.to_owned()))
 }
 
 impl PostgresBackend {
@@ -132,26 +157,25 @@ impl PostgresBackend {
         pool: PgPool,
         schema: &str,
         public_key: &CheckpointPublicKey,
+        keys: &HmacKeyring,
     ) -> Result<(Self, ResumeState), PostgresError> {
         let schema = identifier(schema)?.to_owned();
-        let newest: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT line FROM {schema}.audit_checkpoints ORDER BY size DESC LIMIT 1"
-        ))
-        .fetch_optional(&pool)
-        .await?;
-        let newest: Option<Checkpoint> = match newest {
-            Some(line) => Some(serde_json::from_str(&line).map_err(|e| ReplayError::Damaged {
-                location: format!("{schema}.audit_checkpoints"),
-                detail: e.to_string(),
-            })?),
-            None => None,
-        };
-        if let Some(checkpoint) = &newest
-            && checkpoint.key_id == public_key.key_id()
-        {
-            public_key.verify(checkpoint).map_err(PostgresError::Checkpoint)?;
+        let lock = writer_lock(&pool, &schema).await?;
+        let lines: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT line FROM {schema}.audit_checkpoints ORDER BY size"))
+                .fetch_all(&pool)
+                .await?;
+        let mut checkpoints = Vec::with_capacity(lines.len());
+        for line in lines {
+            checkpoints.push(serde_json::from_str::<Checkpoint>(&line).map_err(|e| {
+                ReplayError::Damaged {
+                    location: format!("{schema}.audit_checkpoints"),
+                    detail: e.to_string(),
+                }
+            })?);
         }
-        let mut replayer = Replayer::new(newest);
+        let newest = newest_trusted(&checkpoints, public_key)?;
+        let mut replayer = Replayer::new(newest, keys)?;
         let select = format!("SELECT seq, line FROM {schema}.audit_entries ORDER BY seq");
         let mut rows: BoxStream<'_, Result<sqlx::postgres::PgRow, sqlx::Error>> =
             sqlx::query(&select).fetch(&pool);
@@ -163,7 +187,7 @@ impl PostgresBackend {
         }
         drop(rows);
         let resume = replayer.finish()?;
-        Ok((Self { pool, schema }, resume))
+        Ok((Self { pool, schema, _lock: Arc::new(lock) }, resume))
     }
 
     /// Every stored record line in seq order, and every checkpoint (for verification).
@@ -203,7 +227,14 @@ impl Backend for PostgresBackend {
             .execute(&self.pool)
             .await
             .map(drop)
-            .map_err(|e| BackendError(format!("postgres: {e}")))
+            .map_err(|e| match e.as_database_error().and_then(|d| d.code()) {
+                Some(code) if code == "23505" => BackendError(
+                    "postgres: a record with this seq already exists: another writer appended, or a commit \
+                     reported as failed went through; restart to resynchronise"
+                        .into(),
+                ),
+                _ => BackendError(format!("postgres: {e}")),
+            })
         })
     }
 

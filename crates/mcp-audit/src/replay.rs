@@ -1,7 +1,7 @@
 //! Rebuilding the writer's state from stored records when a log is reopened.
 
-use crate::chain::GENESIS_MAC;
-use crate::checkpoint::Checkpoint;
+use crate::chain::{GENESIS_MAC, HmacKeyring};
+use crate::checkpoint::{Checkpoint, CheckpointPublicKey};
 use crate::merkle::{CompactRange, Hash};
 use crate::record::RecordRef;
 
@@ -70,23 +70,69 @@ pub enum ReplayError {
         /// The checkpoint's size.
         size: u64,
     },
+    /// A stored checkpoint is not signed by this log's key. The signing key does not
+    /// rotate; a checkpoint under another key means the key or the file was replaced.
+    #[error("checkpoint at size {size} does not verify under this log's key: {reason}")]
+    UntrustedCheckpoint {
+        /// The checkpoint's size.
+        size: u64,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// Feeds stored records, in order, into a [`ResumeState`].
+/// Checks every stored checkpoint's signature and returns the newest. Any checkpoint
+/// that does not verify under `public_key` refuses the whole log: a writer never trusts
+/// (and never re-signs over) something it cannot vouch for.
+///
+/// # Errors
+/// [`ReplayError::UntrustedCheckpoint`].
+pub fn newest_trusted(
+    checkpoints: &[Checkpoint],
+    public_key: &CheckpointPublicKey,
+) -> Result<Option<Checkpoint>, ReplayError> {
+    for checkpoint in checkpoints {
+        public_key
+            .verify(checkpoint)
+            .map_err(|e| ReplayError::UntrustedCheckpoint { size: checkpoint.size, reason: e.to_string() })?;
+    }
+    Ok(checkpoints.iter().max_by_key(|c| c.size).cloned())
+}
+
+/// Feeds stored records, in order, into a [`ResumeState`], checking each record's chain
+/// MAC and the tree against the newest (already verified) checkpoint.
 #[derive(Debug)]
-pub struct Replayer {
+pub struct Replayer<'k> {
     state: ResumeState,
+    keys: &'k HmacKeyring,
     expect: Option<(u64, Hash)>,
     matched_checkpoint: bool,
 }
 
-impl Replayer {
-    /// Starts a replay that will be checked against `last_checkpoint`.
-    #[must_use]
-    pub fn new(last_checkpoint: Option<Checkpoint>) -> Self {
-        let expect = last_checkpoint.as_ref().and_then(|c| c.root_hash().ok().map(|root| (c.size, root)));
+impl<'k> Replayer<'k> {
+    /// Starts a replay checked against `last_checkpoint` (see [`newest_trusted`]) and
+    /// the chain keys in `keys`.
+    ///
+    /// # Errors
+    /// [`ReplayError::Damaged`] when the checkpoint's root is malformed.
+    pub fn new(last_checkpoint: Option<Checkpoint>, keys: &'k HmacKeyring) -> Result<Self, ReplayError> {
+        let expect = match &last_checkpoint {
+            Some(c) => Some((
+                c.size,
+                c.root_hash().map_err(|e| ReplayError::Damaged {
+                    location: "checkpoints".into(),
+                    detail: e.to_string(),
+                })?,
+            )),
+            None => None,
+        };
         let matched_checkpoint = expect.is_none_or(|(size, _)| size == 0);
-        Self { state: ResumeState { last_checkpoint, ..ResumeState::default() }, expect, matched_checkpoint }
+        Ok(Self {
+            state: ResumeState { last_checkpoint, ..ResumeState::default() },
+            keys,
+            expect,
+            matched_checkpoint,
+        })
     }
 
     /// The number of records so far.
@@ -111,6 +157,18 @@ impl Replayer {
         let mac = record
             .mac_bytes()
             .map_err(|e| ReplayError::Damaged { location: location(), detail: e.to_string() })?;
+        // Every record is checked against the chain, so nothing edited after the newest
+        // checkpoint is ever covered by a checkpoint this writer signs.
+        let key = self.keys.get(record.kid).ok_or_else(|| ReplayError::Damaged {
+            location: location(),
+            detail: format!("record uses chain key {}, which this writer does not hold", record.kid),
+        })?;
+        if !key.check(&self.state.last_mac, record.seq, record.entry.get().as_bytes(), &mac) {
+            return Err(ReplayError::Damaged {
+                location: location(),
+                detail: "chain MAC does not match the record".into(),
+            });
+        }
         self.state.tree.push(crate::merkle::leaf_hash(line));
         self.state.last_mac = mac;
         self.state.next_seq += 1;
@@ -123,11 +181,6 @@ impl Replayer {
             self.matched_checkpoint = true;
         }
         Ok(())
-    }
-
-    /// Records a torn tail that was set aside.
-    pub fn torn(&mut self, tail: TornTail) {
-        self.state.torn_tail = Some(tail);
     }
 
     /// The state to continue from.

@@ -45,7 +45,7 @@ async fn a_torn_tail_is_set_aside_and_reported() {
     std::fs::write(segment(dir.path()), &bytes).unwrap();
 
     let (backend, resume) =
-        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap();
+        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys()).unwrap();
     let torn = resume.torn_tail.clone().expect("torn tail reported");
     assert_eq!(torn.bytes, 27);
     let kept = std::fs::read(torn.kept_at.as_deref().unwrap()).unwrap();
@@ -78,7 +78,8 @@ async fn a_torn_checkpoint_is_set_aside_and_the_log_reopens() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend_from_slice(b"{\"size\":1}\n");
     std::fs::write(&path, &bytes).unwrap();
-    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap_err();
+    let error =
+        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys()).unwrap_err();
     assert!(matches!(error, OpenError::Replay(ReplayError::Damaged { .. })), "{error}");
 }
 
@@ -93,20 +94,23 @@ async fn a_damaged_or_truncated_log_is_not_reopened() {
     let mut damaged = original.clone();
     damaged[2] = "not json".into();
     common::write_lines(&segment(dir.path()), &damaged);
-    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &public).unwrap_err();
+    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys()).unwrap_err();
     assert!(matches!(error, OpenError::Replay(ReplayError::Damaged { .. })), "{error}");
     assert_eq!(common::read_lines(&segment(dir.path())), damaged, "a damaged log is left as found");
 
     common::write_lines(&segment(dir.path()), &original[..4]);
-    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &public).unwrap_err();
+    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys()).unwrap_err();
     assert!(matches!(error, OpenError::Replay(ReplayError::Truncated { found: 4, expected: 6 })), "{error}");
 
     let mut edited = original.clone();
     edited[4] = edited[4].replace("\"ok\"", "\"no\"");
     assert_ne!(edited, original);
     common::write_lines(&segment(dir.path()), &edited);
-    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &public).unwrap_err();
-    assert!(matches!(error, OpenError::Replay(ReplayError::CheckpointMismatch { size: 6 })), "{error}");
+    let error = FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys()).unwrap_err();
+    assert!(
+        matches!(&error, OpenError::Replay(ReplayError::Damaged { detail, .. }) if detail.contains("chain MAC")),
+        "an edited record is caught by its chain MAC: {error}"
+    );
 
     common::write_lines(&segment(dir.path()), &original);
     let stranger = CheckpointSigner::generate().unwrap();
@@ -115,20 +119,44 @@ async fn a_damaged_or_truncated_log_is_not_reopened() {
     forged.signature = stranger.sign(forged.size, forged.root_hash().unwrap(), forged.timestamp_ms).signature;
     std::fs::write(dir.path().join("checkpoints.jsonl"), format!("{}\n", forged.to_line())).unwrap();
     assert!(matches!(
-        FileBackend::open(FileBackendConfig::new(dir.path()), &public),
-        Err(OpenError::Checkpoint(_))
+        FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys()),
+        Err(OpenError::Replay(ReplayError::UntrustedCheckpoint { .. }))
     ));
+}
+
+#[tokio::test]
+async fn a_reopened_writer_never_signs_over_an_edit_after_its_newest_checkpoint() {
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), &signer, 6, 4).await;
+    // Drop the final checkpoint (size 6), then edit record 5: only the chain can tell.
+    let checkpoints = common::read_lines(&dir.path().join("checkpoints.jsonl"));
+    common::write_lines(&dir.path().join("checkpoints.jsonl"), &checkpoints[..1]);
+    let mut lines = common::read_lines(&segment(dir.path()));
+    lines[5] = lines[5].replace("\"missing_role\"", "\"missing_rolf\"");
+    common::write_lines(&segment(dir.path()), &lines);
+    let error =
+        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys()).unwrap_err();
+    assert!(matches!(error, OpenError::Replay(ReplayError::Damaged { .. })), "{error}");
+    // A checkpoint under another key is not trusted either.
+    common::write_lines(&segment(dir.path()), &common::read_lines(&segment(dir.path())));
+    let stranger = CheckpointSigner::generate().unwrap();
+    let forged = stranger.sign(99, [0; 32], 1).to_line();
+    common::write_lines(&dir.path().join("checkpoints.jsonl"), &[checkpoints[0].clone(), forged]);
+    let error =
+        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys()).unwrap_err();
+    assert!(matches!(error, OpenError::Replay(ReplayError::UntrustedCheckpoint { size: 99, .. })), "{error}");
 }
 
 #[tokio::test]
 async fn only_one_writer_at_a_time() {
     let signer = CheckpointSigner::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let first = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap();
-    let second = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key());
+    let first = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys()).unwrap();
+    let second = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys());
     assert!(matches!(second, Err(OpenError::Locked(_))));
     drop(first);
-    assert!(FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).is_ok());
+    assert!(FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys()).is_ok());
 }
 
 #[tokio::test]
@@ -139,6 +167,7 @@ async fn segments_rotate_and_verify_as_one_log() {
         let (backend, resume) = FileBackend::open(
             FileBackendConfig { max_segment_bytes: 2_000, ..FileBackendConfig::new(dir.path()) },
             &signer.public_key(),
+            &keys(),
         )
         .unwrap();
         let log = AuditLog::start(backend, resume, keys(), signer_copy(&signer), config(7), vec![]);
@@ -210,7 +239,8 @@ fn gated(
     signer: &CheckpointSigner,
     config: AuditLogConfig,
 ) -> (AuditLog, Arc<Semaphore>, Arc<AtomicBool>) {
-    let (inner, resume) = FileBackend::open(FileBackendConfig::new(dir), &signer.public_key()).unwrap();
+    let (inner, resume) =
+        FileBackend::open(FileBackendConfig::new(dir), &signer.public_key(), &keys()).unwrap();
     let gate = Arc::new(Semaphore::new(0));
     let fail = Arc::new(AtomicBool::new(false));
     let backend = Gated { inner, gate: Arc::clone(&gate), fail: Arc::clone(&fail) };
@@ -305,7 +335,7 @@ async fn checkpoints_reach_witnesses_and_are_checked_against_them() {
         Arc::new(WebhookWitness::new(reqwest::Client::new(), url)),
     ];
     let (backend, resume) =
-        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key()).unwrap();
+        FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys()).unwrap();
     let log = AuditLog::start(backend, resume, keys(), signer_copy(&signer), config(4), witnesses);
     for i in 0..10 {
         log.append(&event(i)).await.unwrap();

@@ -76,7 +76,7 @@ async fn the_application_role_can_append_and_read_but_never_rewrite() {
     let public = signer.public_key();
 
     let (backend, resume) =
-        PostgresBackend::open(scratch.app.clone(), &scratch.schema, &public).await.unwrap();
+        PostgresBackend::open(scratch.app.clone(), &scratch.schema, &public, &common::keys()).await.unwrap();
     assert_eq!(resume.next_seq, 0);
     let log = AuditLog::start(
         backend,
@@ -93,7 +93,7 @@ async fn the_application_role_can_append_and_read_but_never_rewrite() {
 
     // Reopened, it continues the chain and the tree.
     let (backend, resume) =
-        PostgresBackend::open(scratch.app.clone(), &scratch.schema, &public).await.unwrap();
+        PostgresBackend::open(scratch.app.clone(), &scratch.schema, &public, &common::keys()).await.unwrap();
     assert_eq!(resume.next_seq, 25);
     let reader = backend.clone();
     let log = AuditLog::start(

@@ -26,8 +26,9 @@ async fn echo() -> Json<Value> {
 /// The real audit log, in a temporary directory (`BENCH_AUDIT_DIR` to keep it).
 fn durable_audit(dir: &std::path::Path) -> Arc<DurableAudit> {
     let signer = CheckpointSigner::generate().unwrap();
-    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir), &signer.public_key()).unwrap();
     let keys = HmacKeyring::from_text("bench-audit-hmac-key-0123456789abcdefghij").unwrap();
+    let (backend, resume) =
+        FileBackend::open(FileBackendConfig::new(dir), &signer.public_key(), &keys).unwrap();
     let log = AuditLog::start(backend, resume, keys, signer, AuditLogConfig::default(), vec![]);
     if std::env::var_os("BENCH_AUDIT_STATS").is_some() {
         let log = log.clone();

@@ -177,6 +177,11 @@ pub trait ArgumentRedactor: Send + Sync + 'static {
 /// shortens long strings, so an audit entry shows what was asked without holding
 /// secrets or bulk data.
 ///
+/// A field is sensitive when its name, ignoring case and everything but letters and
+/// digits, *contains* one of the configured names: `password` catches `newPassword`
+/// and `password_confirmation`, `apikey` catches `X-Api-Key`. Matching errs towards
+/// redacting too much, because an audit log cannot be edited afterwards.
+///
 /// ```
 /// use mcp_server::{ArgumentRedactor, RedactFields};
 /// let redactor = RedactFields::sensitive();
@@ -192,7 +197,7 @@ pub struct RedactFields {
 }
 
 impl RedactFields {
-    /// Redacts the named fields (compared case-insensitively, `-` and `_` alike).
+    /// Redacts fields whose names contain one of `names` (case and punctuation ignored).
     #[must_use]
     pub fn new<I, S>(names: I) -> Self
     where
@@ -209,25 +214,23 @@ impl RedactFields {
         Self::new([
             "password",
             "passwd",
+            "passphrase",
             "secret",
-            "client_secret",
             "token",
-            "access_token",
-            "refresh_token",
-            "api_key",
             "apikey",
             "authorization",
             "cookie",
-            "private_key",
-            "card_number",
-            "credit_card",
+            "privatekey",
+            "credential",
+            "cardnumber",
+            "creditcard",
             "cvv",
             "cvc",
             "iban",
-            "account_number",
+            "accountnumber",
             "ssn",
-            "national_id",
-            "tax_id",
+            "nationalid",
+            "taxid",
             "email",
             "phone",
         ])
@@ -256,7 +259,9 @@ impl RedactFields {
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(key, member)| {
-                        let copied = if self.names.contains(&normalize(key)) {
+                        let name = normalize(key);
+                        let copied = if self.names.iter().any(|n| !n.is_empty() && name.contains(n.as_str()))
+                        {
                             Value::String("[REDACTED]".into())
                         } else {
                             self.copy(member)
@@ -276,8 +281,9 @@ impl RedactFields {
     }
 }
 
+/// Lower case, letters and digits only: `X-Api-Key`, `x_api_key` and `xApiKey` agree.
 fn normalize(name: &str) -> String {
-    name.to_ascii_lowercase().replace('-', "_")
+    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 impl ArgumentRedactor for RedactFields {
@@ -299,6 +305,16 @@ mod tests {
             (
                 json!({"API-Key": "k", "apiKey": "k"}),
                 json!({"API-Key": "[REDACTED]", "apiKey": "[REDACTED]"}),
+            ),
+            (
+                json!({"accessToken": 1, "clientSecret": 2, "privateKey": 3, "cardNumber": 4, "x-api-key": 5}),
+                json!({"accessToken": "[REDACTED]", "clientSecret": "[REDACTED]", "privateKey": "[REDACTED]",
+                       "cardNumber": "[REDACTED]", "x-api-key": "[REDACTED]"}),
+            ),
+            (
+                json!({"newPassword": "a", "password_confirmation": "b", "id_token": "c", "customer_id": "d"}),
+                json!({"newPassword": "[REDACTED]", "password_confirmation": "[REDACTED]", "id_token": "[REDACTED]",
+                       "customer_id": "d"}),
             ),
             (
                 json!({"user": {"email": "a@b.c", "name": "Ann"}}),

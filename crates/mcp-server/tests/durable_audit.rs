@@ -21,8 +21,8 @@ async fn every_decision_is_a_verifiable_pseudonymous_entry() {
     let dir = tempfile::tempdir().unwrap();
     let signer = CheckpointSigner::generate().unwrap();
     let public = signer.public_key();
-    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &public).unwrap();
     let keys = HmacKeyring::from_text(HMAC).unwrap();
+    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir.path()), &public, &keys).unwrap();
     let config = AuditLogConfig { checkpoint_every: 1_000_000, ..AuditLogConfig::default() };
     let log = AuditLog::start(backend, resume, keys.clone(), signer, config, vec![]);
     let (stop, stopped) = tokio::sync::oneshot::channel();

@@ -34,6 +34,10 @@ pub(crate) enum AuditCommand {
         /// Checkpoints kept by a witness (JSON lines), checked too.
         #[arg(long)]
         witness: Vec<PathBuf>,
+        /// The key id the public key must have (as recorded at deployment time, away from
+        /// the log): a public key file replaced along with the log is then refused.
+        #[arg(long)]
+        key_id: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -84,8 +88,17 @@ fn public_key(path: &Path) -> Result<CheckpointPublicKey, String> {
 
 pub(crate) fn run(command: AuditCommand) -> Result<(), String> {
     match command {
-        AuditCommand::Verify { log, public_key: key, hmac_key_env, witness, json } => {
+        AuditCommand::Verify { log, public_key: key, hmac_key_env, witness, key_id, json } => {
             let public = public_key(&key)?;
+            if let Some(expected) = &key_id
+                && public.key_id() != expected
+            {
+                return Err(format!(
+                    "{}: key id {} is not the expected {expected}; the key file was replaced",
+                    key.display(),
+                    public.key_id()
+                ));
+            }
             let keys = match &hmac_key_env {
                 Some(var) => {
                     let text = std::env::var(var).map_err(|_| format!("--hmac-key-env: {var} is not set"))?;
@@ -114,15 +127,24 @@ pub(crate) fn run(command: AuditCommand) -> Result<(), String> {
                     println!("{problem}");
                 }
                 println!(
-                    "{} entries, {} of {} checkpoints verified, chain {}, {} entries after the newest verified checkpoint",
+                    "{} entries, {} of {} checkpoints verified (key {}), chain {}, {} entries after the newest verified checkpoint",
                     report.entries,
                     report.checkpoints_verified,
                     report.checkpoints,
+                    public.key_id(),
                     if report.chain_checked { "checked" } else { "NOT checked (no --hmac-key-env)" },
                     report.unanchored,
                 );
             }
-            if report.is_ok() { Ok(()) } else { Err(format!("{} problem(s) found", report.problems.len())) }
+            if !report.is_ok() {
+                Err(format!("{} problem(s) found", report.problems.len()))
+            } else if report.entries > 0 && report.checkpoints_verified == 0 {
+                // Without a signed checkpoint, anyone who can write the files could have
+                // written all of them.
+                Err("no verified checkpoint: none of these entries is signed".into())
+            } else {
+                Ok(())
+            }
         }
         AuditCommand::Prove { log, seq } => {
             let contents = mcp_audit::read_dir(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -206,10 +228,20 @@ pub(crate) fn open(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(AuditLog, Arc<DurableAudit>), String> {
     let dir = section.dir.clone().unwrap_or_else(|| data_dir.join("audit"));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let key_path = section.signing_key_file.clone().unwrap_or_else(|| data_dir.join("audit-checkpoint.key"));
+    let has_checkpoints =
+        std::fs::metadata(dir.join(mcp_audit::file::CHECKPOINTS_FILE)).is_ok_and(|m| m.len() > 0);
     let signer = match std::fs::read_to_string(&key_path) {
         Ok(pem) => CheckpointSigner::from_pem(&pem).map_err(|e| format!("{}: {e}", key_path.display()))?,
+        // A new key for an existing log would let whoever removed the old one re-sign
+        // history: refuse, and say what to restore.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_checkpoints => {
+            return Err(format!(
+                "{}: the checkpoint signing key is missing, but {} holds checkpoints signed with it; restore the key",
+                key_path.display(),
+                dir.display()
+            ));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let signer = CheckpointSigner::generate().map_err(|e| e.to_string())?;
             crate::serve::write_private(&key_path, signer.to_pem().as_bytes())?;
@@ -218,7 +250,18 @@ pub(crate) fn open(
         Err(e) => return Err(format!("{}: {e}", key_path.display())),
     };
     let public = signer.public_key();
-    mcp_audit::file::write_public_key(&dir, &public).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pub_path = dir.join(mcp_audit::file::PUBLIC_KEY_FILE);
+    // The public key beside the log must be this key's: a replaced one would mislead
+    // every verifier who trusts the file.
+    if let Ok(pem) = std::fs::read_to_string(&pub_path)
+        && CheckpointPublicKey::from_pem(&pem).ok().as_ref() != Some(&public)
+    {
+        return Err(format!(
+            "{}: does not match the checkpoint signing key {}; one of them was replaced",
+            pub_path.display(),
+            key_path.display()
+        ));
+    }
     let hmac_text = match env(HMAC_KEY_ENV) {
         Some(text) => text,
         None => {
@@ -231,7 +274,10 @@ pub(crate) fn open(
     let backend_config =
         FileBackendConfig { max_segment_bytes: section.max_segment_bytes, ..FileBackendConfig::new(&dir) };
     let (backend, resume) =
-        FileBackend::open(backend_config, &public).map_err(|e| format!("audit log: {e}"))?;
+        FileBackend::open(backend_config, &public, &keys).map_err(|e| format!("audit log: {e}"))?;
+    if !pub_path.exists() {
+        mcp_audit::file::write_public_key(&dir, &public).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let mut witnesses: Vec<Arc<dyn Witness>> = Vec::new();
     if let Some(path) = &section.witness_file {
         witnesses.push(Arc::new(FileWitness::new(path)));

@@ -279,3 +279,66 @@ fn restart(mut d: Deployment) -> Deployment {
     drop(d);
     start_in(dir)
 }
+
+/// Runs `palisade serve` on `dir` expecting it to refuse to start; returns its stderr.
+fn refused_start(dir: &Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--example", "customer-ops", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("PALISADE_JWT_SECRET", common::SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "the server must refuse to start");
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return stderr;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started although it should have refused");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_anchor_cannot_be_swapped_with_the_log() {
+    let mut d = start();
+    let support = mint(&d, "alice", "acme", "support", "read");
+    assert_eq!(error_code(&d.call(&support, "customers.search_customers", json!({"query": "a"})).await), "ok");
+    stop_gracefully(&mut d);
+    let dir = d.dir.path().to_owned();
+    let key = dir.join("audit-checkpoint.key");
+    let public = dir.join("audit/checkpoint.pub");
+
+    // The signing key removed: no fresh key is made for a log that has checkpoints.
+    std::fs::rename(&key, dir.join("key.bak")).unwrap();
+    let stderr = refused_start(&dir);
+    assert!(stderr.contains("signing key is missing"), "{stderr}");
+    std::fs::rename(dir.join("key.bak"), &key).unwrap();
+
+    // The public key beside the log replaced: refused at start, and by verify --key-id.
+    let original = std::fs::read_to_string(&public).unwrap();
+    let expected_id = mcp_audit::CheckpointPublicKey::from_pem(&original).unwrap().key_id().to_owned();
+    let stranger = mcp_audit::CheckpointSigner::generate().unwrap();
+    std::fs::write(&public, stranger.public_key().to_pem()).unwrap();
+    assert!(refused_start(&dir).contains("does not match the checkpoint signing key"));
+    let log = dir.join("audit");
+    let out = palisade(
+        &["audit", "verify", "--log", log.to_str().unwrap(), "--public-key", public.to_str().unwrap(), "--key-id", &expected_id],
+        &[],
+    );
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("was replaced"));
+    std::fs::write(&public, original).unwrap();
+    let out = palisade(
+        &["audit", "verify", "--log", log.to_str().unwrap(), "--public-key", public.to_str().unwrap(), "--key-id", &expected_id],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains(&expected_id), "verify names the key it trusted");
+}

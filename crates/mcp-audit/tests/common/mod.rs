@@ -56,7 +56,8 @@ pub fn config(checkpoint_every: u64) -> AuditLogConfig {
 
 /// Opens the log in `dir` with `signer`.
 pub fn open(dir: &Path, signer: &CheckpointSigner, config: AuditLogConfig) -> AuditLog {
-    let (backend, resume) = FileBackend::open(FileBackendConfig::new(dir), &signer.public_key()).unwrap();
+    let (backend, resume) =
+        FileBackend::open(FileBackendConfig::new(dir), &signer.public_key(), &keys()).unwrap();
     let signer = CheckpointSigner::from_pem(&signer.to_pem()).unwrap();
     AuditLog::start(backend, resume, keys(), signer, config, vec![])
 }
