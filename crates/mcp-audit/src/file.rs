@@ -405,11 +405,22 @@ impl FileState {
     }
 
     fn append_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
+        if let Some(reason) = &self.poisoned {
+            return Err(reason.clone());
+        }
         let line = format!("{}\n", checkpoint.to_line());
         let before = self.checkpoints.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
         let written = self.checkpoints.write_all(line.as_bytes()).and_then(|()| self.checkpoints.sync_data());
         if let Err(error) = written {
-            let _ = self.checkpoints.set_len(before);
+            // A half-written line followed by the next checkpoint would read as damage.
+            let cut = self.checkpoints.set_len(before).and_then(|()| self.checkpoints.sync_all());
+            if let Err(cut_error) = cut {
+                let reason = format!(
+                    "checkpoint write failed ({error}) and could not be undone ({cut_error}); the log needs attention"
+                );
+                self.poisoned = Some(reason.clone());
+                return Err(reason);
+            }
             return Err(format!("checkpoint write failed: {error}"));
         }
         Ok(())

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::chain::HmacKeyring;
 use crate::checkpoint::{Checkpoint, CheckpointSigner};
@@ -56,6 +57,9 @@ pub enum AuditLogError {
     /// The log was closed.
     #[error("audit log closed")]
     Closed,
+    /// The entry given to [`AuditLog::append_canonical`] is not one JSON object on one line.
+    #[error("an audit entry must be one JSON object on one line")]
+    InvalidEntry,
 }
 
 /// Tuning for [`AuditLog`].
@@ -184,6 +188,12 @@ impl AuditLog {
     /// # Errors
     /// [`AuditLogError`] when the entry could not be stored.
     pub async fn append_canonical(&self, entry: String) -> Result<u64, AuditLogError> {
+        // One record per line, and the entry must be an object: anything else would make
+        // the log unreadable when it is reopened.
+        let object = entry.starts_with('{') && entry.ends_with('}');
+        if !object || entry.contains('\n') || serde_json::from_str::<serde::de::IgnoredAny>(&entry).is_err() {
+            return Err(AuditLogError::InvalidEntry);
+        }
         let (ack, done) = oneshot::channel();
         self.health.queued.fetch_add(1, Ordering::Relaxed);
         let sent = self.tx.send(Msg::Append { entry, ack }).await;
@@ -270,24 +280,24 @@ struct Writer<B> {
     config: AuditLogConfig,
     health: Arc<Health>,
     retry_at: Option<(Instant, String)>,
-    witnesses: Vec<mpsc::Sender<Checkpoint>>,
+    witnesses: Vec<(mpsc::Sender<Checkpoint>, JoinHandle<()>)>,
 }
 
 /// Starts one task per witness, so checkpoints reach each in order and a slow witness
 /// never stalls the log (it misses checkpoints instead, with a warning).
-fn start_witnesses(witnesses: Vec<Arc<dyn Witness>>) -> Vec<mpsc::Sender<Checkpoint>> {
+fn start_witnesses(witnesses: Vec<Arc<dyn Witness>>) -> Vec<(mpsc::Sender<Checkpoint>, JoinHandle<()>)> {
     witnesses
         .into_iter()
         .map(|witness| {
             let (tx, mut rx) = mpsc::channel::<Checkpoint>(64);
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 while let Some(checkpoint) = rx.recv().await {
                     if let Err(error) = witness.publish(&checkpoint).await {
                         tracing::warn!(%error, size = checkpoint.size, "checkpoint witness failed");
                     }
                 }
             });
-            tx
+            (tx, task)
         })
         .collect()
 }
@@ -295,13 +305,13 @@ fn start_witnesses(witnesses: Vec<Arc<dyn Witness>>) -> Vec<mpsc::Sender<Checkpo
 impl<B: Backend> Writer<B> {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut inbox = Vec::with_capacity(self.config.max_batch);
-        let period = self.config.checkpoint_interval;
+        let period = self.config.checkpoint_interval.max(Duration::from_millis(1));
         // `interval` ticks at once; the first timed checkpoint is one period away.
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                received = rx.recv_many(&mut inbox, self.config.max_batch) => {
+                received = rx.recv_many(&mut inbox, self.config.max_batch.max(1)) => {
                     if received == 0 {
                         // Every handle is gone: checkpoint what is there and stop.
                         let _ = self.checkpoint().await;
@@ -346,13 +356,21 @@ impl<B: Backend> Writer<B> {
                     let _ = ack.send(result);
                 }
                 Msg::Close { ack } => {
+                    // Give witnesses the final checkpoint before saying the log is closed
+                    // (bounded: an unreachable witness must not hold up shutdown).
+                    for (sender, task) in self.witnesses.drain(..) {
+                        drop(sender);
+                        if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+                            tracing::warn!("a checkpoint witness did not finish within 5 s of closing");
+                        }
+                    }
                     let _ = ack.send(result);
                     closed = true;
                 }
                 Msg::Append { .. } => {}
             }
         }
-        if self.tree.size() - self.checkpointed >= self.config.checkpoint_every
+        if self.tree.size().saturating_sub(self.checkpointed) >= self.config.checkpoint_every
             && let Err(error) = self.checkpoint().await
         {
             tracing::error!(%error, "audit checkpoint failed");
@@ -432,7 +450,7 @@ impl<B: Backend> Writer<B> {
         self.checkpointed = size;
         *self.health.checkpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some(checkpoint.clone());
-        for witness in &self.witnesses {
+        for (witness, _) in &self.witnesses {
             if witness.try_send(checkpoint.clone()).is_err() {
                 tracing::warn!(size, "checkpoint witness is behind; this checkpoint was not exported to it");
             }

@@ -84,6 +84,11 @@ impl<'a> RecordRef<'a> {
         if record.v != RECORD_VERSION {
             return Err(RecordError::Version(record.v));
         }
+        // Sequence numbers fit a signed 64-bit column (Postgres BIGINT) and leave room
+        // for `seq + 1` everywhere.
+        if i64::try_from(record.seq).is_err() {
+            return Err(RecordError::Shape(format!("seq {} is out of range", record.seq)));
+        }
         if !record.entry.get().starts_with('{') {
             return Err(RecordError::Shape("entry is not an object".into()));
         }

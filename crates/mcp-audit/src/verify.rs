@@ -129,6 +129,8 @@ struct Rec {
     seq: u64,
     leaf: Hash,
     mac: Hash,
+    /// Whether a key ring was given and does not hold the record's chain key.
+    kid_unknown: bool,
     /// The chain key id, kept with `entry`.
     kid: Option<Box<str>>,
     /// The chain check made while streaming, against the record stored just before.
@@ -241,7 +243,9 @@ impl<'a> Verifier<'a> {
             checkpoints: checkpoints.len(),
             ..Report::default()
         };
-        let covered = checkpoints.iter().map(|c| c.size).max().unwrap_or(0);
+        // Only checkpoints that verify say anything about the records.
+        let trusted = self.trusted_checkpoints(checkpoints);
+        let covered = trusted.iter().map(|c| c.size).max().unwrap_or(0);
 
         self.infer_modified_seqs(covered);
         let canonical = self.dedupe();
@@ -249,16 +253,10 @@ impl<'a> Verifier<'a> {
         let contiguous = self.find_gaps(&canonical, covered);
         if self.keys.is_some() {
             self.check_chain(&canonical);
-        }
-        for (kid, seq) in std::mem::take(&mut self.unknown_kids) {
-            self.problems.push(Problem {
-                kind: ProblemKind::UnknownKey,
-                seq: Some(seq),
-                detail: format!("records from seq {seq} use chain key {kid}, which was not given"),
-            });
+            self.judge_unknown_kids(&canonical);
         }
         report.entries = canonical.len() as u64;
-        let verified = self.check_checkpoints(&canonical, contiguous, checkpoints, &mut report);
+        let verified = self.check_roots(&canonical, contiguous, &trusted, &mut report);
         report.unanchored = report.entries.saturating_sub(verified);
         self.problems.sort_by_key(|p| (p.seq.unwrap_or(u64::MAX), p.kind as u8));
         report.problems = self.problems;
@@ -274,6 +272,16 @@ impl<'a> Verifier<'a> {
                 None => expected + 1 == covered,
             };
             if self.records[i].seq != expected && next_fits && (i > 0 || self.records.len() > 1) {
+                // With the key, the MAC decides: it covers the original seq, so only a
+                // record whose seq field alone was edited verifies under `expected`.
+                // (Without this, a deletion followed by an append could pass for one.)
+                let prev_mac = if i == 0 { GENESIS_MAC } else { self.records[i - 1].mac };
+                let rec = &self.records[i];
+                if let (Some(entry), Some(key)) = (&rec.entry, self.key_for(i))
+                    && !key.check(&prev_mac, expected, entry, &rec.mac)
+                {
+                    continue;
+                }
                 let found = self.records[i].seq;
                 self.problems.push(Problem {
                     kind: ProblemKind::Modified,
@@ -372,6 +380,8 @@ impl<'a> Verifier<'a> {
     }
 
     fn check_chain(&mut self, canonical: &[usize]) {
+        let already: std::collections::HashSet<u64> =
+            self.problems.iter().filter(|p| p.kind == ProblemKind::Modified).filter_map(|p| p.seq).collect();
         // Candidates for the previous MAC: as stored, and as recomputed (which differ
         // when the previous record's own MAC field was edited).
         let mut prev: Option<(u64, Hash, Option<Hash>)> = None;
@@ -398,7 +408,7 @@ impl<'a> Verifier<'a> {
                     }
                 }
             }
-            if !ok && !self.problems.iter().any(|p| p.seq == Some(seq) && p.kind == ProblemKind::Modified) {
+            if !ok && !already.contains(&seq) {
                 self.problems.push(Problem {
                     kind: ProblemKind::Modified,
                     seq: Some(seq),
@@ -416,49 +426,94 @@ impl<'a> Verifier<'a> {
         self.keys?.get(self.records[i].kid.as_deref()?)
     }
 
-    /// Checks every checkpoint; returns the largest size fully verified.
-    fn check_checkpoints(
-        &mut self,
-        canonical: &[usize],
-        contiguous: u64,
-        checkpoints: &[Checkpoint],
-        report: &mut Report,
-    ) -> u64 {
+    /// Records whose chain key is unknown: at the start or end of the log they are a key
+    /// the verifier was not given (rotation only moves forward); between records under
+    /// known keys they are an edit, and reported as one.
+    fn judge_unknown_kids(&mut self, canonical: &[usize]) {
+        let known: Vec<bool> = canonical.iter().map(|&i| !self.records[i].kid_unknown).collect();
+        let first_known = known.iter().position(|&k| k);
+        let last_known = known.iter().rposition(|&k| k);
+        for (position, &i) in canonical.iter().enumerate() {
+            if known[position] {
+                continue;
+            }
+            let seq = self.records[i].seq;
+            let inside =
+                first_known.is_some_and(|f| f < position) && last_known.is_some_and(|l| position < l);
+            if inside {
+                self.unknown_kids.retain(|_, first| *first != seq);
+                self.problems.push(Problem {
+                    kind: ProblemKind::Modified,
+                    seq: Some(seq),
+                    detail: "names a chain key its neighbours do not use; keys only ever rotate forward"
+                        .into(),
+                });
+            }
+        }
+        let mut kids: Vec<(String, u64)> = std::mem::take(&mut self.unknown_kids).into_iter().collect();
+        kids.sort_by_key(|(_, seq)| *seq);
+        for (kid, seq) in kids {
+            self.problems.push(Problem {
+                kind: ProblemKind::UnknownKey,
+                seq: Some(seq),
+                detail: format!("records from seq {seq} use chain key {kid}, which was not given"),
+            });
+        }
+    }
+
+    /// Checks every checkpoint's signature; returns those that verify, reporting the rest.
+    fn trusted_checkpoints(&mut self, checkpoints: &[Checkpoint]) -> Vec<Checkpoint> {
         let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
         sorted.sort_by_key(|c| (c.size, c.timestamp_ms));
         sorted.dedup_by(|a, b| a == b);
+        let mut trusted = Vec::with_capacity(sorted.len());
+        for checkpoint in sorted {
+            let (kind, detail) = match self.public_key.verify(checkpoint) {
+                Ok(()) => {
+                    trusted.push(checkpoint.clone());
+                    continue;
+                }
+                Err(CheckpointError::UnknownKey(kid)) => (
+                    ProblemKind::UnknownKey,
+                    format!("checkpoint signed by key {kid}, not by the given public key"),
+                ),
+                Err(CheckpointError::Malformed(what)) => {
+                    (ProblemKind::Malformed, format!("checkpoint field {what}"))
+                }
+                Err(_) => (ProblemKind::BadSignature, "checkpoint signature does not verify".to_owned()),
+            };
+            self.problems.push(Problem { kind, seq: Some(checkpoint.size), detail });
+        }
+        trusted
+    }
+
+    /// Compares each trusted checkpoint's root with the records; returns the largest size
+    /// that matches.
+    fn check_roots(
+        &mut self,
+        canonical: &[usize],
+        contiguous: u64,
+        trusted: &[Checkpoint],
+        report: &mut Report,
+    ) -> u64 {
+        // A root mismatch is reported unless a problem that changes the records below the
+        // checkpoint already explains it.
+        let explained_below = self
+            .problems
+            .iter()
+            .filter(|p| {
+                matches!(p.kind, ProblemKind::Modified | ProblemKind::Deleted | ProblemKind::Malformed)
+            })
+            .filter_map(|p| match (p.kind, p.seq) {
+                (ProblemKind::Malformed, None) => Some(0),
+                (_, seq) => seq,
+            })
+            .min();
         let mut tree = CompactRange::new();
         let mut pushed = 0usize;
         let mut verified = 0u64;
         let mut last_good = 0u64;
-        for checkpoint in sorted {
-            match self.public_key.verify(checkpoint) {
-                Ok(()) => {}
-                Err(CheckpointError::UnknownKey(kid)) => {
-                    self.problems.push(Problem {
-                        kind: ProblemKind::UnknownKey,
-                        seq: Some(checkpoint.size),
-                        detail: format!("checkpoint signed by key {kid}, not by the given public key"),
-                    });
-                    continue;
-                }
-                Err(CheckpointError::Malformed(what)) => {
-                    self.problems.push(Problem {
-                        kind: ProblemKind::Malformed,
-                        seq: Some(checkpoint.size),
-                        detail: format!("checkpoint field {what}"),
-                    });
-                    continue;
-                }
-                Err(_) => {
-                    self.problems.push(Problem {
-                        kind: ProblemKind::BadSignature,
-                        seq: Some(checkpoint.size),
-                        detail: "checkpoint signature does not verify".into(),
-                    });
-                    continue;
-                }
-            }
+        for checkpoint in trusted {
             if checkpoint.size > contiguous {
                 continue; // reported as deleted or truncated already
             }
@@ -471,11 +526,7 @@ impl<'a> Verifier<'a> {
                 report.checkpoints_verified += 1;
                 verified = verified.max(checkpoint.size);
                 last_good = checkpoint.size;
-            } else if !self
-                .problems
-                .iter()
-                .any(|p| p.seq.is_some_and(|s| s < checkpoint.size) && p.kind != ProblemKind::UnknownKey)
-            {
+            } else if explained_below.is_none_or(|seq| seq >= checkpoint.size) {
                 self.problems.push(Problem {
                     kind: ProblemKind::Modified,
                     seq: None,
@@ -542,6 +593,7 @@ fn analyze(line: &[u8], prev: Prev, keys: Option<&HmacKeyring>, location: &dyn F
         seq: record.seq,
         leaf: leaf_hash(line),
         mac,
+        kid_unknown: keys.is_some() && !kid_known,
         kid: (!settled).then(|| record.kid.into()),
         streamed,
         entry: (!settled).then(|| entry.into()),

@@ -34,6 +34,18 @@ async fn a_reopened_log_continues_the_chain_and_the_tree() {
 }
 
 #[tokio::test]
+async fn entries_that_would_break_the_log_are_refused() {
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), &signer, config(5));
+    for bad in ["[1]", "\"x\"", "{\"a\":1}\n{\"b\":2}", "{\"a\":", "{} {}"] {
+        assert_eq!(log.append_canonical(bad.to_owned()).await, Err(AuditLogError::InvalidEntry), "{bad:?}");
+    }
+    assert_eq!(log.append_canonical("{\"a\":1}".to_owned()).await, Ok(0));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_torn_tail_is_set_aside_and_reported() {
     let signer = CheckpointSigner::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -73,7 +73,8 @@ async fn one_byte_changed_in_each_field_is_found() {
         ("metadata", ProblemKind::Modified),
         ("mac", ProblemKind::Modified),
         ("seq", ProblemKind::Modified),
-        ("kid", ProblemKind::UnknownKey),
+        // A key id changed between records under the known key is an edit, not a rotation.
+        ("kid", ProblemKind::Modified),
     ];
     for (field, kind) in fields {
         let mut lines = original.clone();
@@ -229,5 +230,40 @@ async fn parallel_and_sequential_verification_agree_on_a_large_tampered_log() {
         parallel.problems.iter().any(|p| p.kind == ProblemKind::Modified && p.seq.is_some()),
         "{:?}",
         parallel.problems
+    );
+}
+
+#[tokio::test]
+async fn one_problem_does_not_hide_another() {
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = fresh_log(&signer).await;
+    let mut lines = read_lines(&segment(dir.path()));
+    // Without the HMAC key: an edit at seq 5 plus an unrelated duplicate at seq 2.
+    lines[5] = flip_field(&lines[5], "outcome");
+    lines.insert(3, lines[2].clone());
+    write_lines(&segment(dir.path()), &lines);
+    let cp_path = dir.path().join("checkpoints.jsonl");
+    let mut checkpoints = read_lines(&cp_path);
+    // And a forged checkpoint claiming a much larger log.
+    let mut forged: Checkpoint = serde_json::from_str(&checkpoints[0]).unwrap();
+    forged.size = 1_000;
+    checkpoints.push(forged.to_line());
+    write_lines(&cp_path, &checkpoints);
+
+    let report = verify(dir.path(), &signer, None);
+    assert!(report.has(ProblemKind::Duplicated, Some(2)), "{:?}", report.problems);
+    assert!(report.has(ProblemKind::BadSignature, Some(1_000)), "{:?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Modified && p.detail.contains("checkpoint at size 10")),
+        "the edit is still reported: {:?}",
+        report.problems
+    );
+    assert!(
+        !report.has(ProblemKind::Truncated, None),
+        "an untrusted checkpoint claims nothing: {:?}",
+        report.problems
     );
 }

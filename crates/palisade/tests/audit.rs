@@ -310,7 +310,10 @@ fn refused_start(dir: &Path) -> String {
 async fn the_trust_anchor_cannot_be_swapped_with_the_log() {
     let mut d = start();
     let support = mint(&d, "alice", "acme", "support", "read");
-    assert_eq!(error_code(&d.call(&support, "customers.search_customers", json!({"query": "a"})).await), "ok");
+    assert_eq!(
+        error_code(&d.call(&support, "customers.search_customers", json!({"query": "a"})).await),
+        "ok"
+    );
     stop_gracefully(&mut d);
     let dir = d.dir.path().to_owned();
     let key = dir.join("audit-checkpoint.key");
@@ -330,13 +333,31 @@ async fn the_trust_anchor_cannot_be_swapped_with_the_log() {
     assert!(refused_start(&dir).contains("does not match the checkpoint signing key"));
     let log = dir.join("audit");
     let out = palisade(
-        &["audit", "verify", "--log", log.to_str().unwrap(), "--public-key", public.to_str().unwrap(), "--key-id", &expected_id],
+        &[
+            "audit",
+            "verify",
+            "--log",
+            log.to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+            "--key-id",
+            &expected_id,
+        ],
         &[],
     );
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("was replaced"));
     std::fs::write(&public, original).unwrap();
     let out = palisade(
-        &["audit", "verify", "--log", log.to_str().unwrap(), "--public-key", public.to_str().unwrap(), "--key-id", &expected_id],
+        &[
+            "audit",
+            "verify",
+            "--log",
+            log.to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+            "--key-id",
+            &expected_id,
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", stdout(&out));
