@@ -1,11 +1,13 @@
 """An independent verifier of a Palisade audit log, in Python with only the standard library.
 
-It recomputes everything from docs/AUDIT.md without any Palisade code: the canonical
-JSON of every record, the HMAC chain, the RFC 9162 Merkle tree, and each checkpoint's
-Ed25519 signature (RFC 8032 verification, written out below). `cargo xtask test` runs it
-on the log the example deployment wrote during the interop run.
+It recomputes everything from docs/AUDIT.md without any Palisade code: the layout of
+every record, the HMAC chain, the RFC 9162 Merkle tree, and each checkpoint's Ed25519
+signature (RFC 8032 verification, written out below). It hashes the entry's bytes as
+stored, as the spec says a verifier should, rather than re-encoding them (number
+formats differ between JSON libraries). `cargo xtask test` runs it on the log the
+example deployment wrote during the interop run.
 
-usage: verify_audit.py LOG_DIR HMAC_KEY_FILE
+usage: verify_audit.py LOG_DIR HMAC_KEY_FILE   (the file may hold several keys, comma-separated)
 """
 
 import base64
@@ -90,10 +92,6 @@ def ed25519_verify(public, message, signature):
 # --- The log ---------------------------------------------------------------------------
 
 
-def canonical(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def merkle_root(leaves):
     """MTH of RFC 9162 section 2.1.1."""
     if not leaves:
@@ -108,13 +106,16 @@ def merkle_root(leaves):
 
 def main():
     log_dir = pathlib.Path(sys.argv[1])
-    key = pathlib.Path(sys.argv[2]).read_text().strip().encode()
+    keys = {}
+    for secret in pathlib.Path(sys.argv[2]).read_text().split(","):
+        secret = secret.strip().encode()
+        if secret:
+            keys["h" + hashlib.sha256(b"palisade-audit-chain-key-id\x00" + secret).digest()[:8].hex()] = secret
     pem = (log_dir / "checkpoint.pub").read_text()
     der = base64.b64decode("".join(line for line in pem.splitlines() if not line.startswith("-----")))
     assert der[:12] == bytes.fromhex("302a300506032b6570032100"), "not an Ed25519 SubjectPublicKeyInfo"
     public = der[12:]
     key_id = "e" + hashlib.sha256(public).digest()[:8].hex()
-    kid = "h" + hashlib.sha256(b"palisade-audit-chain-key-id\x00" + key).digest()[:8].hex()
 
     problems = []
     leaves = []
@@ -123,14 +124,23 @@ def main():
         for number, line in enumerate(segment.read_bytes().splitlines(), start=1):
             where = f"{segment.name}:{number}"
             record = json.loads(line)
-            if canonical(record) != line:
-                problems.append(f"{where}: the line is not canonical JSON")
             seq = record["seq"]
+            # The entry's bytes as stored: everything between the opening `{"entry":` and
+            # the envelope fields that follow it, whose layout is fixed.
+            tail = f',"kid":"{record["kid"]}","mac":"{record["mac"]}","seq":{seq},"v":1}}'.encode()
+            if not (line.startswith(b'{"entry":') and line.endswith(tail)):
+                problems.append(f"{where}: the record's envelope is not in its canonical layout")
+                continue
+            entry = line[len(b'{"entry":') : -len(tail)]
+            if json.loads(entry) != record["entry"]:
+                problems.append(f"{where}: the entry bytes do not parse to the entry")
             if seq != len(leaves):
                 problems.append(f"{where}: seq {seq}, expected {len(leaves)}")
-            if record["kid"] != kid:
-                problems.append(f"{where}: chain key {record['kid']}, expected {kid}")
-            message = b"palisade-audit-chain-v1\x00" + prev + seq.to_bytes(8, "big") + canonical(record["entry"])
+            key = keys.get(record["kid"])
+            if key is None:
+                problems.append(f"{where}: chain key {record['kid']} was not given")
+                key = b""
+            message = b"palisade-audit-chain-v1\x00" + prev + seq.to_bytes(8, "big") + entry
             mac = hmac.new(key, message, hashlib.sha256).digest()
             if mac.hex() != record["mac"]:
                 problems.append(f"{where}: chain MAC does not match")

@@ -21,9 +21,10 @@ pub struct AuditError(pub String);
 
 /// Where audit events go.
 ///
-/// [`AuditSink::ready`] is asked before a tool runs: when it fails, the call is refused
-/// ([`ToolError::AuditUnavailable`](crate::ToolError::AuditUnavailable)), so nothing
-/// happens that cannot be recorded.
+/// [`AuditSink::ready`] is asked before a tool runs: when the sink has been failing, the
+/// call is refused ([`ToolError::AuditUnavailable`](crate::ToolError::AuditUnavailable))
+/// before it can have effects. A failure that starts while a call runs is caught when its
+/// entry is recorded: the caller then gets the same error instead of the result.
 pub trait AuditSink: Send + Sync + 'static {
     /// Whether events can be accepted now.
     ///
