@@ -397,7 +397,15 @@ impl FileState {
 
     fn rotate(&mut self, first_seq: u64) -> io::Result<()> {
         let path = segment_path(&self.dir, first_seq);
-        let segment = OpenOptions::new().create_new(true).append(true).open(&path)?;
+        // An earlier attempt may have created the file and failed later: an empty one is
+        // reused, anything else is not ours to append to.
+        if fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} is not empty", path.display()),
+            ));
+        }
+        let segment = private_file(&path, true)?;
         sync_dir(&self.dir)?;
         self.segment = segment;
         self.segment_len = 0;

@@ -66,19 +66,21 @@ pub fn verify_dir_with(
     let mut verifier = Verifier::new(public_key, keys);
     for (_, path) in segments(dir)? {
         let bytes = std::fs::read(&path)?;
-        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-            // A record without its newline was never completely written.
-            verifier.malformed_checkpoint(&format!("{}: incomplete last line", path.display()));
-        }
         let name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let lines: Vec<&[u8]> = lines_of(&bytes).collect();
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            // A record without its newline was never completely written (a crash the
+            // writer will set aside on restart), or the file was cut.
+            verifier.malformed(&format!("{name}: incomplete last line ({} bytes)", bytes.len() - complete));
+        }
+        let lines: Vec<&[u8]> = lines_of(&bytes[..complete]).collect();
         verifier.push_lines(&lines, &|n| format!("{name}:{}", n + 1));
     }
     let path = dir.join(CHECKPOINTS_FILE);
     let stored = read_checkpoints(&path)?;
     let mut checkpoints = stored.checkpoints;
     for line in stored.unreadable {
-        verifier.malformed_checkpoint(&format!("{CHECKPOINTS_FILE}:{line}"));
+        verifier.malformed(&format!("{CHECKPOINTS_FILE}:{line}: not a checkpoint"));
     }
     checkpoints.extend_from_slice(extra);
     Ok(verifier.finish(&checkpoints))

@@ -226,13 +226,9 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// Records unreadable checkpoint lines found by the caller.
-    pub fn malformed_checkpoint(&mut self, where_: &str) {
-        self.problems.push(Problem {
-            kind: ProblemKind::Malformed,
-            seq: None,
-            detail: format!("{where_}: not a checkpoint"),
-        });
+    /// Records something unreadable the caller found (a checkpoint line, a cut line).
+    pub fn malformed(&mut self, what: &str) {
+        self.problems.push(Problem { kind: ProblemKind::Malformed, seq: None, detail: what.to_owned() });
     }
 
     /// Judges everything pushed against `checkpoints`.
