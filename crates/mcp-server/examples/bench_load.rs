@@ -1,8 +1,10 @@
-//! The load generator of `cargo xtask bench server`: `concurrency` workers, each with its
-//! own MCP session, calling `echo` for `seconds`, then one JSON line of results.
+//! The load generator of `cargo xtask bench server`: `concurrency` workers calling `echo`
+//! for `seconds`, then one JSON line of results. In the 2025-11-25 era (the default) each
+//! worker opens its own MCP session; with `ERA` = `2026-07-28` every call is a stateless
+//! request carrying its protocol version and capabilities in `_meta`.
 //!
 //! ```text
-//! bench_load URL TOKEN|- CONCURRENCY SECONDS
+//! bench_load URL TOKEN|- CONCURRENCY SECONDS [ERA]
 //! ```
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -15,12 +17,13 @@ async fn post(
     url: &str,
     token: Option<&str>,
     session: Option<&str>,
+    era: &str,
     body: &serde_json::Value,
 ) -> reqwest::Response {
     let mut request = http
         .post(url)
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", era)
         .json(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -28,31 +31,44 @@ async fn post(
     if let Some(session) = session {
         request = request.header("mcp-session-id", session);
     }
+    if era >= "2026-07-28" {
+        // Stateless requests name their method (and tool) in headers, for routing.
+        request = request.header("mcp-method", body["method"].as_str().unwrap_or_default());
+        if let Some(name) = body["params"]["name"].as_str() {
+            request = request.header("mcp-name", name);
+        }
+    }
     request.send().await.unwrap()
 }
 
-async fn worker(url: String, token: Option<String>, until: Instant) -> Vec<Duration> {
+async fn worker(url: String, token: Option<String>, era: String, until: Instant) -> Vec<Duration> {
     let http = reqwest::Client::new();
     let token = token.as_deref();
-    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}});
-    let response = post(&http, &url, token, None, &init).await;
-    assert_eq!(response.status(), 200, "initialize");
-    let session = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-    let _ = response.bytes().await;
-    post(
-        &http,
-        &url,
-        token,
-        Some(&session),
-        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
-    .await;
-    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {}}});
+    let stateless = era.as_str() >= "2026-07-28";
+    let session = if stateless {
+        None
+    } else {
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": era, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}});
+        let response = post(&http, &url, token, None, &era, &init).await;
+        assert_eq!(response.status(), 200, "initialize");
+        let session = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+        let _ = response.bytes().await;
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        post(&http, &url, token, Some(&session), &era, &initialized).await;
+        Some(session)
+    };
+    let mut call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {}}});
+    if stateless {
+        call["params"]["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": era,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+    }
     let mut latencies = Vec::new();
     while Instant::now() < until {
         let started = Instant::now();
-        let response = post(&http, &url, token, Some(&session), &call).await;
+        let response = post(&http, &url, token, session.as_deref(), &era, &call).await;
         let status = response.status();
         let body = response.bytes().await.unwrap();
         assert!(
@@ -73,13 +89,15 @@ fn main() {
         args[3].parse::<usize>().unwrap(),
         args[4].parse::<f64>().unwrap(),
     );
+    let era = args.get(5).cloned().unwrap_or_else(|| "2025-11-25".to_owned());
     // One client thread: the machine has two cores, and the server needs the other.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let started = Instant::now();
     let mut latencies: Vec<Duration> = runtime.block_on(async {
         let until = Instant::now() + Duration::from_secs_f64(seconds);
-        let tasks: Vec<_> =
-            (0..concurrency).map(|_| tokio::spawn(worker(url.clone(), token.clone(), until))).collect();
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|_| tokio::spawn(worker(url.clone(), token.clone(), era.clone(), until)))
+            .collect();
         let mut all = Vec::new();
         for task in tasks {
             all.extend(task.await.unwrap());

@@ -481,7 +481,10 @@ impl McpServer {
         {
             hosts.push(host);
         }
+        // Stateless (2026-07-28) requests get a plain JSON answer when the handler sends
+        // nothing before its result; rmcp falls back to SSE when it does.
         let config = StreamableHttpServerConfig::default()
+            .with_json_response(true)
             .with_allowed_hosts(hosts)
             .with_max_request_body_bytes(self.max_body_bytes);
         let service = self.service.clone();
