@@ -1,6 +1,7 @@
-//! The HTTP front door: every request to the MCP endpoint passes, in order, the Origin
-//! check, request-id assignment, authentication ([`AuthLayer`]) and the session binding,
-//! before rmcp's Streamable HTTP service sees it.
+//! The HTTP front door: every request to the MCP endpoint passes, in order, the door
+//! audit (outermost: it records what the layers inside refuse), request-id assignment,
+//! the Origin check, authentication ([`AuthLayer`]), the session binding and the message
+//! inspection (parse errors, scope step-up), before rmcp's Streamable HTTP service sees it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -170,7 +170,7 @@ impl PalisadeService {
             metadata: record.metadata,
         };
         self.shared.audit.record(event).await.map_err(|error| {
-            tracing::error!(%error, "audit sink refused an event");
+            tracing::error!(%error, request_id = %origin.request_id, "audit sink refused an event");
             ToolError::AuditUnavailable
         })
     }
