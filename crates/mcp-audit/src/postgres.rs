@@ -80,22 +80,6 @@ pub async fn migrate(admin: &PgPool, schema: &str, writer_role: &str) -> Result<
              BEGIN RAISE EXCEPTION 'palisade audit tables are append-only (% refused)', TG_OP; END $$"
         ),
         format!(
-            "CREATE OR REPLACE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON {s}.audit_entries
-             FOR EACH ROW EXECUTE FUNCTION {s}.audit_append_only()"
-        ),
-        format!(
-            "CREATE OR REPLACE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON {s}.audit_entries
-             FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_append_only()"
-        ),
-        format!(
-            "CREATE OR REPLACE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON {s}.audit_checkpoints
-             FOR EACH ROW EXECUTE FUNCTION {s}.audit_append_only()"
-        ),
-        format!(
-            "CREATE OR REPLACE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON {s}.audit_checkpoints
-             FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_append_only()"
-        ),
-        format!(
             "DO $$ BEGIN
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{r}') THEN CREATE ROLE {r} NOLOGIN; END IF;
              END $$"
@@ -104,13 +88,26 @@ pub async fn migrate(admin: &PgPool, schema: &str, writer_role: &str) -> Result<
         format!("GRANT USAGE ON SCHEMA {s} TO {r}"),
         format!("GRANT SELECT, INSERT ON {s}.audit_entries, {s}.audit_checkpoints TO {r}"),
     ];
+    // Both tables refuse UPDATE and DELETE (per row) and TRUNCATE (per statement).
+    let triggers = ["audit_entries", "audit_checkpoints"].into_iter().flat_map(|table| {
+        [
+            format!(
+                "CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {s}.{table}
+                 FOR EACH ROW EXECUTE FUNCTION {s}.audit_append_only()"
+            ),
+            format!(
+                "CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {s}.{table}
+                 FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_append_only()"
+            ),
+        ]
+    });
     let mut tx = admin.begin().await?;
     // Concurrent migrations of one schema would race on CREATE … IF NOT EXISTS.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
         .bind(format!("palisade-audit:{s}"))
         .execute(&mut *tx)
         .await?;
-    for statement in statements {
+    for statement in statements.into_iter().chain(triggers) {
         sqlx::query(&statement).execute(&mut *tx).await?;
     }
     tx.commit().await?;

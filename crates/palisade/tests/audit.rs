@@ -53,6 +53,14 @@ fn verify(dir: &Path, with_hmac: bool) -> Output {
     palisade(&args, &[("TEST_AUDIT_HMAC", hmac.trim())])
 }
 
+/// `palisade audit verify-proof` with only the proof and the public key.
+fn verify_proof(proof: &Path, key: &Path) -> Output {
+    palisade(
+        &["audit", "verify-proof", "--proof", proof.to_str().unwrap(), "--public-key", key.to_str().unwrap()],
+        &[],
+    )
+}
+
 fn read_checkpoint_sizes(dir: &Path) -> Vec<u64> {
     std::fs::read_to_string(dir.join("audit/checkpoints.jsonl"))
         .unwrap()
@@ -106,17 +114,7 @@ async fn the_log_verifies_after_shutdown_and_proofs_check_out() {
     let proof_path = dir.join("proof.json");
     std::fs::write(&proof_path, &proof.stdout).unwrap();
     let key = log.join("checkpoint.pub");
-    let checked = palisade(
-        &[
-            "audit",
-            "verify-proof",
-            "--proof",
-            proof_path.to_str().unwrap(),
-            "--public-key",
-            key.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let checked = verify_proof(&proof_path, &key);
     assert!(
         checked.status.success() && stdout(&checked).starts_with("ok: entry 1 is in the log"),
         "{}",
@@ -125,17 +123,7 @@ async fn the_log_verifies_after_shutdown_and_proofs_check_out() {
     let mut forged: Value = serde_json::from_slice(&proof.stdout).unwrap();
     forged["record"] = Value::String(forged["record"].as_str().unwrap().replace("acme", "acmf"));
     std::fs::write(&proof_path, forged.to_string()).unwrap();
-    let refused = palisade(
-        &[
-            "audit",
-            "verify-proof",
-            "--proof",
-            proof_path.to_str().unwrap(),
-            "--public-key",
-            key.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let refused = verify_proof(&proof_path, &key);
     assert!(!refused.status.success());
 
     // A second run on the same data: a second checkpoint, and a consistency proof that
@@ -166,17 +154,7 @@ async fn the_log_verifies_after_shutdown_and_proofs_check_out() {
     );
     assert!(consistency.status.success(), "{}", String::from_utf8_lossy(&consistency.stderr));
     std::fs::write(&proof_path, &consistency.stdout).unwrap();
-    let checked = palisade(
-        &[
-            "audit",
-            "verify-proof",
-            "--proof",
-            proof_path.to_str().unwrap(),
-            "--public-key",
-            key.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let checked = verify_proof(&proof_path, &key);
     assert!(
         checked.status.success() && stdout(&checked).contains("extends the tree of"),
         "{}",
