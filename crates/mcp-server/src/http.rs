@@ -155,12 +155,17 @@ impl Marked for Response {
 /// The outermost layer of the MCP endpoint: every request the door (or rmcp's transport)
 /// refuses with an error status becomes an audit entry, so no refusal escapes the log.
 /// Refusals inside MCP (guards, unknown tools, rate limits) are audited by the service.
+///
+/// Refusals of callers who did not authenticate are budgeted per address
+/// ([`RefusalBudget`]): a flood from one address cannot fill the log, and what is not
+/// recorded one by one is still counted and recorded.
 pub(crate) async fn audit_door(
     State(shared): State<Arc<crate::service::Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -169,6 +174,20 @@ pub(crate) async fn audit_door(
     let refusal = response.extensions().get::<Refusal>().cloned();
     let code = refusal.as_ref().map_or_else(|| format!("http_{}", status.as_u16()), |r| r.code.to_owned());
     let client = refusal.as_ref().and_then(|r| r.caller.as_ref()).and_then(Caller::client);
+    let mut metadata = Map::new();
+    if client.is_none()
+        && let Some(peer) = peer
+    {
+        let source = IsolationKey::anonymous(peer);
+        metadata.insert("source".into(), json!(shared.privacy.pseudonymize(&source).as_str()));
+        match shared.door_budget.admit(&source) {
+            Admission::Record { unrecorded_before } if unrecorded_before > 0 => {
+                metadata.insert("unrecorded_refusals_before".into(), json!(unrecorded_before));
+            }
+            Admission::Record { .. } => {}
+            Admission::Count => return response,
+        }
+    }
     let request_id = response
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -189,12 +208,92 @@ pub(crate) async fn audit_door(
         arguments_sha256: None,
         arguments: None,
         result_sha256: None,
-        metadata: Map::new(),
+        metadata,
     };
     if let Err(error) = shared.audit.record(event).await {
         tracing::error!(%error, "could not audit a refusal at the door");
     }
     response
+}
+
+/// How many refusals of unauthenticated callers are recorded one by one, per address.
+const DOOR_REFUSALS_PER_SECOND: u32 = 20;
+const DOOR_REFUSAL_BURST: u32 = 100;
+
+/// A per-address budget of individually recorded door refusals (GCRA). Refusals beyond
+/// it are counted; the count goes into the address's next recorded refusal
+/// (`unrecorded_refusals_before`), and whatever is still counted at shutdown into one
+/// summary entry per address. Nothing is dropped unrecorded.
+pub(crate) struct RefusalBudget {
+    limiter: governor::DefaultKeyedRateLimiter<IsolationKey>,
+    counted: Mutex<HashMap<IsolationKey, u64>>,
+}
+
+pub(crate) enum Admission {
+    /// Record this refusal, with the number counted since the last recorded one.
+    Record { unrecorded_before: u64 },
+    /// Only count it.
+    Count,
+}
+
+impl RefusalBudget {
+    pub(crate) fn new() -> Self {
+        let per_second =
+            std::num::NonZeroU32::new(DOOR_REFUSALS_PER_SECOND).unwrap_or(std::num::NonZeroU32::MIN);
+        let burst = std::num::NonZeroU32::new(DOOR_REFUSAL_BURST).unwrap_or(std::num::NonZeroU32::MIN);
+        Self {
+            limiter: governor::RateLimiter::keyed(governor::Quota::per_second(per_second).allow_burst(burst)),
+            counted: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn admit(&self, source: &IsolationKey) -> Admission {
+        let mut counted = self.counted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.limiter.check_key(source).is_ok() {
+            Admission::Record { unrecorded_before: counted.remove(source).unwrap_or(0) }
+        } else {
+            *counted.entry(source.clone()).or_insert(0) += 1;
+            Admission::Count
+        }
+    }
+
+    /// Forgets addresses whose budget is full again (the server does this every minute).
+    pub(crate) fn prune(&self) {
+        self.limiter.retain_recent();
+    }
+
+    /// Records what is still only counted, one summary entry per address (at shutdown).
+    pub(crate) async fn flush(&self, shared: &crate::service::Shared) {
+        let counted: Vec<(IsolationKey, u64)> =
+            std::mem::take(&mut *self.counted.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+                .into_iter()
+                .collect();
+        self.limiter.retain_recent();
+        for (source, count) in counted {
+            let mut metadata = Map::new();
+            metadata.insert("source".into(), json!(shared.privacy.pseudonymize(&source).as_str()));
+            metadata.insert("count".into(), json!(count));
+            let event = AuditEvent {
+                timestamp_ms: crate::service::now_ms(),
+                request_id: String::new(),
+                principal: None,
+                tenant: None,
+                auth_method: "none".into(),
+                method: "http".into(),
+                tool: None,
+                decision: Decision::Denied { code: "refusals_counted".into() },
+                outcome: "refusals_counted".into(),
+                duration_us: 0,
+                arguments_sha256: None,
+                arguments: None,
+                result_sha256: None,
+                metadata,
+            };
+            if let Err(error) = shared.audit.record(event).await {
+                tracing::error!(%error, count, "could not record counted door refusals");
+            }
+        }
+    }
 }
 
 /// RFC 6750 §2.3 puts bearer tokens in `access_token`; Palisade never accepts them there.

@@ -327,6 +327,7 @@ impl McpServerBuilder {
             state_store: self.state_store.unwrap_or_else(|| {
                 Arc::new(state_store::MemoryStateStore::new(state_store::Limits::default()))
             }),
+            door_budget: crate::http::RefusalBudget::new(),
         };
         let token_endpoint = self
             .token_endpoint
@@ -604,11 +605,13 @@ impl McpServer {
         // Forget full rate-limit buckets now and then, so many distinct callers cannot
         // grow the limiters' maps without bound.
         let limiters = self.limiters.clone();
+        let shared = Arc::clone(&self.service.shared);
         let pruning = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
                 limiters.iter().for_each(RateLimitLayer::prune);
+                shared.door_budget.prune();
             }
         });
         self.ready.store(true, Ordering::SeqCst);
@@ -625,6 +628,7 @@ impl McpServer {
         // the audit record of all of it durable and covered.
         self.service.shared.background.close();
         self.service.shared.background.wait().await;
+        self.service.shared.door_budget.flush(&self.service.shared).await;
         if let Err(error) = self.service.shared.audit.flush().await {
             tracing::error!(%error, "could not flush the audit log on shutdown");
         }

@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) background: tokio_util::task::TaskTracker,
     /// Per-principal state behind `PrincipalState`.
     pub(crate) state_store: Arc<dyn state_store::StateStore>,
+    /// The per-address budget of individually audited door refusals.
+    pub(crate) door_budget: crate::http::RefusalBudget,
 }
 
 /// The MCP service: cheap to clone (rmcp makes one per session or per request).

@@ -245,3 +245,34 @@ async fn argument_copies_are_off_by_default_and_redacted_when_on() {
         Some(json!({"customer_id": "c-1", "password": "[REDACTED]", "note": "nnnnnnnn…"}))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unauthenticated_refusals_is_counted_not_written_one_by_one() {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let s = start(Options { shutdown: Some(stopped), ..Options::default() }).await;
+    const FLOOD: u64 = 400;
+    for _ in 0..FLOOD {
+        assert_eq!(s.post(None, None, json!({})).await.status, 401);
+    }
+    // An authenticated caller's refusals are never budgeted.
+    assert_eq!(s.post(Some(&s.support()), Some("no-such-session"), json!({})).await.status, 404);
+    stop.send(()).unwrap();
+    s.serving.await.unwrap();
+
+    let events: Vec<_> = s.audit.events().into_iter().filter(|e| e.method == "http").collect();
+    let individual: Vec<_> = events.iter().filter(|e| e.outcome == "missing_credentials").collect();
+    assert!(individual.len() < 200, "the flood was budgeted: {} entries", individual.len());
+    let carried: u64 = individual
+        .iter()
+        .filter_map(|e| e.metadata.get("unrecorded_refusals_before").and_then(Value::as_u64))
+        .sum();
+    let summarized: u64 = events
+        .iter()
+        .filter(|e| e.outcome == "refusals_counted")
+        .map(|e| e.metadata["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(individual.len() as u64 + carried + summarized, FLOOD, "every refusal is accounted for");
+    let source = individual[0].metadata["source"].as_str().unwrap();
+    assert!(source.starts_with("pid_"), "the address appears only as a pseudonym");
+    assert!(events.iter().any(|e| e.outcome == "session_not_found" && e.principal.is_some()));
+}
