@@ -112,19 +112,27 @@ pub struct CheckpointFile {
 /// # Errors
 /// The file exists but cannot be read.
 pub fn read_checkpoints(path: &Path) -> io::Result<CheckpointFile> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CheckpointFile::default()),
-        Err(e) => return Err(e),
-    };
+    match fs::read(path) {
+        Ok(bytes) => Ok(parse_checkpoints(&bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(CheckpointFile::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses checkpoint lines (the text after a final newline, if any, is a line too).
+fn parse_checkpoints(bytes: &[u8]) -> CheckpointFile {
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
     let mut file = CheckpointFile::default();
-    for (i, line) in text.lines().enumerate() {
-        match serde_json::from_str::<Checkpoint>(line) {
+    for (i, line) in lines.into_iter().enumerate() {
+        match serde_json::from_slice::<Checkpoint>(line) {
             Ok(checkpoint) => file.checkpoints.push(checkpoint),
             Err(_) => file.unreadable.push(i + 1),
         }
     }
-    Ok(file)
+    file
 }
 
 /// Writes the public key file for verifiers (`DIR/checkpoint.pub`).
@@ -194,17 +202,13 @@ impl FileBackend {
             file.read_to_end(&mut checkpoint_bytes).map_err(io_err(&checkpoints_path))?;
         }
         let complete = checkpoint_bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let mut checkpoints = Vec::new();
-        for (n, line) in checkpoint_bytes[..complete].split(|&b| b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
+        let CheckpointFile { checkpoints, unreadable } = parse_checkpoints(&checkpoint_bytes[..complete]);
+        if let Some(line) = unreadable.first() {
+            return Err(ReplayError::Damaged {
+                location: format!("{}:{line}", checkpoints_path.display()),
+                detail: "unreadable checkpoint".into(),
             }
-            let checkpoint =
-                serde_json::from_slice::<Checkpoint>(line).map_err(|_| ReplayError::Damaged {
-                    location: format!("{}:{}", checkpoints_path.display(), n + 1),
-                    detail: "unreadable checkpoint".into(),
-                })?;
-            checkpoints.push(checkpoint);
+            .into());
         }
         let newest = newest_trusted(&checkpoints, public_key)?;
 
@@ -328,7 +332,7 @@ fn tail_is_torn(tail: &[u8]) -> bool {
 }
 
 fn set_aside(path: &Path, tail: &[u8], keep: u64) -> Result<TornTail, OpenError> {
-    let aside = PathBuf::from(format!("{}.torn-{}", path.display(), crate::now_ms()));
+    let aside = PathBuf::from(format!("{}.torn-{}", path.display(), identity_types::unix_now_ms()));
     fs::write(&aside, tail).map_err(io_err(&aside))?;
     let file = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
     file.set_len(keep).and_then(|()| file.sync_all()).map_err(io_err(path))?;

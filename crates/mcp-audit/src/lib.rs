@@ -68,10 +68,3 @@ pub use proof::{ConsistencyProof, InclusionProof, read_dir, verify_dir};
 pub use replay::{ReplayError, Replayer, ResumeState, TornTail, newest_trusted};
 pub use verify::{Problem, ProblemKind, Report, Verifier};
 pub use witness::{FileWitness, WebhookWitness, Witness};
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}

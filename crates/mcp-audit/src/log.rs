@@ -179,14 +179,16 @@ impl AuditLog {
     /// [`AuditLogError`] when the entry could not be stored.
     pub async fn append(&self, event: &AuditEvent) -> Result<u64, AuditLogError> {
         // Encoding happens here, on the caller's task, so it runs in parallel; the
-        // writer only chains, hashes and writes.
-        self.append_canonical(event.canonical()).await
+        // writer only chains, hashes and writes. The encoder always yields one object on
+        // one line, so no check is needed on this path.
+        self.enqueue(event.canonical()).await
     }
 
     /// Appends an entry already in canonical JSON.
     ///
     /// # Errors
-    /// [`AuditLogError`] when the entry could not be stored.
+    /// [`AuditLogError::InvalidEntry`] unless `entry` is one JSON object on one line;
+    /// otherwise [`AuditLogError`] when the entry could not be stored.
     pub async fn append_canonical(&self, entry: String) -> Result<u64, AuditLogError> {
         // One record per line, and the entry must be an object: anything else would make
         // the log unreadable when it is reopened.
@@ -194,6 +196,10 @@ impl AuditLog {
         if !object || entry.contains('\n') || serde_json::from_str::<serde::de::IgnoredAny>(&entry).is_err() {
             return Err(AuditLogError::InvalidEntry);
         }
+        self.enqueue(entry).await
+    }
+
+    async fn enqueue(&self, entry: String) -> Result<u64, AuditLogError> {
         let (ack, done) = oneshot::channel();
         self.health.queued.fetch_add(1, Ordering::Relaxed);
         let sent = self.tx.send(Msg::Append { entry, ack }).await;
@@ -441,7 +447,7 @@ impl<B: Backend> Writer<B> {
         if size == 0 {
             return Ok(None);
         }
-        let checkpoint = self.signer.sign(size, self.tree.root(), crate::now_ms());
+        let checkpoint = self.signer.sign(size, self.tree.root(), identity_types::unix_now_ms());
         if let Err(BackendError(reason)) = self.backend.append_checkpoint(&checkpoint).await {
             self.health.set_failed(Some(&reason));
             self.retry_at = Some((Instant::now() + self.config.retry_after, reason.clone()));

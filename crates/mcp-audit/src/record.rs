@@ -138,6 +138,9 @@ mod tests {
             br#"{"entry":{},"kid":"k","mac":"00","seq":1,"v":2}"#,
             br#"{"entry":[],"kid":"k","mac":"00","seq":1,"v":1}"#,
             br#"{"entry":{},"kid":"k","mac":"00","seq":-1,"v":1}"#,
+            // Beyond i64: would overflow `seq + 1` and a Postgres BIGINT.
+            br#"{"entry":{},"kid":"k","mac":"00","seq":18446744073709551615,"v":1}"#,
+            br#"{"entry":{},"kid":"k","mac":"00","seq":9223372036854775808,"v":1}"#,
             br#"{"entry":{},"kid":"k","mac":"00","seq":1,"v":1,"extra":0}"#,
         ];
         for case in cases {

@@ -65,6 +65,15 @@ impl Scratch {
     }
 }
 
+fn start_log(
+    backend: PostgresBackend,
+    resume: mcp_audit::ResumeState,
+    signer: &CheckpointSigner,
+) -> AuditLog {
+    let signer = CheckpointSigner::from_pem(&signer.to_pem()).unwrap();
+    AuditLog::start(backend, resume, common::keys(), signer, common::config(10), vec![])
+}
+
 fn sqlstate(error: &sqlx::Error) -> String {
     error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned()).unwrap_or_default()
 }
@@ -78,14 +87,7 @@ async fn the_application_role_can_append_and_read_but_never_rewrite() {
     let (backend, resume) =
         PostgresBackend::open(scratch.app.clone(), &scratch.schema, &public, &common::keys()).await.unwrap();
     assert_eq!(resume.next_seq, 0);
-    let log = AuditLog::start(
-        backend,
-        resume,
-        common::keys(),
-        CheckpointSigner::from_pem(&signer.to_pem()).unwrap(),
-        common::config(10),
-        vec![],
-    );
+    let log = start_log(backend, resume, &signer);
     for i in 0..25 {
         assert_eq!(log.append(&common::event(i)).await.unwrap(), i);
     }
@@ -96,14 +98,7 @@ async fn the_application_role_can_append_and_read_but_never_rewrite() {
         PostgresBackend::open(scratch.app.clone(), &scratch.schema, &public, &common::keys()).await.unwrap();
     assert_eq!(resume.next_seq, 25);
     let reader = backend.clone();
-    let log = AuditLog::start(
-        backend,
-        resume,
-        common::keys(),
-        CheckpointSigner::from_pem(&signer.to_pem()).unwrap(),
-        common::config(10),
-        vec![],
-    );
+    let log = start_log(backend, resume, &signer);
     assert_eq!(log.append(&common::event(25)).await.unwrap(), 25);
     log.close().await.unwrap();
 

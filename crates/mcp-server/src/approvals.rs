@@ -186,7 +186,7 @@ pub(crate) async fn grant(
         Err((_, code, _)) => (Decision::Denied { code: (*code).to_owned() }, *code, None),
     };
     let event = AuditEvent {
-        timestamp_ms: crate::service::now_ms(),
+        timestamp_ms: identity_types::unix_now_ms(),
         request_id: id.clone(),
         principal: Some(state.privacy.pseudonymize(approver.isolation_key())),
         tenant: approver.tenant().cloned(),

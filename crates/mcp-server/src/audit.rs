@@ -151,11 +151,10 @@ impl AuditSink for DurableAudit {
     }
 
     fn record(&self, event: AuditEvent) -> BoxFuture<Result<(), AuditError>> {
-        // The event is encoded on this task; only chaining and the write are serialised.
-        let entry = event.canonical();
+        // `append` encodes the event on this task; only chaining and the write are serialised.
         let (log, mode, lost) = (self.log.clone(), self.mode, std::sync::Arc::clone(&self.lost));
         Box::pin(async move {
-            match log.append_canonical(entry).await {
+            match log.append(&event).await {
                 Ok(_) => Ok(()),
                 Err(error) => on_failure(mode, &lost, &error),
             }

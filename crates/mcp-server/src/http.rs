@@ -195,7 +195,7 @@ pub(crate) async fn audit_door(
         .unwrap_or_default()
         .to_owned();
     let event = AuditEvent {
-        timestamp_ms: crate::service::now_ms(),
+        timestamp_ms: identity_types::unix_now_ms(),
         request_id,
         principal: client.map(|c| shared.privacy.pseudonymize(c.isolation_key())),
         tenant: client.and_then(|c| c.tenant().cloned()),
@@ -274,7 +274,7 @@ impl RefusalBudget {
             metadata.insert("source".into(), json!(shared.privacy.pseudonymize(&source).as_str()));
             metadata.insert("count".into(), json!(count));
             let event = AuditEvent {
-                timestamp_ms: crate::service::now_ms(),
+                timestamp_ms: identity_types::unix_now_ms(),
                 request_id: String::new(),
                 principal: None,
                 tenant: None,

@@ -156,7 +156,7 @@ impl PalisadeService {
     async fn audit(&self, origin: &Origin, started: Instant, record: CallRecord) -> Result<(), ToolError> {
         let client = origin.caller.client();
         let event = AuditEvent {
-            timestamp_ms: now_ms(),
+            timestamp_ms: identity_types::unix_now_ms(),
             request_id: origin.request_id.to_string(),
             principal: client.map(|c| self.shared.privacy.pseudonymize(c.isolation_key())),
             tenant: client.and_then(|c| c.tenant().cloned()),
@@ -259,13 +259,6 @@ fn fresh_request_id() -> RequestId {
     RequestId::generate().unwrap_or_else(|_| {
         RequestId::from_counter(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
     })
-}
-
-/// Milliseconds since the Unix epoch, for audit events.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 pub(crate) fn sha256_hex(value: &Value) -> String {

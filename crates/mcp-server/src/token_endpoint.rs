@@ -187,7 +187,7 @@ pub(crate) async fn issue(
         Err((_, code, _)) => (None, *code),
     };
     let event = AuditEvent {
-        timestamp_ms: crate::service::now_ms(),
+        timestamp_ms: identity_types::unix_now_ms(),
         request_id: String::new(),
         principal: None,
         tenant: outcome.as_ref().ok().and_then(|(c, _, _)| c.tenant.clone()),
