@@ -143,6 +143,19 @@ impl IsolationKey {
         &self.encoded
     }
 
+    /// The encoded tenant component (`acme` in `v1:u:acme:alice`): empty when the principal
+    /// has no tenant, and for anonymous keys. Stores that keep a tenant column beside the
+    /// owner (e.g. for a row-level security policy on both) take it from here, so the two
+    /// can never disagree.
+    #[must_use]
+    pub fn tenant_component(&self) -> &str {
+        if self.is_anonymous() {
+            return "";
+        }
+        // `v1:u:<tenant>:<user>`: components never contain `:` (see the module docs).
+        self.principal_str().split(':').nth(2).unwrap_or("")
+    }
+
     fn principal_str(&self) -> &str {
         &self.encoded[..self.principal_len]
     }
@@ -180,6 +193,21 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn tenant_component_table() {
+        let user = ClientId::new("a:b").expect("valid");
+        let cases: &[(Option<&str>, &str)] =
+            &[(Some("acme"), "acme"), (Some("a:c me"), "a%3Ac%20me"), (None, "")];
+        for (tenant, expected) in cases {
+            let tenant = tenant.map(|t| TenantId::new(t).expect("valid"));
+            let key = IsolationKey::for_principal(tenant.as_ref(), &user);
+            assert_eq!(key.tenant_component(), *expected);
+            let session = SessionId::new("AAAAAAAAAAAAAAAAAAAA").expect("valid");
+            assert_eq!(key.with_session(&session).tenant_component(), *expected);
+        }
+        assert_eq!(IsolationKey::anonymous("192.0.2.1".parse().expect("ip")).tenant_component(), "");
     }
 
     /// Decodes a principal key back into (tenant, user): the existence of this inverse is

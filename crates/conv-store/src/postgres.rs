@@ -1,0 +1,571 @@
+//! `PostgresStore`: conversations in PostgreSQL, with row-level security as a second wall.
+//!
+//! The application check (every query filters on the caller's owner key) is the first wall.
+//! The second holds even if that check is bypassed, by a bug or by injected SQL:
+//!
+//! - [`migrate`] (run by an administrator, who owns the tables) enables **and forces**
+//!   row-level security on both tables, with one policy per table that admits a row only
+//!   when its `tenant` and `owner` equal the settings `palisade.tenant` and
+//!   `palisade.principal`, for reading and for writing.
+//! - The store sets both with `set_config(…, true)` (that is, `SET LOCAL`) at the start of
+//!   every transaction, so they vanish at commit and a pooled connection never carries one
+//!   caller's identity into another's transaction. An unset setting reads as `NULL` or `''`
+//!   and matches no row (`owner` may never be empty).
+//! - The application connects as a login that is a member of the role [`migrate`] creates
+//!   (privileges: `SELECT, INSERT, UPDATE, DELETE`; no `BYPASSRLS`; not the owner).
+//!   [`PostgresStore::open`] refuses a connection that is a superuser, has `BYPASSRLS`, or
+//!   is a member of the tables' owner, and tables whose row-level security is off.
+//!
+//! Sequence numbers come from the session row, locked `FOR UPDATE` inside the append's
+//! transaction, so parallel appends serialise per session and never collide; a claim is
+//! `INSERT … ON CONFLICT DO NOTHING` against the primary key, so exactly one of two racing
+//! principals gets the session.
+
+use identity_types::{IsolationKey, SessionId, unix_now_ms};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row as _, Transaction};
+
+use crate::message::prepare_batch;
+use crate::{
+    AppendReceipt, BoxFuture, ConvError, ConversationStore, Limits, ListQuery, Message, PurgeReport,
+    SessionInfo, StoredMessage, Window, check_capacity, check_list, check_owner, check_title, check_window,
+    record, stored_session_id,
+};
+
+fn unavailable(error: sqlx::Error) -> ConvError {
+    ConvError::Unavailable(format!("postgres: {error}"))
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn identifier(name: &str) -> Result<&str, ConvError> {
+    let mut chars = name.chars();
+    let ok = name.len() <= 63
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(ConvError::InsecureConfiguration(format!(
+            "{name:?} is not a plain identifier ([a-z_][a-z0-9_]*, at most 63 bytes)"
+        )))
+    }
+}
+
+/// Creates (idempotently) the schema, both tables with row-level security enabled and
+/// forced, their policies, and the application role `app_role` (`NOLOGIN`, no
+/// `BYPASSRLS`) with `SELECT, INSERT, UPDATE, DELETE` on the tables. Run it as the
+/// administrator that should own the tables; then `GRANT app_role TO <application login>`.
+///
+/// # Errors
+/// [`ConvError::InsecureConfiguration`] for a schema or role name that is not a plain
+/// identifier; [`ConvError::Unavailable`] if the database refuses.
+pub async fn migrate(admin: &PgPool, schema: &str, app_role: &str) -> Result<(), ConvError> {
+    let (s, r) = (identifier(schema)?, identifier(app_role)?);
+    let rule = "tenant = current_setting('palisade.tenant', true) \
+                AND owner = current_setting('palisade.principal', true)";
+    let mut statements = vec![
+        format!("CREATE SCHEMA IF NOT EXISTS {s}"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.conv_sessions (
+                session_id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                owner TEXT NOT NULL CHECK (owner <> ''),
+                title TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                message_count BIGINT NOT NULL DEFAULT 0 CHECK (message_count >= 0))"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS conv_sessions_owner ON {s}.conv_sessions (owner, updated_at DESC)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.conv_messages (
+                session_id TEXT NOT NULL REFERENCES {s}.conv_sessions (session_id) ON DELETE CASCADE,
+                seq BIGINT NOT NULL CHECK (seq >= 0),
+                tenant TEXT NOT NULL,
+                owner TEXT NOT NULL CHECK (owner <> ''),
+                created_at BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (session_id, seq))"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS conv_messages_owner ON {s}.conv_messages (owner)"),
+        format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{r}') THEN
+                 CREATE ROLE {r} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+               END IF;
+             END $$"
+        ),
+        format!("REVOKE ALL ON {s}.conv_sessions, {s}.conv_messages FROM PUBLIC"),
+        format!("GRANT USAGE ON SCHEMA {s} TO {r}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.conv_sessions, {s}.conv_messages TO {r}"),
+    ];
+    for table in ["conv_sessions", "conv_messages"] {
+        statements.extend([
+            format!("ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY"),
+            format!("ALTER TABLE {s}.{table} FORCE ROW LEVEL SECURITY"),
+            format!("DROP POLICY IF EXISTS {table}_owner ON {s}.{table}"),
+            format!("CREATE POLICY {table}_owner ON {s}.{table} FOR ALL USING ({rule}) WITH CHECK ({rule})"),
+        ]);
+    }
+    let mut tx = admin.begin().await.map_err(unavailable)?;
+    // Concurrent migrations of one schema would race on CREATE … IF NOT EXISTS.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(format!("palisade-conv:{s}"))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    for statement in statements {
+        sqlx::query(&statement).execute(&mut *tx).await.map_err(unavailable)?;
+    }
+    tx.commit().await.map_err(unavailable)
+}
+
+/// The SQL of every operation, with the schema name filled in once at open.
+#[derive(Debug)]
+struct Queries {
+    claim: String,
+    lock_count: String,
+    exists: String,
+    insert_messages: String,
+    bump: String,
+    count: String,
+    window: String,
+    list: String,
+    info: String,
+    rename: String,
+    delete_session: String,
+    delete_messages: String,
+    purge_messages: String,
+    purge_sessions: String,
+}
+
+impl Queries {
+    fn new(s: &str) -> Self {
+        let columns = "session_id, title, created_at, updated_at, message_count";
+        Self {
+            claim: format!(
+                "INSERT INTO {s}.conv_sessions (session_id, tenant, owner, title, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (session_id) DO NOTHING"
+            ),
+            lock_count: format!(
+                "SELECT message_count FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2 FOR UPDATE"
+            ),
+            exists: format!("SELECT 1 FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"),
+            insert_messages: format!(
+                "INSERT INTO {s}.conv_messages (session_id, seq, tenant, owner, created_at, body)
+                 SELECT $1, seq, $2, $3, $4, body FROM UNNEST($5::BIGINT[], $6::TEXT[]) AS batch (seq, body)"
+            ),
+            bump: format!(
+                "UPDATE {s}.conv_sessions
+                 SET message_count = message_count + $3, updated_at = GREATEST(updated_at, $4)
+                 WHERE session_id = $1 AND owner = $2"
+            ),
+            count: format!(
+                "SELECT message_count FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"
+            ),
+            window: format!(
+                "SELECT seq, body FROM {s}.conv_messages
+                 WHERE session_id = $1 AND owner = $2 AND seq >= $3 AND seq < $4 ORDER BY seq"
+            ),
+            list: format!(
+                "SELECT {columns} FROM {s}.conv_sessions WHERE owner = $1
+                 ORDER BY updated_at DESC, session_id LIMIT $2 OFFSET $3"
+            ),
+            info: format!("SELECT {columns} FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"),
+            rename: format!(
+                "UPDATE {s}.conv_sessions SET title = $3, updated_at = GREATEST(updated_at, $4)
+                 WHERE session_id = $1 AND owner = $2"
+            ),
+            delete_session: format!("DELETE FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"),
+            delete_messages: format!("DELETE FROM {s}.conv_messages WHERE session_id = $1 AND owner = $2"),
+            purge_messages: format!("DELETE FROM {s}.conv_messages WHERE owner = $1"),
+            purge_sessions: format!("DELETE FROM {s}.conv_sessions WHERE owner = $1"),
+        }
+    }
+}
+
+/// Conversations in PostgreSQL. See the module docs.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    limits: Limits,
+    queries: std::sync::Arc<Queries>,
+}
+
+impl PostgresStore {
+    /// A store on `pool`, whose login must be a member of the application role of
+    /// [`migrate`] and nothing more.
+    ///
+    /// # Errors
+    /// [`ConvError::InsecureConfiguration`] if the login is a superuser, has `BYPASSRLS`,
+    /// is a member of the tables' owner, or the tables lack enabled and forced row-level
+    /// security (or do not exist); [`ConvError::Unavailable`] if the database is down.
+    pub async fn open(pool: PgPool, schema: &str, limits: Limits) -> Result<Self, ConvError> {
+        let s = identifier(schema)?;
+        let role = sqlx::query("SELECT current_user::TEXT AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&pool)
+            .await
+            .map_err(unavailable)?;
+        let name: String = role.try_get("name").map_err(unavailable)?;
+        if role.try_get::<bool, _>("rolsuper").map_err(unavailable)? {
+            return Err(ConvError::InsecureConfiguration(format!(
+                "{name} is a superuser, which row-level security does not bind; connect as a member of the application role"
+            )));
+        }
+        if role.try_get::<bool, _>("rolbypassrls").map_err(unavailable)? {
+            return Err(ConvError::InsecureConfiguration(format!("{name} has BYPASSRLS")));
+        }
+        for table in ["conv_sessions", "conv_messages"] {
+            let row = sqlx::query(
+                "SELECT c.relrowsecurity, c.relforcerowsecurity, pg_has_role(current_user, c.relowner, 'MEMBER') AS owns
+                 FROM pg_class c WHERE c.oid = to_regclass($1)",
+            )
+            .bind(format!("{s}.{table}"))
+            .fetch_optional(&pool)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ConvError::InsecureConfiguration(format!("{s}.{table} does not exist; run migrate first")))?;
+            let enabled: bool = row.try_get("relrowsecurity").map_err(unavailable)?;
+            let forced: bool = row.try_get("relforcerowsecurity").map_err(unavailable)?;
+            if !(enabled && forced) {
+                return Err(ConvError::InsecureConfiguration(format!(
+                    "{s}.{table} does not have row-level security enabled and forced"
+                )));
+            }
+            if row.try_get::<bool, _>("owns").map_err(unavailable)? {
+                return Err(ConvError::InsecureConfiguration(format!(
+                    "{name} owns {s}.{table} (or is a member of its owner) and could switch row-level security off"
+                )));
+            }
+        }
+        Ok(Self { pool, limits, queries: std::sync::Arc::new(Queries::new(s)) })
+    }
+
+    /// Begins a transaction bound to `owner`: the row-level security settings are local
+    /// to it and vanish at commit or rollback.
+    async fn begin(&self, owner: &IsolationKey) -> Result<Transaction<'static, Postgres>, ConvError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "SELECT set_config('palisade.principal', $1, true), set_config('palisade.tenant', $2, true)",
+        )
+        .bind(owner.as_str())
+        .bind(owner.tenant_component())
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        Ok(tx)
+    }
+
+    async fn do_create(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        title: Option<&str>,
+    ) -> Result<SessionInfo, ConvError> {
+        check_owner(owner)?;
+        check_title(title, &self.limits)?;
+        let now = to_i64(unix_now_ms());
+        let mut tx = self.begin(owner).await?;
+        let inserted = sqlx::query(&self.queries.claim)
+            .bind(id.as_str())
+            .bind(owner.tenant_component())
+            .bind(owner.as_str())
+            .bind(title)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        if inserted == 0 {
+            let mine = sqlx::query(&self.queries.exists)
+                .bind(id.as_str())
+                .bind(owner.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            return Err(if mine.is_some() {
+                ConvError::SessionExists
+            } else {
+                ConvError::SessionAccessDenied
+            });
+        }
+        tx.commit().await.map_err(unavailable)?;
+        let now = to_u64(now);
+        Ok(SessionInfo {
+            id: id.clone(),
+            title: title.map(str::to_owned),
+            created_at_ms: now,
+            updated_at_ms: now,
+            message_count: 0,
+        })
+    }
+
+    async fn do_append(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        messages: &[Message],
+    ) -> Result<AppendReceipt, ConvError> {
+        check_owner(owner)?;
+        let now = unix_now_ms();
+        let records = prepare_batch(messages, now, &self.limits)?;
+        let now = to_i64(now);
+        let mut tx = self.begin(owner).await?;
+        let claimed = sqlx::query(&self.queries.claim)
+            .bind(id.as_str())
+            .bind(owner.tenant_component())
+            .bind(owner.as_str())
+            .bind(None::<&str>)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected()
+            == 1;
+        // Locks the session row: parallel appends to one session take turns here.
+        let current: Option<i64> = sqlx::query_scalar(&self.queries.lock_count)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        // Dropping the transaction rolls it back: a refused append leaves no trace.
+        let current = to_u64(current.ok_or(ConvError::SessionAccessDenied)?);
+        check_capacity(current, records.len(), &self.limits)?;
+        let seqs: Vec<i64> = (current..).take(records.len()).map(to_i64).collect();
+        sqlx::query(&self.queries.insert_messages)
+            .bind(id.as_str())
+            .bind(owner.tenant_component())
+            .bind(owner.as_str())
+            .bind(now)
+            .bind(&seqs)
+            .bind(&records)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query(&self.queries.bump)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .bind(to_i64(records.len() as u64))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(AppendReceipt { first_seq: current, count: records.len(), claimed })
+    }
+
+    async fn do_load(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        window: Window,
+    ) -> Result<Vec<StoredMessage>, ConvError> {
+        check_owner(owner)?;
+        check_window(window, &self.limits)?;
+        let mut tx = self.begin(owner).await?;
+        let count: Option<i64> = sqlx::query_scalar(&self.queries.count)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let (start, end) = window.range(to_u64(count.ok_or(ConvError::SessionAccessDenied)?));
+        let rows = sqlx::query(&self.queries.window)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .bind(to_i64(start))
+            .bind(to_i64(end))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let seq = to_u64(row.try_get("seq").map_err(unavailable)?);
+                let body: &str = row.try_get("body").map_err(unavailable)?;
+                record::decode(seq, body.as_bytes())
+            })
+            .collect()
+    }
+
+    async fn do_list(&self, owner: &IsolationKey, query: ListQuery) -> Result<Vec<SessionInfo>, ConvError> {
+        check_owner(owner)?;
+        check_list(query, &self.limits)?;
+        let mut tx = self.begin(owner).await?;
+        let rows = sqlx::query(&self.queries.list)
+            .bind(owner.as_str())
+            .bind(to_i64(query.limit as u64))
+            .bind(to_i64(query.offset as u64))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter().map(session_info).collect()
+    }
+
+    async fn do_info(&self, owner: &IsolationKey, id: &SessionId) -> Result<SessionInfo, ConvError> {
+        check_owner(owner)?;
+        let mut tx = self.begin(owner).await?;
+        let row = sqlx::query(&self.queries.info)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        session_info(&row.ok_or(ConvError::SessionAccessDenied)?)
+    }
+
+    async fn do_rename(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        title: Option<&str>,
+    ) -> Result<(), ConvError> {
+        check_owner(owner)?;
+        check_title(title, &self.limits)?;
+        let mut tx = self.begin(owner).await?;
+        let changed = sqlx::query(&self.queries.rename)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .bind(title)
+            .bind(to_i64(unix_now_ms()))
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(ConvError::SessionAccessDenied);
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn do_delete(&self, owner: &IsolationKey, id: &SessionId) -> Result<u64, ConvError> {
+        check_owner(owner)?;
+        let mut tx = self.begin(owner).await?;
+        let messages = sqlx::query(&self.queries.delete_messages)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        let sessions = sqlx::query(&self.queries.delete_session)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        if sessions == 0 {
+            return Err(ConvError::SessionAccessDenied);
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(messages)
+    }
+
+    async fn do_purge(&self, owner: &IsolationKey) -> Result<PurgeReport, ConvError> {
+        check_owner(owner)?;
+        let mut tx = self.begin(owner).await?;
+        let messages = sqlx::query(&self.queries.purge_messages)
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        let sessions = sqlx::query(&self.queries.purge_sessions)
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        tx.commit().await.map_err(unavailable)?;
+        Ok(PurgeReport { sessions, messages })
+    }
+}
+
+fn session_info(row: &PgRow) -> Result<SessionInfo, ConvError> {
+    let id: &str = row.try_get("session_id").map_err(unavailable)?;
+    Ok(SessionInfo {
+        id: stored_session_id(id)?,
+        title: row.try_get("title").map_err(unavailable)?,
+        created_at_ms: to_u64(row.try_get("created_at").map_err(unavailable)?),
+        updated_at_ms: to_u64(row.try_get("updated_at").map_err(unavailable)?),
+        message_count: to_u64(row.try_get("message_count").map_err(unavailable)?),
+    })
+}
+
+impl ConversationStore for PostgresStore {
+    fn create<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        title: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<SessionInfo, ConvError>> {
+        Box::pin(self.do_create(owner, session, title))
+    }
+
+    fn append<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        messages: &'a [Message],
+    ) -> BoxFuture<'a, Result<AppendReceipt, ConvError>> {
+        Box::pin(self.do_append(owner, session, messages))
+    }
+
+    fn load<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, ConvError>> {
+        Box::pin(self.do_load(owner, session, window))
+    }
+
+    fn list<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        query: ListQuery,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, ConvError>> {
+        Box::pin(self.do_list(owner, query))
+    }
+
+    fn info<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+    ) -> BoxFuture<'a, Result<SessionInfo, ConvError>> {
+        Box::pin(self.do_info(owner, session))
+    }
+
+    fn rename<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        title: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), ConvError>> {
+        Box::pin(self.do_rename(owner, session, title))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+    ) -> BoxFuture<'a, Result<u64, ConvError>> {
+        Box::pin(self.do_delete(owner, session))
+    }
+
+    fn purge_user<'a>(&'a self, owner: &'a IsolationKey) -> BoxFuture<'a, Result<PurgeReport, ConvError>> {
+        Box::pin(self.do_purge(owner))
+    }
+}

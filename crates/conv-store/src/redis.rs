@@ -1,0 +1,523 @@
+//! `RedisStore`: conversations in Redis, for deployments with several replicas.
+//!
+//! Keys (`P` the configured prefix, `O` the owner's [`IsolationKey`], `S` the session id):
+//!
+//! ```text
+//! P claim:S            string: the owner key that holds S (one namespace for all owners)
+//! P O:conv:S:meta      hash: created, updated, title
+//! P O:conv:S:msgs      list: the records, position = sequence number
+//! P O:sessions         sorted set: S scored by its update time
+//! ```
+//!
+//! The data keys are **derived from the caller's key**, so a read can only ever address the
+//! caller's own data: that is this backend's second wall, beside the ownership check. The
+//! claim key is global so that two principals cannot both hold one session id; every write
+//! runs as one Lua script (atomic in Redis), which checks the claim, the capacity, and only
+//! then writes. With a TTL every key of a session expires together, refreshed on each write.
+//!
+//! Scripts touch keys of more than one hash slot: use a single Redis or Sentinel, not
+//! Redis Cluster.
+
+use std::time::Duration;
+
+use deadpool_redis::redis::{self, Script};
+use deadpool_redis::{Config, Connection, Pool, Runtime};
+use identity_types::{IsolationKey, SessionId, unix_now_ms};
+
+use crate::message::prepare_batch;
+use crate::{
+    AppendReceipt, BoxFuture, ConvError, ConversationStore, Limits, ListQuery, Message, PurgeReport,
+    SessionInfo, StoredMessage, Window, check_list, check_owner, check_title, check_window, record,
+    stored_session_id,
+};
+
+fn unavailable(error: impl std::fmt::Display) -> ConvError {
+    ConvError::Unavailable(format!("redis: {error}"))
+}
+
+/// KEYS: claim, meta, msgs, index. ARGV: owner, session, now, ttl ms (0: none), title?
+/// Returns 0 created, 1 the caller already holds it, 2 someone else does.
+const CREATE: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder then
+  if holder ~= ARGV[1] then return 2 end
+  if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[2], 'created', ARGV[3], 'updated', ARGV[3])
+if ARGV[5] then redis.call('HSET', KEYS[2], 'title', ARGV[5]) end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return 0
+";
+
+/// KEYS: claim, meta, msgs, index. ARGV: owner, session, now, ttl ms, max count, records…
+/// Returns {claimed (0/1), first seq}, {-1, 0} if someone else holds the session, or
+/// {-2, current count} if the session is full. Every check precedes every write.
+const APPEND: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {-1, 0} end
+local count = 0
+if holder then count = redis.call('LLEN', KEYS[3]) end
+if count + (#ARGV - 5) > tonumber(ARGV[5]) then return {-2, count} end
+local claimed = 0
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2], KEYS[3])
+  claimed = 1
+end
+redis.call('HSETNX', KEYS[2], 'created', ARGV[3])
+local updated = redis.call('HGET', KEYS[2], 'updated')
+if (not updated) or tonumber(updated) < tonumber(ARGV[3]) then
+  updated = ARGV[3]
+  redis.call('HSET', KEYS[2], 'updated', updated)
+end
+redis.call('RPUSH', KEYS[3], unpack(ARGV, 6))
+redis.call('ZADD', KEYS[4], updated, ARGV[2])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return {claimed, count}
+";
+
+/// KEYS: meta, index. ARGV: session, now, title? Returns 0 if the caller has no such session.
+const RENAME: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] then redis.call('HSET', KEYS[1], 'title', ARGV[3]) else redis.call('HDEL', KEYS[1], 'title') end
+local updated = redis.call('HGET', KEYS[1], 'updated')
+if (not updated) or tonumber(updated) < tonumber(ARGV[2]) then
+  updated = ARGV[2]
+  redis.call('HSET', KEYS[1], 'updated', updated)
+end
+redis.call('ZADD', KEYS[2], updated, ARGV[1])
+return 1
+";
+
+/// KEYS: claim, meta, msgs, index. ARGV: owner, session. Returns the messages deleted, or
+/// -1 if the caller has no such session.
+const DELETE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('ZREM', KEYS[4], ARGV[2])
+  return -1
+end
+local n = redis.call('LLEN', KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3])
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[4], ARGV[2])
+return n
+";
+
+#[derive(Debug)]
+struct Scripts {
+    create: Script,
+    append: Script,
+    rename: Script,
+    delete: Script,
+}
+
+/// Conversations in Redis. See the module docs.
+pub struct RedisStore {
+    pool: Pool,
+    prefix: String,
+    limits: Limits,
+    ttl: Option<Duration>,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("limits", &self.limits)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on the Redis at `url` (e.g. `redis://127.0.0.1:6379`) with every key under
+    /// `prefix` (e.g. `palisade:conv:`). With `ttl`, a session expires that long after its
+    /// last write.
+    ///
+    /// # Errors
+    /// [`ConvError::Unavailable`] if the pool cannot be built;
+    /// [`ConvError::InsecureConfiguration`] for an empty prefix (keys would collide with
+    /// whatever else the Redis holds) or a TTL under one millisecond.
+    pub fn new(
+        url: &str,
+        prefix: impl Into<String>,
+        limits: Limits,
+        ttl: Option<Duration>,
+    ) -> Result<Self, ConvError> {
+        let prefix = prefix.into();
+        if prefix.is_empty() {
+            return Err(ConvError::InsecureConfiguration("the Redis key prefix must not be empty".into()));
+        }
+        if ttl.is_some_and(|ttl| ttl.as_millis() == 0) {
+            return Err(ConvError::InsecureConfiguration("a TTL must be at least one millisecond".into()));
+        }
+        let pool = Config::from_url(url).create_pool(Some(Runtime::Tokio1)).map_err(unavailable)?;
+        let scripts = Scripts {
+            create: Script::new(CREATE),
+            append: Script::new(APPEND),
+            rename: Script::new(RENAME),
+            delete: Script::new(DELETE),
+        };
+        Ok(Self { pool, prefix, limits, ttl, scripts: std::sync::Arc::new(scripts) })
+    }
+
+    async fn connection(&self) -> Result<Connection, ConvError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        self.ttl.map_or(0, |ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn claim_key(&self, id: &SessionId) -> String {
+        format!("{}claim:{}", self.prefix, id.as_str())
+    }
+
+    fn meta_key(&self, owner: &IsolationKey, id: &SessionId) -> String {
+        format!("{}{}:conv:{}:meta", self.prefix, owner.as_str(), id.as_str())
+    }
+
+    fn msgs_key(&self, owner: &IsolationKey, id: &SessionId) -> String {
+        format!("{}{}:conv:{}:msgs", self.prefix, owner.as_str(), id.as_str())
+    }
+
+    fn index_key(&self, owner: &IsolationKey) -> String {
+        format!("{}{}:sessions", self.prefix, owner.as_str())
+    }
+
+    /// The session's (created, updated, title, count), or `None` if the caller has none.
+    async fn read_info(
+        &self,
+        connection: &mut Connection,
+        owner: &IsolationKey,
+        id: &SessionId,
+    ) -> Result<Option<SessionInfo>, ConvError> {
+        type Reply = ((Option<String>, Option<String>, Option<Vec<u8>>), u64);
+        let ((created, updated, title), count): Reply = redis::pipe()
+            .atomic()
+            .cmd("HMGET")
+            .arg(self.meta_key(owner, id))
+            .arg(&["created", "updated", "title"])
+            .cmd("LLEN")
+            .arg(self.msgs_key(owner, id))
+            .query_async(&mut **connection)
+            .await
+            .map_err(unavailable)?;
+        let (Some(created), Some(updated)) = (created, updated) else { return Ok(None) };
+        let number = |text: &str| {
+            text.parse::<u64>()
+                .map_err(|_| ConvError::Corrupt { seq: 0, reason: format!("stored time {text:?}") })
+        };
+        let title = title
+            .map(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|_| ConvError::Corrupt { seq: 0, reason: "stored title is not UTF-8".into() })
+            })
+            .transpose()?;
+        Ok(Some(SessionInfo {
+            id: id.clone(),
+            title,
+            created_at_ms: number(&created)?,
+            updated_at_ms: number(&updated)?,
+            message_count: count,
+        }))
+    }
+
+    async fn do_create(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        title: Option<&str>,
+    ) -> Result<SessionInfo, ConvError> {
+        check_owner(owner)?;
+        check_title(title, &self.limits)?;
+        let now = unix_now_ms();
+        let mut connection = self.connection().await?;
+        let mut invocation = self.scripts.create.prepare_invoke();
+        invocation
+            .key(self.claim_key(id))
+            .key(self.meta_key(owner, id))
+            .key(self.msgs_key(owner, id))
+            .key(self.index_key(owner))
+            .arg(owner.as_str())
+            .arg(id.as_str())
+            .arg(now)
+            .arg(self.ttl_ms());
+        if let Some(title) = title {
+            invocation.arg(title);
+        }
+        let outcome: i64 = invocation.invoke_async(&mut *connection).await.map_err(unavailable)?;
+        match outcome {
+            0 => Ok(SessionInfo {
+                id: id.clone(),
+                title: title.map(str::to_owned),
+                created_at_ms: now,
+                updated_at_ms: now,
+                message_count: 0,
+            }),
+            1 => Err(ConvError::SessionExists),
+            _ => Err(ConvError::SessionAccessDenied),
+        }
+    }
+
+    async fn do_append(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        messages: &[Message],
+    ) -> Result<AppendReceipt, ConvError> {
+        check_owner(owner)?;
+        let now = unix_now_ms();
+        let records = prepare_batch(messages, now, &self.limits)?;
+        let mut connection = self.connection().await?;
+        let (outcome, value): (i64, u64) = self
+            .scripts
+            .append
+            .key(self.claim_key(id))
+            .key(self.meta_key(owner, id))
+            .key(self.msgs_key(owner, id))
+            .key(self.index_key(owner))
+            .arg(owner.as_str())
+            .arg(id.as_str())
+            .arg(now)
+            .arg(self.ttl_ms())
+            .arg(self.limits.max_messages_per_session)
+            .arg(&records)
+            .invoke_async(&mut *connection)
+            .await
+            .map_err(unavailable)?;
+        match outcome {
+            -1 => Err(ConvError::SessionAccessDenied),
+            -2 => Err(ConvError::SessionFull {
+                current: value,
+                adding: records.len(),
+                max: self.limits.max_messages_per_session,
+            }),
+            claimed => Ok(AppendReceipt { first_seq: value, count: records.len(), claimed: claimed == 1 }),
+        }
+    }
+
+    async fn do_load(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        window: Window,
+    ) -> Result<Vec<StoredMessage>, ConvError> {
+        check_owner(owner)?;
+        check_window(window, &self.limits)?;
+        let mut connection = self.connection().await?;
+        // Negative indices select the tail without knowing the length first; one MULTI
+        // gives the existence check, the length and the range from one moment.
+        let (first, last): (i64, i64) = match window {
+            Window::Last(0) | Window::From { limit: 0, .. } => (1, 0),
+            Window::Last(n) => (-i64::try_from(n).unwrap_or(i64::MAX), -1),
+            Window::From { start, limit } => {
+                let first = i64::try_from(start).unwrap_or(i64::MAX);
+                (first, first.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)) - 1)
+            }
+        };
+        let (exists, count, items): (bool, u64, Vec<Vec<u8>>) = redis::pipe()
+            .atomic()
+            .cmd("EXISTS")
+            .arg(self.meta_key(owner, id))
+            .cmd("LLEN")
+            .arg(self.msgs_key(owner, id))
+            .cmd("LRANGE")
+            .arg(self.msgs_key(owner, id))
+            .arg(first)
+            .arg(last)
+            .query_async(&mut *connection)
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Err(ConvError::SessionAccessDenied);
+        }
+        let first_seq = match window {
+            Window::Last(_) => count.saturating_sub(items.len() as u64),
+            Window::From { start, .. } => start,
+        };
+        items.iter().zip(first_seq..).map(|(bytes, seq)| record::decode(seq, bytes)).collect()
+    }
+
+    async fn do_list(&self, owner: &IsolationKey, query: ListQuery) -> Result<Vec<SessionInfo>, ConvError> {
+        check_owner(owner)?;
+        check_list(query, &self.limits)?;
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection().await?;
+        let first = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let last = first.saturating_add(i64::try_from(query.limit).unwrap_or(i64::MAX)) - 1;
+        let ids: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(self.index_key(owner))
+            .arg(first)
+            .arg(last)
+            .query_async(&mut *connection)
+            .await
+            .map_err(unavailable)?;
+        let mut sessions = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = stored_session_id(&id)?;
+            // A session that expired leaves its index entry behind until the next write.
+            if let Some(info) = self.read_info(&mut connection, owner, &id).await? {
+                sessions.push(info);
+            }
+        }
+        Ok(sessions)
+    }
+
+    async fn do_info(&self, owner: &IsolationKey, id: &SessionId) -> Result<SessionInfo, ConvError> {
+        check_owner(owner)?;
+        let mut connection = self.connection().await?;
+        self.read_info(&mut connection, owner, id).await?.ok_or(ConvError::SessionAccessDenied)
+    }
+
+    async fn do_rename(
+        &self,
+        owner: &IsolationKey,
+        id: &SessionId,
+        title: Option<&str>,
+    ) -> Result<(), ConvError> {
+        check_owner(owner)?;
+        check_title(title, &self.limits)?;
+        let mut connection = self.connection().await?;
+        let mut invocation = self.scripts.rename.prepare_invoke();
+        invocation
+            .key(self.meta_key(owner, id))
+            .key(self.index_key(owner))
+            .arg(id.as_str())
+            .arg(unix_now_ms());
+        if let Some(title) = title {
+            invocation.arg(title);
+        }
+        let found: i64 = invocation.invoke_async(&mut *connection).await.map_err(unavailable)?;
+        if found == 1 { Ok(()) } else { Err(ConvError::SessionAccessDenied) }
+    }
+
+    async fn delete_with(
+        &self,
+        connection: &mut Connection,
+        owner: &IsolationKey,
+        id: &SessionId,
+    ) -> Result<Option<u64>, ConvError> {
+        let deleted: i64 = self
+            .scripts
+            .delete
+            .key(self.claim_key(id))
+            .key(self.meta_key(owner, id))
+            .key(self.msgs_key(owner, id))
+            .key(self.index_key(owner))
+            .arg(owner.as_str())
+            .arg(id.as_str())
+            .invoke_async(&mut **connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(u64::try_from(deleted).ok())
+    }
+
+    async fn do_delete(&self, owner: &IsolationKey, id: &SessionId) -> Result<u64, ConvError> {
+        check_owner(owner)?;
+        let mut connection = self.connection().await?;
+        self.delete_with(&mut connection, owner, id).await?.ok_or(ConvError::SessionAccessDenied)
+    }
+
+    async fn do_purge(&self, owner: &IsolationKey) -> Result<PurgeReport, ConvError> {
+        check_owner(owner)?;
+        let mut connection = self.connection().await?;
+        // The index is written in the same script as every claim, so it names every
+        // session of the owner. Each deletion is atomic; a failure part-way leaves the
+        // rest in the index for a retry.
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.index_key(owner))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut *connection)
+            .await
+            .map_err(unavailable)?;
+        let mut report = PurgeReport::default();
+        for id in ids {
+            let id = stored_session_id(&id)?;
+            if let Some(messages) = self.delete_with(&mut connection, owner, &id).await? {
+                report.sessions += 1;
+                report.messages += messages;
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl ConversationStore for RedisStore {
+    fn create<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        title: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<SessionInfo, ConvError>> {
+        Box::pin(self.do_create(owner, session, title))
+    }
+
+    fn append<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        messages: &'a [Message],
+    ) -> BoxFuture<'a, Result<AppendReceipt, ConvError>> {
+        Box::pin(self.do_append(owner, session, messages))
+    }
+
+    fn load<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        window: Window,
+    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, ConvError>> {
+        Box::pin(self.do_load(owner, session, window))
+    }
+
+    fn list<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        query: ListQuery,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, ConvError>> {
+        Box::pin(self.do_list(owner, query))
+    }
+
+    fn info<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+    ) -> BoxFuture<'a, Result<SessionInfo, ConvError>> {
+        Box::pin(self.do_info(owner, session))
+    }
+
+    fn rename<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+        title: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), ConvError>> {
+        Box::pin(self.do_rename(owner, session, title))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        owner: &'a IsolationKey,
+        session: &'a SessionId,
+    ) -> BoxFuture<'a, Result<u64, ConvError>> {
+        Box::pin(self.do_delete(owner, session))
+    }
+
+    fn purge_user<'a>(&'a self, owner: &'a IsolationKey) -> BoxFuture<'a, Result<PurgeReport, ConvError>> {
+        Box::pin(self.do_purge(owner))
+    }
+}
