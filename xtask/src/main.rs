@@ -7,7 +7,7 @@
 //!   official MCP Python SDK and the MCP Inspector CLI) against the real binary.
 //! - `cargo xtask lint`: `cargo deny check` (licences, advisories, bans, duplicates),
 //!   installing cargo-deny from crates.io when it is missing.
-//! - `cargo xtask bench [auth|guards|audit]...`: the criterion benchmarks, then a table of
+//! - `cargo xtask bench [auth|guards|audit|conv-store]...`: the criterion benchmarks, then a table of
 //!   their medians; `cargo xtask bench server`: the tools/call load benchmark.
 //! - `cargo xtask demo`: the main job, `palisade serve --example customer-ops`.
 
@@ -21,11 +21,15 @@ use std::time::Instant;
 mod bench_server;
 mod interop;
 
-const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|audit|server]...|demo>";
+const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|audit|conv-store|server]...|demo>";
 
 /// The benchmarks `cargo xtask bench` knows: (name, package, bench target).
-const BENCHES: &[(&str, &str, &str)] =
-    &[("auth", "mcp-auth", "auth"), ("guards", "mcp-guards", "guards"), ("audit", "mcp-audit", "audit")];
+const BENCHES: &[(&str, &str, &str)] = &[
+    ("auth", "mcp-auth", "auth"),
+    ("guards", "mcp-guards", "guards"),
+    ("audit", "mcp-audit", "audit"),
+    ("conv-store", "conv-store", "conv_store"),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();

@@ -132,10 +132,9 @@ pub async fn migrate(admin: &PgPool, schema: &str, app_role: &str) -> Result<(),
 #[derive(Debug)]
 struct Queries {
     claim: String,
-    lock_count: String,
+    reserve: String,
     exists: String,
     insert_messages: String,
-    bump: String,
     count: String,
     window: String,
     list: String,
@@ -155,18 +154,16 @@ impl Queries {
                 "INSERT INTO {s}.conv_sessions (session_id, tenant, owner, title, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (session_id) DO NOTHING"
             ),
-            lock_count: format!(
-                "SELECT message_count FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2 FOR UPDATE"
+            reserve: format!(
+                "UPDATE {s}.conv_sessions
+                 SET message_count = message_count + $3, updated_at = GREATEST(updated_at, $4)
+                 WHERE session_id = $1 AND owner = $2 AND message_count + $3 <= $5
+                 RETURNING message_count"
             ),
             exists: format!("SELECT 1 FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"),
             insert_messages: format!(
                 "INSERT INTO {s}.conv_messages (session_id, seq, tenant, owner, created_at, body)
                  SELECT $1, seq, $2, $3, $4, body FROM UNNEST($5::BIGINT[], $6::TEXT[]) AS batch (seq, body)"
-            ),
-            bump: format!(
-                "UPDATE {s}.conv_sessions
-                 SET message_count = message_count + $3, updated_at = GREATEST(updated_at, $4)
-                 WHERE session_id = $1 AND owner = $2"
             ),
             count: format!(
                 "SELECT message_count FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"
@@ -330,17 +327,35 @@ impl PostgresStore {
             .map_err(unavailable)?
             .rows_affected()
             == 1;
-        // Locks the session row: parallel appends to one session take turns here.
-        let current: Option<i64> = sqlx::query_scalar(&self.queries.lock_count)
+        let adding = records.len();
+        // Reserve the sequence numbers: one statement checks owner and capacity, bumps the
+        // count and locks the row, so parallel appends to one session take turns here.
+        // Dropping the transaction on any refusal rolls the claim back too.
+        let reserved: Option<i64> = sqlx::query_scalar(&self.queries.reserve)
             .bind(id.as_str())
             .bind(owner.as_str())
+            .bind(to_i64(adding as u64))
+            .bind(now)
+            .bind(to_i64(self.limits.max_messages_per_session))
             .fetch_optional(&mut *tx)
             .await
             .map_err(unavailable)?;
-        // Dropping the transaction rolls it back: a refused append leaves no trace.
-        let current = to_u64(current.ok_or(ConvError::SessionAccessDenied)?);
-        check_capacity(current, records.len(), &self.limits)?;
-        let seqs: Vec<i64> = (current..).take(records.len()).map(to_i64).collect();
+        let current = match reserved {
+            Some(total) => to_u64(total) - adding as u64,
+            None => {
+                // Refused: say why (not ours, or full).
+                let count: Option<i64> = sqlx::query_scalar(&self.queries.count)
+                    .bind(id.as_str())
+                    .bind(owner.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                let count = to_u64(count.ok_or(ConvError::SessionAccessDenied)?);
+                check_capacity(count, adding, &self.limits)?;
+                return Err(ConvError::Unavailable("postgres: the session changed during the append".into()));
+            }
+        };
+        let seqs: Vec<i64> = (current..).take(adding).map(to_i64).collect();
         sqlx::query(&self.queries.insert_messages)
             .bind(id.as_str())
             .bind(owner.tenant_component())
@@ -348,14 +363,6 @@ impl PostgresStore {
             .bind(now)
             .bind(&seqs)
             .bind(&records)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        sqlx::query(&self.queries.bump)
-            .bind(id.as_str())
-            .bind(owner.as_str())
-            .bind(to_i64(records.len() as u64))
-            .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
