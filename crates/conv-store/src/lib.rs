@@ -150,6 +150,13 @@ pub enum ConvError {
         /// The limit ([`Limits::max_load`] or [`Limits::max_list`]).
         max: usize,
     },
+    /// The owner already holds [`Limits::max_sessions_per_owner`] sessions; claiming
+    /// another is refused (so one principal cannot fill a shared store).
+    #[error("the caller already holds the maximum of {max} sessions")]
+    TooManySessions {
+        /// The limit.
+        max: u64,
+    },
     /// The in-memory store is at its [`MemoryCapacity`].
     #[error("the in-memory store is full ({0})")]
     StoreFull(&'static str),
@@ -162,6 +169,10 @@ pub enum ConvError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Stored session metadata could not be decoded (e.g. a session id of the wrong shape
+    /// or a timestamp that is not a number, written by something other than this store).
+    #[error("stored session metadata is corrupt: {0}")]
+    CorruptMetadata(String),
     /// A stored record of a schema version this build does not read.
     #[error(
         "stored message {seq} has schema version {found}; this build reads version {}",
@@ -177,7 +188,13 @@ pub enum ConvError {
     /// connection that bypasses row-level security). Refused at open, never at first use.
     #[error("refusing an insecure store configuration: {0}")]
     InsecureConfiguration(String),
-    /// The backing service failed or is unreachable; nothing was written.
+    /// A store setting out of range (e.g. a batch limit the backend cannot carry out
+    /// atomically). Refused when the store is built.
+    #[error("invalid store configuration: {0}")]
+    InvalidConfiguration(String),
+    /// The backing service failed or is unreachable. If it failed before the write
+    /// committed, nothing was written; if only the reply was lost, the write may have
+    /// taken effect, so check with [`ConversationStore::load`] before retrying an append.
     #[error("conversation store unavailable: {0}")]
     Unavailable(String),
 }
@@ -191,6 +208,8 @@ pub struct Limits {
     pub max_append_batch: usize,
     /// Most messages one session may hold.
     pub max_messages_per_session: u64,
+    /// Most sessions one principal may hold.
+    pub max_sessions_per_owner: u64,
     /// Most messages one load may return.
     pub max_load: usize,
     /// Most sessions one list call may return.
@@ -209,6 +228,7 @@ impl Default for Limits {
             max_message_bytes: 256 * 1024,
             max_append_batch: 100,
             max_messages_per_session: 10_000,
+            max_sessions_per_owner: 1_000,
             max_load: 1_000,
             max_list: 200,
             max_title_bytes: 256,
@@ -252,7 +272,8 @@ impl Window {
     }
 }
 
-/// One page of a principal's sessions, most recently updated first.
+/// One page of a principal's sessions, most recently updated first (ties: by session id,
+/// descending).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListQuery {
     /// Most sessions to return (at most [`Limits::max_list`]).
@@ -440,7 +461,7 @@ fn check_capacity(current: u64, adding: usize, limits: &Limits) -> Result<(), Co
 /// A stored id that does not parse as a [`SessionId`] is corruption, not a panic.
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 fn stored_session_id(text: &str) -> Result<SessionId, ConvError> {
-    SessionId::new(text).map_err(|e| ConvError::Corrupt { seq: 0, reason: format!("stored session id: {e}") })
+    SessionId::new(text).map_err(|e| ConvError::CorruptMetadata(format!("stored session id: {e}")))
 }
 
 #[cfg(test)]

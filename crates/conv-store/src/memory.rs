@@ -52,10 +52,46 @@ impl Session {
 #[derive(Debug, Default)]
 struct Inner {
     sessions: HashMap<SessionId, Session>,
+    /// Sessions held per owner, for [`Limits::max_sessions_per_owner`].
+    per_owner: HashMap<IsolationKey, u64>,
     messages: usize,
 }
 
 impl Inner {
+    /// Refuses a new session for `owner` if the store or the owner is at capacity.
+    fn check_room(
+        &self,
+        owner: &IsolationKey,
+        capacity: &MemoryCapacity,
+        limits: &Limits,
+    ) -> Result<(), ConvError> {
+        if self.sessions.len() >= capacity.max_sessions {
+            return Err(ConvError::StoreFull("sessions"));
+        }
+        if self.per_owner.get(owner).copied().unwrap_or(0) >= limits.max_sessions_per_owner {
+            return Err(ConvError::TooManySessions { max: limits.max_sessions_per_owner });
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, id: SessionId, session: Session) {
+        *self.per_owner.entry(session.owner.clone()).or_insert(0) += 1;
+        self.sessions.insert(id, session);
+    }
+
+    /// Removes a session, keeping the counters right; returns its message count.
+    fn remove(&mut self, id: &SessionId) -> usize {
+        let Some(session) = self.sessions.remove(id) else { return 0 };
+        if let Some(count) = self.per_owner.get_mut(&session.owner) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_owner.remove(&session.owner);
+            }
+        }
+        self.messages -= session.records.len();
+        session.records.len()
+    }
+
     /// The caller's session, or the one error for "absent or not yours".
     fn owned_mut(&mut self, owner: &IsolationKey, id: &SessionId) -> Result<&mut Session, ConvError> {
         self.sessions.get_mut(id).filter(|s| s.owner == *owner).ok_or(ConvError::SessionAccessDenied)
@@ -111,9 +147,7 @@ impl MemoryStore {
                 ConvError::SessionAccessDenied
             });
         }
-        if inner.sessions.len() >= self.capacity.max_sessions {
-            return Err(ConvError::StoreFull("sessions"));
-        }
+        inner.check_room(owner, &self.capacity, &self.limits)?;
         let now = unix_now_ms();
         let session = Session {
             owner: owner.clone(),
@@ -123,7 +157,7 @@ impl MemoryStore {
             records: Vec::new(),
         };
         let info = session.info(id);
-        inner.sessions.insert(id.clone(), session);
+        inner.insert(id.clone(), session);
         Ok(info)
     }
 
@@ -140,10 +174,10 @@ impl MemoryStore {
         let claimed = match inner.sessions.get(id) {
             Some(existing) if existing.owner != *owner => return Err(ConvError::SessionAccessDenied),
             Some(_) => false,
-            None if inner.sessions.len() >= self.capacity.max_sessions => {
-                return Err(ConvError::StoreFull("sessions"));
+            None => {
+                inner.check_room(owner, &self.capacity, &self.limits)?;
+                true
             }
-            None => true,
         };
         if inner.messages.saturating_add(records.len()) > self.capacity.max_messages {
             return Err(ConvError::StoreFull("messages"));
@@ -153,13 +187,17 @@ impl MemoryStore {
         // Every check passed: from here the append cannot fail, so it is all or nothing.
         let count = records.len();
         inner.messages += count;
-        let session = inner.sessions.entry(id.clone()).or_insert_with(|| Session {
-            owner: owner.clone(),
-            title: None,
-            created_at_ms: now,
-            updated_at_ms: now,
-            records: Vec::new(),
-        });
+        if claimed {
+            let session = Session {
+                owner: owner.clone(),
+                title: None,
+                created_at_ms: now,
+                updated_at_ms: now,
+                records: Vec::new(),
+            };
+            inner.insert(id.clone(), session);
+        }
+        let session = inner.owned_mut(owner, id)?;
         session.records.extend(records);
         session.updated_at_ms = session.updated_at_ms.max(now);
         Ok(AppendReceipt { first_seq: current, count, claimed })
@@ -191,7 +229,7 @@ impl MemoryStore {
         let inner = self.lock();
         let mut mine: Vec<SessionInfo> =
             inner.sessions.iter().filter(|(_, s)| s.owner == *owner).map(|(id, s)| s.info(id)).collect();
-        mine.sort_by(|a, b| b.updated_at_ms.cmp(&a.updated_at_ms).then_with(|| a.id.cmp(&b.id)));
+        mine.sort_by(|a, b| b.updated_at_ms.cmp(&a.updated_at_ms).then_with(|| b.id.cmp(&a.id)));
         Ok(mine.into_iter().skip(query.offset).take(query.limit).collect())
     }
 
@@ -209,26 +247,19 @@ impl MemoryStore {
         check_owner(owner)?;
         let mut inner = self.lock();
         inner.owned(owner, id)?;
-        let removed = inner.sessions.remove(id).map_or(0, |s| s.records.len());
-        inner.messages -= removed;
-        Ok(removed as u64)
+        Ok(inner.remove(id) as u64)
     }
 
     fn do_purge(&self, owner: &IsolationKey) -> Result<PurgeReport, ConvError> {
         check_owner(owner)?;
         let mut inner = self.lock();
+        let mine: Vec<SessionId> =
+            inner.sessions.iter().filter(|(_, s)| s.owner == *owner).map(|(id, _)| id.clone()).collect();
         let mut report = PurgeReport::default();
-        let mut removed_messages = 0;
-        inner.sessions.retain(|_, session| {
-            let keep = session.owner != *owner;
-            if !keep {
-                report.sessions += 1;
-                removed_messages += session.records.len();
-            }
-            keep
-        });
-        inner.messages -= removed_messages;
-        report.messages = removed_messages as u64;
+        for id in mine {
+            report.sessions += 1;
+            report.messages += inner.remove(&id) as u64;
+        }
         Ok(report)
     }
 }

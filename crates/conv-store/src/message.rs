@@ -1,20 +1,4 @@
-//! The message model and its stable serialised form.
-//!
-//! Every backend stores a message as one **record**: a JSON object carrying the schema
-//! version `v`, the time the store accepted it (`at`, Unix milliseconds) and the message's
-//! fields. Only the sequence number lives outside the record (it is the row's key, or the
-//! position in a Redis list). A record with another version is refused on load with
-//! [`ConvError::UnsupportedSchema`] rather than guessed at.
-//!
-//! ```
-//! use conv_store::{Message, record};
-//!
-//! let text = record::encode(1_700_000_000_000, &Message::user("hello"));
-//! assert_eq!(text, r#"{"v":1,"at":1700000000000,"role":"user","content":"hello"}"#);
-//! let stored = record::decode(0, text.as_bytes())?;
-//! assert_eq!(stored.message, Message::user("hello"));
-//! # Ok::<(), conv_store::ConvError>(())
-//! ```
+//! The message model. Its stored form is documented on [`record`].
 
 use std::collections::BTreeMap;
 
@@ -196,8 +180,25 @@ pub(crate) fn validate(index: usize, message: &Message, limits: &Limits) -> Resu
     Ok(())
 }
 
-/// The stable serialised form: see the [module docs](self).
 pub mod record {
+    //! The stable serialised form of a message.
+    //!
+    //! Every backend stores a message as one **record**: a JSON object carrying the schema
+    //! version `v`, the time the store accepted it (`at`, Unix milliseconds) and the message's
+    //! fields. Only the sequence number lives outside the record (it is the row's key, or the
+    //! position in a Redis list). A record with another version is refused on load with
+    //! [`ConvError::UnsupportedSchema`] rather than guessed at.
+    //!
+    //! ```
+    //! use conv_store::{Message, record};
+    //!
+    //! let text = record::encode(1_700_000_000_000, &Message::user("hello"));
+    //! assert_eq!(text, r#"{"v":1,"at":1700000000000,"role":"user","content":"hello"}"#);
+    //! let stored = record::decode(0, text.as_bytes())?;
+    //! assert_eq!(stored.message, Message::user("hello"));
+    //! # Ok::<(), conv_store::ConvError>(())
+    //! ```
+
     use super::{Message, StoredMessage};
     use crate::ConvError;
     use serde::{Deserialize, Serialize};

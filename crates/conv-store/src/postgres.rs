@@ -1,7 +1,9 @@
 //! `PostgresStore`: conversations in PostgreSQL, with row-level security as a second wall.
 //!
 //! The application check (every query filters on the caller's owner key) is the first wall.
-//! The second holds even if that check is bypassed, by a bug or by injected SQL:
+//! The second holds even if that check is missing or wrong (a query without its filter,
+//! a bug in a later change). It is not a defence against SQL injection: injected SQL runs
+//! as the application and can call `set_config` itself. Its parts:
 //!
 //! - [`migrate`] (run by an administrator, who owns the tables) enables **and forces**
 //!   row-level security on both tables, with one policy per table that admits a row only
@@ -11,10 +13,17 @@
 //!   every transaction, so they vanish at commit and a pooled connection never carries one
 //!   caller's identity into another's transaction. An unset setting reads as `NULL` or `''`
 //!   and matches no row (`owner` may never be empty).
+//! - A message row's foreign key is its session's `(session_id, tenant, owner)`, so no row
+//!   can be written into another principal's session, even under one's own name
+//!   (foreign-key checks do not see through row-level security; matching all three
+//!   columns makes that harmless).
 //! - The application connects as a login that is a member of the role [`migrate`] creates
 //!   (privileges: `SELECT, INSERT, UPDATE, DELETE`; no `BYPASSRLS`; not the owner).
-//!   [`PostgresStore::open`] refuses a connection that is a superuser, has `BYPASSRLS`, or
-//!   is a member of the tables' owner, and tables whose row-level security is off.
+//!   [`PostgresStore::open`] refuses a login that is a superuser, has `BYPASSRLS`, is a
+//!   member of a role that is either, or is a member of the tables' owner; a login holding
+//!   `TRUNCATE` or `TRIGGER` (which row-level security does not bind); and tables whose
+//!   row-level security is not enabled and forced, or whose policies are not exactly the
+//!   ones [`migrate`] made.
 //!
 //! Sequence numbers come from the session row, locked `FOR UPDATE` inside the append's
 //! transaction, so parallel appends serialise per session and never collide; a claim is
@@ -80,20 +89,23 @@ pub async fn migrate(admin: &PgPool, schema: &str, app_role: &str) -> Result<(),
                 title TEXT,
                 created_at BIGINT NOT NULL,
                 updated_at BIGINT NOT NULL,
-                message_count BIGINT NOT NULL DEFAULT 0 CHECK (message_count >= 0))"
+                message_count BIGINT NOT NULL DEFAULT 0 CHECK (message_count >= 0),
+                UNIQUE (session_id, tenant, owner))"
         ),
         format!(
             "CREATE INDEX IF NOT EXISTS conv_sessions_owner ON {s}.conv_sessions (owner, updated_at DESC)"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.conv_messages (
-                session_id TEXT NOT NULL REFERENCES {s}.conv_sessions (session_id) ON DELETE CASCADE,
+                session_id TEXT NOT NULL,
                 seq BIGINT NOT NULL CHECK (seq >= 0),
                 tenant TEXT NOT NULL,
                 owner TEXT NOT NULL CHECK (owner <> ''),
                 created_at BIGINT NOT NULL,
                 body TEXT NOT NULL,
-                PRIMARY KEY (session_id, seq))"
+                PRIMARY KEY (session_id, seq),
+                FOREIGN KEY (session_id, tenant, owner)
+                  REFERENCES {s}.conv_sessions (session_id, tenant, owner) ON DELETE CASCADE)"
         ),
         format!("CREATE INDEX IF NOT EXISTS conv_messages_owner ON {s}.conv_messages (owner)"),
         format!(
@@ -103,7 +115,15 @@ pub async fn migrate(admin: &PgPool, schema: &str, app_role: &str) -> Result<(),
                END IF;
              END $$"
         ),
-        format!("REVOKE ALL ON {s}.conv_sessions, {s}.conv_messages FROM PUBLIC"),
+        // A role of that name that already existed must not be able to bypass the wall.
+        format!(
+            "DO $$ BEGIN
+               IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{r}' AND (rolsuper OR rolbypassrls)) THEN
+                 RAISE EXCEPTION 'role {r} is a superuser or has BYPASSRLS; it cannot be the application role';
+               END IF;
+             END $$"
+        ),
+        format!("REVOKE ALL ON {s}.conv_sessions, {s}.conv_messages FROM PUBLIC, {r}"),
         format!("GRANT USAGE ON SCHEMA {s} TO {r}"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.conv_sessions, {s}.conv_messages TO {r}"),
     ];
@@ -134,6 +154,7 @@ struct Queries {
     claim: String,
     reserve: String,
     exists: String,
+    owned_sessions: String,
     insert_messages: String,
     count: String,
     window: String,
@@ -141,8 +162,6 @@ struct Queries {
     info: String,
     rename: String,
     delete_session: String,
-    delete_messages: String,
-    purge_messages: String,
     purge_sessions: String,
 }
 
@@ -160,6 +179,7 @@ impl Queries {
                  WHERE session_id = $1 AND owner = $2 AND message_count + $3 <= $5
                  RETURNING message_count"
             ),
+            owned_sessions: format!("SELECT count(*) FROM {s}.conv_sessions WHERE owner = $1"),
             exists: format!("SELECT 1 FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"),
             insert_messages: format!(
                 "INSERT INTO {s}.conv_messages (session_id, seq, tenant, owner, created_at, body)
@@ -174,17 +194,17 @@ impl Queries {
             ),
             list: format!(
                 "SELECT {columns} FROM {s}.conv_sessions WHERE owner = $1
-                 ORDER BY updated_at DESC, session_id LIMIT $2 OFFSET $3"
+                 ORDER BY updated_at DESC, session_id DESC LIMIT $2 OFFSET $3"
             ),
             info: format!("SELECT {columns} FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"),
             rename: format!(
                 "UPDATE {s}.conv_sessions SET title = $3, updated_at = GREATEST(updated_at, $4)
                  WHERE session_id = $1 AND owner = $2"
             ),
-            delete_session: format!("DELETE FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2"),
-            delete_messages: format!("DELETE FROM {s}.conv_messages WHERE session_id = $1 AND owner = $2"),
-            purge_messages: format!("DELETE FROM {s}.conv_messages WHERE owner = $1"),
-            purge_sessions: format!("DELETE FROM {s}.conv_sessions WHERE owner = $1"),
+            delete_session: format!(
+                "DELETE FROM {s}.conv_sessions WHERE session_id = $1 AND owner = $2 RETURNING message_count"
+            ),
+            purge_sessions: format!("DELETE FROM {s}.conv_sessions WHERE owner = $1 RETURNING message_count"),
         }
     }
 }
@@ -207,10 +227,16 @@ impl PostgresStore {
     /// security (or do not exist); [`ConvError::Unavailable`] if the database is down.
     pub async fn open(pool: PgPool, schema: &str, limits: Limits) -> Result<Self, ConvError> {
         let s = identifier(schema)?;
-        let role = sqlx::query("SELECT current_user::TEXT AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(&pool)
-            .await
-            .map_err(unavailable)?;
+        let role = sqlx::query(
+            "SELECT current_user::TEXT AS name, r.rolsuper, r.rolbypassrls,
+                    (SELECT string_agg(b.rolname, ', ') FROM pg_roles b
+                     WHERE (b.rolsuper OR b.rolbypassrls) AND b.rolname <> current_user
+                       AND pg_has_role(current_user, b.oid, 'MEMBER')) AS via
+             FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(unavailable)?;
         let name: String = role.try_get("name").map_err(unavailable)?;
         if role.try_get::<bool, _>("rolsuper").map_err(unavailable)? {
             return Err(ConvError::InsecureConfiguration(format!(
@@ -220,12 +246,29 @@ impl PostgresStore {
         if role.try_get::<bool, _>("rolbypassrls").map_err(unavailable)? {
             return Err(ConvError::InsecureConfiguration(format!("{name} has BYPASSRLS")));
         }
+        if let Some(via) = role.try_get::<Option<String>, _>("via").map_err(unavailable)? {
+            return Err(ConvError::InsecureConfiguration(format!(
+                "{name} is a member of {via}, which is a superuser or has BYPASSRLS (SET ROLE would bypass row-level security)"
+            )));
+        }
         for table in ["conv_sessions", "conv_messages"] {
+            // TRUNCATE and TRIGGER are not bound by row-level security; the policy must be
+            // exactly ours (an extra permissive policy would widen what a row admits).
             let row = sqlx::query(
-                "SELECT c.relrowsecurity, c.relforcerowsecurity, pg_has_role(current_user, c.relowner, 'MEMBER') AS owns
+                "SELECT c.relrowsecurity, c.relforcerowsecurity,
+                        pg_has_role(current_user, c.relowner, 'MEMBER') AS owns,
+                        has_table_privilege(c.oid, 'TRUNCATE') OR has_table_privilege(c.oid, 'TRIGGER') AS risky,
+                        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
+                        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = $2
+                           AND p.polpermissive AND p.polcmd = '*' AND p.polroles = '{0}'
+                           AND pg_get_expr(p.polqual, p.polrelid) = pg_get_expr(p.polwithcheck, p.polrelid)
+                           AND pg_get_expr(p.polqual, p.polrelid) LIKE '%current_setting(''palisade.tenant''::text, true)%'
+                           AND pg_get_expr(p.polqual, p.polrelid) LIKE '%current_setting(''palisade.principal''::text, true)%'
+                        ) AS ours
                  FROM pg_class c WHERE c.oid = to_regclass($1)",
             )
             .bind(format!("{s}.{table}"))
+            .bind(format!("{table}_owner"))
             .fetch_optional(&pool)
             .await
             .map_err(unavailable)?
@@ -240,6 +283,18 @@ impl PostgresStore {
             if row.try_get::<bool, _>("owns").map_err(unavailable)? {
                 return Err(ConvError::InsecureConfiguration(format!(
                     "{name} owns {s}.{table} (or is a member of its owner) and could switch row-level security off"
+                )));
+            }
+            if row.try_get::<bool, _>("risky").map_err(unavailable)? {
+                return Err(ConvError::InsecureConfiguration(format!(
+                    "{name} holds TRUNCATE or TRIGGER on {s}.{table}, which row-level security does not bind"
+                )));
+            }
+            let policies: i64 = row.try_get("policies").map_err(unavailable)?;
+            let ours: i64 = row.try_get("ours").map_err(unavailable)?;
+            if (policies, ours) != (1, 1) {
+                return Err(ConvError::InsecureConfiguration(format!(
+                    "{s}.{table} must have exactly the policy {table}_owner that migrate creates ({policies} policies found)"
                 )));
             }
         }
@@ -259,6 +314,30 @@ impl PostgresStore {
         .await
         .map_err(unavailable)?;
         Ok(tx)
+    }
+
+    /// After a claim inserted a session row: refuses (the caller rolls back) if the owner
+    /// now holds more than [`Limits::max_sessions_per_owner`]. The advisory lock makes
+    /// concurrent claims of one owner count one after the other.
+    async fn check_owner_room(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        owner: &IsolationKey,
+    ) -> Result<(), ConvError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('palisade-conv-owner:' || $1))")
+            .bind(owner.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let held: i64 = sqlx::query_scalar(&self.queries.owned_sessions)
+            .bind(owner.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        if to_u64(held) > self.limits.max_sessions_per_owner {
+            return Err(ConvError::TooManySessions { max: self.limits.max_sessions_per_owner });
+        }
+        Ok(())
     }
 
     async fn do_create(
@@ -294,6 +373,7 @@ impl PostgresStore {
                 ConvError::SessionAccessDenied
             });
         }
+        self.check_owner_room(&mut tx, owner).await?;
         tx.commit().await.map_err(unavailable)?;
         let now = to_u64(now);
         Ok(SessionInfo {
@@ -327,6 +407,9 @@ impl PostgresStore {
             .map_err(unavailable)?
             .rows_affected()
             == 1;
+        if claimed {
+            self.check_owner_room(&mut tx, owner).await?;
+        }
         let adding = records.len();
         // Reserve the sequence numbers: one statement checks owner and capacity, bumps the
         // count and locks the row, so parallel appends to one session take turns here.
@@ -459,44 +542,29 @@ impl PostgresStore {
     async fn do_delete(&self, owner: &IsolationKey, id: &SessionId) -> Result<u64, ConvError> {
         check_owner(owner)?;
         let mut tx = self.begin(owner).await?;
-        let messages = sqlx::query(&self.queries.delete_messages)
+        // Deleting the session row first locks it (a concurrent append finishes first, and
+        // its count is the one returned); the foreign key cascades to exactly its messages.
+        let count: Option<i64> = sqlx::query_scalar(&self.queries.delete_session)
             .bind(id.as_str())
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(unavailable)?
-            .rows_affected();
-        let sessions = sqlx::query(&self.queries.delete_session)
-            .bind(id.as_str())
-            .bind(owner.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-        if sessions == 0 {
-            return Err(ConvError::SessionAccessDenied);
-        }
+            .map_err(unavailable)?;
+        let count = count.ok_or(ConvError::SessionAccessDenied)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(messages)
+        Ok(to_u64(count))
     }
 
     async fn do_purge(&self, owner: &IsolationKey) -> Result<PurgeReport, ConvError> {
         check_owner(owner)?;
         let mut tx = self.begin(owner).await?;
-        let messages = sqlx::query(&self.queries.purge_messages)
+        let counts: Vec<i64> = sqlx::query_scalar(&self.queries.purge_sessions)
             .bind(owner.as_str())
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(unavailable)?
-            .rows_affected();
-        let sessions = sqlx::query(&self.queries.purge_sessions)
-            .bind(owner.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
+            .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(PurgeReport { sessions, messages })
+        Ok(PurgeReport { sessions: counts.len() as u64, messages: counts.into_iter().map(to_u64).sum() })
     }
 }
 

@@ -227,6 +227,7 @@ impl SqliteStore {
                 ConvError::SessionAccessDenied
             });
         }
+        check_owner_room(&mut tx, owner, &self.limits).await?;
         tx.commit().await.map_err(unavailable)?;
         let now = to_u64(now);
         Ok(SessionInfo {
@@ -262,6 +263,9 @@ impl SqliteStore {
         .map_err(unavailable)?
         .rows_affected()
             == 1;
+        if claimed {
+            check_owner_room(&mut tx, owner, &self.limits).await?;
+        }
         let adding = records.len();
         // Reserve the sequence numbers: one statement checks owner and capacity and bumps
         // the count. Dropping the transaction on any refusal rolls the claim back too.
@@ -360,7 +364,7 @@ impl SqliteStore {
         check_list(query, &self.limits)?;
         let rows = sqlx::query(
             "SELECT session_id, title, created_at, updated_at, message_count FROM conv_sessions
-             WHERE owner = ?1 ORDER BY updated_at DESC, session_id LIMIT ?2 OFFSET ?3",
+             WHERE owner = ?1 ORDER BY updated_at DESC, session_id DESC LIMIT ?2 OFFSET ?3",
         )
         .bind(owner.as_str())
         .bind(to_i64(query.limit as u64))
@@ -451,6 +455,24 @@ impl SqliteStore {
         tx.commit().await.map_err(unavailable)?;
         Ok(PurgeReport { sessions, messages })
     }
+}
+
+/// After a claim inserted a session row: refuses (the caller rolls back) if the owner now
+/// holds more than [`Limits::max_sessions_per_owner`].
+async fn check_owner_room(
+    tx: &mut sqlx::SqliteConnection,
+    owner: &IsolationKey,
+    limits: &Limits,
+) -> Result<(), ConvError> {
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM conv_sessions WHERE owner = ?1")
+        .bind(owner.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    if to_u64(held) > limits.max_sessions_per_owner {
+        return Err(ConvError::TooManySessions { max: limits.max_sessions_per_owner });
+    }
+    Ok(())
 }
 
 fn session_info(row: &sqlx::sqlite::SqliteRow) -> Result<SessionInfo, ConvError> {

@@ -24,6 +24,7 @@ fn small_limits() -> Limits {
         max_load: 20,
         max_list: 5,
         max_title_bytes: 40,
+        max_sessions_per_owner: 4,
         ..Limits::default()
     }
 }
@@ -220,6 +221,25 @@ async fn limits_store_nothing_half_way(h: &Harness) {
     ));
     let loaded = store.load(&alice, &t, Window::Last(20)).await.unwrap();
     assert_eq!(loaded.iter().map(|m| m.seq).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
+
+    // One principal cannot fill the store: the fifth session is refused, by create and by
+    // a claiming append alike, and claims nothing.
+    for _ in 0..3 {
+        store.create(&alice, &session(), None).await.unwrap();
+    }
+    let fifth = session();
+    assert!(matches!(store.create(&alice, &fifth, None).await, Err(ConvError::TooManySessions { max: 4 })));
+    assert!(matches!(
+        store.append(&alice, &fifth, &[Message::user("x")]).await,
+        Err(ConvError::TooManySessions { max: 4 })
+    ));
+    assert_eq!(store.list(&alice, FIRST_PAGE).await.unwrap().len(), 4);
+    assert!(store.append(&bob, &fifth, &[Message::user("free")]).await.unwrap().claimed);
+    // Existing sessions still take appends, and deleting one makes room.
+    store.append(&alice, &t, &[]).await.unwrap_err();
+    let oldest = store.list(&alice, FIRST_PAGE).await.unwrap().pop().unwrap();
+    store.delete(&alice, &oldest.id).await.unwrap();
+    store.create(&alice, &session(), None).await.unwrap();
 }
 
 /// Two principals race to claim one new session: exactly one wins, every time.
@@ -228,27 +248,41 @@ async fn claim_race(h: &Harness) {
     let alice = key(Some("acme"), "alice");
     let bob = key(Some("acme"), "bob");
     let mut wins = [0u32; 2];
-    for _ in 0..trials {
+    for trial in 0..trials {
         let s = session();
-        let race = |who: identity_types::IsolationKey, store: Arc<dyn ConversationStore>, s: SessionId| {
+        // Every other trial, Bob claims with create instead of append.
+        let bob_creates = trial % 2 == 1;
+        let race = |who: identity_types::IsolationKey,
+                    store: Arc<dyn ConversationStore>,
+                    s: SessionId,
+                    create: bool| {
             tokio::spawn(async move {
-                let text = format!("from {}", who.as_str());
-                store.append(&who, &s, &[Message::user(text)]).await
+                if create {
+                    store.create(&who, &s, Some("bob's")).await.map(drop)
+                } else {
+                    let text = format!("from {}", who.as_str());
+                    store.append(&who, &s, &[Message::user(text)]).await.map(drop)
+                }
             })
         };
-        let a = race(alice.clone(), h.store.clone(), s.clone());
-        let b = race(bob.clone(), h.store.clone(), s.clone());
+        let a = race(alice.clone(), h.store.clone(), s.clone(), false);
+        let b = race(bob.clone(), h.store.clone(), s.clone(), bob_creates);
         let (a, b) = (a.await.unwrap(), b.await.unwrap());
-        let (winner, loser_result, index) = match (&a, &b) {
-            (Ok(_), Err(ConvError::SessionAccessDenied)) => (&alice, &b, 0),
-            (Err(ConvError::SessionAccessDenied), Ok(_)) => (&bob, &a, 1),
+        let (winner, index) = match (&a, &b) {
+            (Ok(()), Err(ConvError::SessionAccessDenied)) => (&alice, 0),
+            (Err(ConvError::SessionAccessDenied), Ok(())) => (&bob, 1),
             other => panic!("exactly one must win on {:?}: {other:?}", h.kind),
         };
-        assert!(loser_result.is_err());
         wins[index] += 1;
         let history = h.store.load(winner, &s, Window::Last(5)).await.unwrap();
-        assert_eq!(history.len(), 1, "the loser's message was not stored");
-        assert_eq!(history[0].message.content, format!("from {}", winner.as_str()));
+        if index == 1 && bob_creates {
+            assert!(history.is_empty(), "the loser's message was not stored");
+        } else {
+            assert_eq!(history.len(), 1, "the loser's message was not stored");
+            assert_eq!(history[0].message.content, format!("from {}", winner.as_str()));
+        }
+        let loser = if index == 0 { &bob } else { &alice };
+        denied(h.store.info(loser, &s).await, "the loser holds nothing");
     }
     assert_eq!(wins[0] + wins[1], trials);
 }

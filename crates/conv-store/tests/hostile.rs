@@ -145,7 +145,7 @@ async fn a_stored_session_id_of_the_wrong_shape_is_corruption() {
     .execute(h.sqlite.as_ref().unwrap().pool())
     .await
     .unwrap();
-    assert!(matches!(h.store.list(&alice, ListQuery::default()).await, Err(ConvError::Corrupt { .. })));
+    assert!(matches!(h.store.list(&alice, ListQuery::default()).await, Err(ConvError::CorruptMetadata(_))));
     h.finish().await;
 }
 
@@ -175,10 +175,25 @@ async fn bad_redis_configuration_is_refused() {
         RedisStore::new(&redis_url(), "", Limits::default(), None),
         Err(ConvError::InsecureConfiguration(_))
     ));
+    for ttl in [Duration::from_micros(10), Duration::from_secs(11 * 365 * 24 * 3600)] {
+        assert!(matches!(
+            RedisStore::new(&redis_url(), "p:", Limits::default(), Some(ttl)),
+            Err(ConvError::InvalidConfiguration(_))
+        ));
+    }
+    // A batch must fit one Lua `unpack`.
+    let limits = Limits { max_append_batch: 1_001, ..Limits::default() };
     assert!(matches!(
-        RedisStore::new(&redis_url(), "p:", Limits::default(), Some(Duration::from_micros(10))),
-        Err(ConvError::InsecureConfiguration(_))
+        RedisStore::new(&redis_url(), "p:", limits, None),
+        Err(ConvError::InvalidConfiguration(_))
     ));
+    let limits = Limits { max_append_batch: 1_000, max_message_bytes: 1_024, ..Limits::default() };
+    let Some(h) = Harness::new(Kind::Redis, limits).await else { return };
+    let alice = key(Some("acme"), "alice");
+    let session = SessionId::generate().unwrap();
+    let receipt = h.store.append(&alice, &session, &vec![Message::user("m"); 1_000]).await.unwrap();
+    assert_eq!(receipt.count, 1_000, "the largest batch goes through one script");
+    h.finish().await;
 }
 
 #[tokio::test]
@@ -257,4 +272,106 @@ async fn sqlite_checkpoints_the_wal_in_the_background() {
         "database file {before} -> {after} bytes: the WAL was not checkpointed"
     );
     assert_eq!(store.load(&alice, &session, Window::Last(200)).await.unwrap().len(), 200);
+}
+
+fn data_key(h: &Harness, owner: &IsolationKey, session: &SessionId, part: &str) -> String {
+    format!("{}{}:conv:{}:{part}", h.redis_prefix.as_ref().unwrap(), owner.as_str(), session.as_str())
+}
+
+#[tokio::test]
+async fn redis_purge_erases_orphans_and_survives_a_lost_index() {
+    let Some(h) = Harness::new(Kind::Redis, Limits::default()).await else { return };
+    let prefix = h.redis_prefix.clone().unwrap();
+    let (alice, bob) = (key(Some("acme"), "alice"), key(Some("acme"), "bob"));
+    let (a1, a2, a3, b1) = (
+        SessionId::generate().unwrap(),
+        SessionId::generate().unwrap(),
+        SessionId::generate().unwrap(),
+        SessionId::generate().unwrap(),
+    );
+    for id in [&a1, &a2, &a3] {
+        h.store.append(&alice, id, &[Message::user("a"), Message::user("b")]).await.unwrap();
+    }
+    h.store.append(&bob, &b1, &[Message::user("bob's")]).await.unwrap();
+    let mut connection = redis_connection(&redis_url()).await.unwrap();
+    // An evicted meta hash (a2 is now an orphaned list), a lost index, and junk in it.
+    let _: u64 =
+        redis::cmd("DEL").arg(data_key(&h, &alice, &a2, "meta")).query_async(&mut *connection).await.unwrap();
+    let index = format!("{prefix}{}:sessions", alice.as_str());
+    let _: u64 = redis::cmd("DEL").arg(&index).query_async(&mut *connection).await.unwrap();
+    let _: u64 = redis::cmd("ZADD")
+        .arg(&index)
+        .arg(1)
+        .arg(b"\xff not an id".as_slice())
+        .query_async(&mut *connection)
+        .await
+        .unwrap();
+    let junk = format!("{prefix}{}:conv:../x:msgs", alice.as_str());
+    let _: () = redis::cmd("SET").arg(&junk).arg("junk").query_async(&mut *connection).await.unwrap();
+
+    let report = h.store.purge_user(&alice).await.unwrap();
+    assert_eq!(
+        report,
+        conv_store::PurgeReport { sessions: 2, messages: 6 },
+        "orphaned messages are erased and counted"
+    );
+    let left: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut *connection).await.unwrap();
+    assert!(
+        left.iter().all(|k| !k.contains(alice.as_str())),
+        "nothing of Alice's namespace is left: {left:?}"
+    );
+    for id in [&a1, &a2, &a3] {
+        let claim: Option<String> = redis::cmd("GET")
+            .arg(format!("{prefix}claim:{}", id.as_str()))
+            .query_async(&mut *connection)
+            .await
+            .unwrap();
+        assert_eq!(claim, None, "the claim naming Alice is gone");
+    }
+    assert_eq!(h.store.load(&bob, &b1, Window::Last(5)).await.unwrap().len(), 1, "Bob untouched");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn redis_rename_refreshes_the_ttl_of_every_key() {
+    let url = redis_url();
+    let Some(probe) = Harness::new(Kind::Redis, Limits::default()).await else { return };
+    probe.finish().await;
+    let prefix = format!("palisade:test:conv:{}:", unique_suffix());
+    let store =
+        RedisStore::new(&url, prefix.clone(), Limits::default(), Some(Duration::from_secs(60))).unwrap();
+    let alice = key(Some("acme"), "alice");
+    let session = SessionId::generate().unwrap();
+    store.append(&alice, &session, &[Message::user("x")]).await.unwrap();
+    let mut connection = redis_connection(&url).await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut *connection).await.unwrap();
+    for k in &keys {
+        let _: u64 = redis::cmd("PEXPIRE").arg(k).arg(5_000).query_async(&mut *connection).await.unwrap();
+    }
+    store.rename(&alice, &session, Some("renamed")).await.unwrap();
+    for k in &keys {
+        let ttl: i64 = redis::cmd("PTTL").arg(k).query_async(&mut *connection).await.unwrap();
+        assert!(ttl > 50_000, "{k} has TTL {ttl} ms after the rename");
+    }
+    common::redis_delete_prefix(&url, &prefix).await;
+}
+
+#[tokio::test]
+async fn redis_metadata_that_is_not_ours_is_corrupt_metadata() {
+    let Some(h) = Harness::new(Kind::Redis, Limits::default()).await else { return };
+    let alice = key(Some("acme"), "alice");
+    let session = SessionId::generate().unwrap();
+    h.store.append(&alice, &session, &[Message::user("x")]).await.unwrap();
+    let mut connection = redis_connection(&redis_url()).await.unwrap();
+    let _: u64 = redis::cmd("HSET")
+        .arg(data_key(&h, &alice, &session, "meta"))
+        .arg("updated")
+        .arg(b"\xfe\xff".as_slice())
+        .query_async(&mut *connection)
+        .await
+        .unwrap();
+    assert!(matches!(h.store.info(&alice, &session).await, Err(ConvError::CorruptMetadata(_))));
+    h.finish().await;
 }

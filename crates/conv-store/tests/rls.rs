@@ -87,6 +87,24 @@ async fn raw_sql_as_the_application_sees_only_the_named_principal() {
     assert_eq!(sqlstate(&forged), "42501", "row-level security violation: {forged}");
     tx.rollback().await.unwrap();
 
+    // Writing into Bob's session under her own name is refused too: a message row must
+    // match its session's (session, tenant, owner), and foreign-key checks do not see
+    // through row-level security. The error is the same whether or not the session exists.
+    for target in [sb.as_str(), "NoSuchSessionAAAAAAAA"] {
+        let mut tx = pg.app.begin().await.unwrap();
+        act_as(&mut tx, &alice).await;
+        let planted = sqlx::query(&format!(
+            "INSERT INTO {s}.conv_messages (session_id, seq, tenant, owner, created_at, body) VALUES ($1, 99, 'acme', $2, 0, '{{}}')"
+        ))
+        .bind(target)
+        .bind(alice.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+        assert_eq!(sqlstate(&planted), "23503", "foreign key violation: {planted}");
+        tx.rollback().await.unwrap();
+    }
+
     // Moving her own row to Bob is refused too.
     let mut tx = pg.app.begin().await.unwrap();
     act_as(&mut tx, &alice).await;
@@ -214,6 +232,48 @@ async fn open_refuses_connections_and_tables_that_would_bypass_the_wall() {
         .await
         .unwrap();
 
+    // A login that can SET ROLE to a role with BYPASSRLS.
+    let bypass_role = format!("{}_bypassrole", pg.login);
+    let via_login = format!("{}_via", pg.login);
+    sqlx::query(&format!("CREATE ROLE {bypass_role} NOLOGIN BYPASSRLS")).execute(&pg.admin).await.unwrap();
+    sqlx::query(&format!("CREATE ROLE {via_login} LOGIN IN ROLE {bypass_role}, {}", pg.app_role))
+        .execute(&pg.admin)
+        .await
+        .unwrap();
+    let pool = PgPool::connect_with(pg.options.clone().username(&via_login)).await.unwrap();
+    let reason = open_error(pool.clone(), &s).await;
+    assert!(reason.contains("is a member of") && reason.contains(&bypass_role), "{reason}");
+    pool.close().await;
+
+    // Privileges row-level security does not bind.
+    sqlx::query(&format!("GRANT TRUNCATE ON {s}.conv_messages TO {}", pg.app_role))
+        .execute(&pg.admin)
+        .await
+        .unwrap();
+    assert!(open_error(pg.app.clone(), &s).await.contains("TRUNCATE or TRIGGER"));
+    sqlx::query(&format!("REVOKE TRUNCATE ON {s}.conv_messages FROM {}", pg.app_role))
+        .execute(&pg.admin)
+        .await
+        .unwrap();
+
+    // A second, permissive policy would widen the wall; a changed one would move it.
+    sqlx::query(&format!("CREATE POLICY everyone ON {s}.conv_messages USING (true)"))
+        .execute(&pg.admin)
+        .await
+        .unwrap();
+    assert!(open_error(pg.app.clone(), &s).await.contains("exactly the policy"));
+    sqlx::query(&format!("DROP POLICY everyone ON {s}.conv_messages")).execute(&pg.admin).await.unwrap();
+    sqlx::query(&format!("ALTER POLICY conv_sessions_owner ON {s}.conv_sessions USING (true)"))
+        .execute(&pg.admin)
+        .await
+        .unwrap();
+    assert!(open_error(pg.app.clone(), &s).await.contains("exactly the policy"));
+    conv_store::migrate_postgres(&pg.admin, &s, &pg.app_role).await.expect("migrate restores the policy");
+
+    // An application role that already exists with BYPASSRLS is refused by migrate.
+    let error = conv_store::migrate_postgres(&pg.admin, &s, &bypass_role).await.unwrap_err();
+    assert!(error.to_string().contains("BYPASSRLS"), "{error}");
+
     // Tables whose wall is down, or missing.
     sqlx::query(&format!("ALTER TABLE {s}.conv_sessions NO FORCE ROW LEVEL SECURITY"))
         .execute(&pg.admin)
@@ -229,7 +289,7 @@ async fn open_refuses_connections_and_tables_that_would_bypass_the_wall() {
 
     // And the proper login opens.
     PostgresStore::open(pg.app.clone(), &s, Limits::default()).await.unwrap();
-    for role in [bypass, owner_login, owner_role] {
+    for role in [bypass, owner_login, owner_role, via_login, bypass_role] {
         sqlx::query(&format!("DROP ROLE {role}")).execute(&pg.admin).await.unwrap();
     }
     pg.cleanup().await;
