@@ -17,7 +17,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn row(name: &str, measured: String, target: &str, ratio: f64) {
-    println!("| {name} | {measured} | {target} | {ratio:.2} |");
+    let ratio = if ratio.is_finite() { format!("{ratio:.2}") } else { "—".to_owned() };
+    println!("| {name} | {measured} | {target} | {ratio} |");
 }
 
 /// A deterministic pseudo-random unit vector.

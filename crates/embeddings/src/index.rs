@@ -113,6 +113,36 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// Partitions with at least this many rows are scanned on several threads.
+const PARALLEL_ROWS: usize = 32_768;
+/// At most this many scan threads per search.
+const MAX_THREADS: usize = 4;
+
+/// The best `k` of `rows` scoring at least `threshold` against `query`, as a heap whose
+/// top is the worst kept.
+fn top_k<'a>(
+    query: &[f32],
+    rows: impl Iterator<Item = (&'a [f32], &'a String)>,
+    k: usize,
+    threshold: f32,
+) -> BinaryHeap<Candidate<'a>> {
+    let mut heap = BinaryHeap::with_capacity(k + 1);
+    for (vector, id) in rows {
+        let score = dot(query, vector);
+        if score < threshold {
+            continue;
+        }
+        let candidate = Candidate { score, id: id.as_str() };
+        if heap.len() < k {
+            heap.push(candidate);
+        } else if heap.peek().is_some_and(|worst| candidate < *worst) {
+            heap.pop();
+            heap.push(candidate);
+        }
+    }
+    heap
+}
+
 fn unit(vector: &[f32], dimension: usize) -> Result<Vec<f32>, IndexError> {
     if vector.len() != dimension {
         return Err(IndexError::DimensionMismatch { expected: dimension, got: vector.len() });
@@ -217,19 +247,41 @@ impl VectorIndex {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let mut heap: BinaryHeap<Candidate<'_>> = BinaryHeap::with_capacity(k + 1);
-        for (vector, id) in partition.data.chunks_exact(self.dimension).zip(&partition.ids) {
-            let score = dot(&query, vector);
-            if score < threshold {
-                continue;
-            }
-            let candidate = Candidate { score, id };
-            if heap.len() < k {
-                heap.push(candidate);
-            } else if heap.peek().is_some_and(|worst| candidate < *worst) {
-                heap.pop();
-                heap.push(candidate);
-            }
+        let rows = partition.ids.len();
+        let threads = if rows >= PARALLEL_ROWS {
+            std::thread::available_parallelism().map_or(1, usize::from).clamp(1, MAX_THREADS)
+        } else {
+            1
+        };
+        // Large partitions are scanned in slices on scoped threads: the scan is bound by
+        // memory bandwidth, which one core does not saturate. Each slice keeps its own
+        // top-k; the union's top-k is the answer.
+        let slice_rows = rows.div_ceil(threads);
+        let scan = |first: usize| {
+            let last = (first + slice_rows).min(rows);
+            let vectors = &partition.data[first * self.dimension..last * self.dimension];
+            top_k(&query, vectors.chunks_exact(self.dimension).zip(&partition.ids[first..last]), k, threshold)
+        };
+        let mut heap = if threads == 1 {
+            scan(0)
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> =
+                    (1..threads).map(|t| scope.spawn(move || scan(t * slice_rows))).collect();
+                let mut heap = scan(0);
+                for handle in handles {
+                    // A scan cannot panic (its slices are in bounds by construction); if
+                    // one did, propagate it rather than answer with part of the partition.
+                    match handle.join() {
+                        Ok(part) => heap.extend(part),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                heap
+            })
+        };
+        while heap.len() > k {
+            heap.pop();
         }
         Ok(heap
             .into_sorted_vec()
@@ -285,6 +337,24 @@ mod tests {
             let above = index.search(&alice, &query, 10, threshold).unwrap();
             assert_eq!(above, got.iter().filter(|m| m.score >= threshold).cloned().collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn the_parallel_scan_of_a_large_partition_agrees_with_a_full_sort() {
+        let rows = PARALLEL_ROWS as u64 + 7_001;
+        let index = VectorIndex::new(16, usize::MAX);
+        let alice = key("alice");
+        for i in 0..rows {
+            index.upsert(&alice, format!("v{i}"), &vector(i, 16)).unwrap();
+        }
+        let query = vector(u64::MAX / 3, 16);
+        let mut all: Vec<(f32, String)> =
+            (0..rows).map(|i| (dot(&query, &vector(i, 16)), format!("v{i}"))).collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let got = index.search(&alice, &query, 25, -1.0).unwrap();
+        let ids: Vec<&str> = got.iter().map(|m| m.id.as_str()).collect();
+        let expected: Vec<&str> = all[..25].iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids, expected);
     }
 
     #[test]
