@@ -1,6 +1,6 @@
 //! # embeddings
 //!
-//! Local sentence embeddings, and a small vector index partitioned by [`IsolationKey`],
+//! Local sentence embeddings, and a small vector index partitioned by [`IsolationKey`](identity_types::IsolationKey),
 //! for the semantic cache, tool selection, scoped memory and the injection detector. No
 //! call leaves the deployment unless you choose [`HttpEmbedder`] and point it at your own
 //! server.
