@@ -83,8 +83,22 @@ impl Manifest {
                 file: string(wheel, "file", "a wheel")?,
                 sha256: string(wheel, "sha256", "a wheel")?,
             };
-            if !is_sha256(&parsed.sha256) || !is_safe_relative(&parsed.file) || parsed.file.contains('/') {
-                return Err(format!("manifest: wheel {:?} has a bad sha256 or file name", parsed.name));
+            // The requirement goes into a requirements file: one `name==version`, nothing
+            // that could add an option or a second line.
+            let plain = |t: &str| {
+                !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            };
+            let requirement_ok =
+                parsed.requirement.split_once("==").is_some_and(|(n, v)| plain(n) && plain(v));
+            if !is_sha256(&parsed.sha256)
+                || !is_safe_relative(&parsed.file)
+                || parsed.file.contains('/')
+                || !requirement_ok
+            {
+                return Err(format!(
+                    "manifest: wheel {:?} has a bad sha256, file name or requirement",
+                    parsed.name
+                ));
             }
             wheels.push(parsed);
         }
@@ -222,8 +236,10 @@ pub(crate) struct Report {
     pub(crate) cached: usize,
     /// Files (re)extracted.
     pub(crate) extracted: usize,
-    /// Wheels downloaded.
+    /// Wheels downloaded (and verified).
     pub(crate) downloads: usize,
+    /// Wheels that could not be obtained in this run, with why (not tried twice).
+    pub(crate) failed: Vec<(String, String)>,
 }
 
 /// A wheel in `<cache>/wheels/` with the pinned hash: reused if present, else downloaded
@@ -239,13 +255,15 @@ fn ensure_wheel(
     if sha256_file(&path).as_deref() == Some(wheel.sha256.as_str()) {
         return Ok(path);
     }
+    if let Some((_, why)) = report.failed.iter().find(|(name, _)| *name == wheel.name) {
+        return Err(why.clone());
+    }
     if path.exists() {
         println!("    {} in the cache has the wrong sha256; fetching it again", wheel.file);
     }
     let staging = wheels.join(format!(".staging-{}", std::process::id()));
     let _ = fs::remove_dir_all(&staging);
     let downloaded = downloader.download(wheel, &staging);
-    report.downloads += 1;
     let result = downloaded.and_then(|got| match sha256_file(&got) {
         Some(hash) if hash == wheel.sha256 => {
             fs::rename(&got, &path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -257,6 +275,10 @@ fn ensure_wheel(
         None => Err(format!("{}: the download produced no such file", wheel.file)),
     });
     let _ = fs::remove_dir_all(&staging);
+    match &result {
+        Ok(_) => report.downloads += 1,
+        Err(why) => report.failed.push((wheel.name.clone(), why.clone())),
+    }
     result
 }
 
@@ -276,7 +298,10 @@ pub(crate) fn fetch(
                 continue;
             }
             Some(_) => {
-                println!("    {} has the wrong sha256 (modified or truncated); replacing it", file.path)
+                // Removed before anything else: if no source works, a tampered file must
+                // not stay where the embedder would load it.
+                println!("    {} has the wrong sha256 (modified or truncated); replacing it", file.path);
+                fs::remove_file(&target).map_err(|e| format!("{}: {e}", target.display()))?;
             }
             None => {}
         }
@@ -289,19 +314,21 @@ pub(crate) fn fetch(
             let attempt = ensure_wheel(wheel, cache, downloader, &mut report).and_then(|wheel_path| {
                 let parent = target.parent().ok_or("a file path without a parent")?;
                 fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-                let partial = target.with_extension("partial");
-                extract(&wheel_path, &source.member, &partial)?;
-                match sha256_file(&partial) {
+                // A fresh, exclusively created temporary file beside the target: removed on
+                // any failure, moved into place only once its hash is right.
+                let partial = tempfile::Builder::new()
+                    .prefix(".fetch-")
+                    .tempfile_in(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+                extract(&wheel_path, &source.member, partial.path())?;
+                match sha256_file(partial.path()) {
                     Some(hash) if hash == file.sha256 => {
-                        fs::rename(&partial, &target).map_err(|e| format!("{}: {e}", target.display()))
+                        partial.persist(&target).map(drop).map_err(|e| format!("{}: {e}", target.display()))
                     }
-                    hash => {
-                        let _ = fs::remove_file(&partial);
-                        Err(format!(
-                            "{} in {} has sha256 {hash:?}, expected {}",
-                            source.member, wheel.file, file.sha256
-                        ))
-                    }
+                    hash => Err(format!(
+                        "{} in {} has sha256 {hash:?}, expected {}",
+                        source.member, wheel.file, file.sha256
+                    )),
                 }
             });
             match attempt {
@@ -426,11 +453,11 @@ mod tests {
         let cache = root.path().join("cache");
         let mut wheels = LocalWheels { dir: registry, calls: 0 };
         let report = fetch(&manifest, &cache, &mut wheels).unwrap();
-        assert_eq!(report, Report { cached: 0, extracted: 2, downloads: 1 });
+        assert_eq!(report, Report { cached: 0, extracted: 2, downloads: 1, failed: vec![] });
         assert_eq!(fs::read(cache.join("m/model.bin")).unwrap(), b"weights");
         assert_eq!(fs::read(cache.join("m/LICENSE")).unwrap(), b"MIT");
         let report = fetch(&manifest, &cache, &mut wheels).unwrap();
-        assert_eq!(report, Report { cached: 2, extracted: 0, downloads: 0 });
+        assert_eq!(report, Report { cached: 2, extracted: 0, downloads: 0, failed: vec![] });
         assert_eq!(wheels.calls, 1, "a warm cache does no network");
     }
 
@@ -443,7 +470,7 @@ mod tests {
         fetch(&manifest, &cache, &mut wheels).unwrap();
         fs::write(cache.join("m/model.bin"), b"weightz").unwrap();
         let report = fetch(&manifest, &cache, &mut wheels).unwrap();
-        assert_eq!(report, Report { cached: 1, extracted: 1, downloads: 0 });
+        assert_eq!(report, Report { cached: 1, extracted: 1, downloads: 0, failed: vec![] });
         assert_eq!(fs::read(cache.join("m/model.bin")).unwrap(), b"weights");
         // A tampered wheel is fetched again too.
         fs::write(cache.join("wheels/a-1.0-py3-none-any.whl"), b"not a zip").unwrap();
@@ -451,6 +478,19 @@ mod tests {
         let report = fetch(&manifest, &cache, &mut wheels).unwrap();
         assert_eq!(report.downloads, 1);
         assert_eq!(fs::read(cache.join("m/model.bin")).unwrap(), b"weights");
+        // With every source gone, a tampered file is removed, not left to be loaded.
+        fs::write(cache.join("m/model.bin"), b"trojan").unwrap();
+        fs::remove_file(cache.join("wheels/a-1.0-py3-none-any.whl")).unwrap();
+        let mut nothing = LocalWheels { dir: root.path().join("empty"), calls: 0 };
+        assert!(fetch(&manifest, &cache, &mut nothing).is_err());
+        assert!(!cache.join("m/model.bin").exists());
+        assert!(
+            fs::read_dir(cache.join("m")).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".fetch-"))
+        );
     }
 
     #[test]
@@ -498,6 +538,7 @@ mod tests {
             r#"{"wheels": [{"name": "a", "requirement": "a==1", "file": "../a.whl", "sha256": "0000000000000000000000000000000000000000000000000000000000000000"}], "files": []}"#,
             r#"{"wheels": [], "files": [{"path": "x", "sha256": "0000000000000000000000000000000000000000000000000000000000000000", "sources": [{"wheel": "nope", "member": "x"}]}]}"#,
             r#"{"wheels": [], "files": [{"path": "/abs", "sha256": "0000000000000000000000000000000000000000000000000000000000000000", "sources": []}]}"#,
+            r#"{"wheels": [{"name": "a", "requirement": "a==1\n--index-url http://evil", "file": "a.whl", "sha256": "0000000000000000000000000000000000000000000000000000000000000000"}], "files": []}"#,
             "not json",
         ];
         for text in hostile {

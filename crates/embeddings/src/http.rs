@@ -79,9 +79,23 @@ impl HttpEmbedder {
         if !status.is_success() {
             return Err(EmbedError::Remote(format!("{} answered {status}", self.url)));
         }
-        let body: Response = response
-            .json()
-            .await
+        // Bounded read: a generous 64 bytes of JSON per number, plus room for the envelope.
+        let limit = texts.len().saturating_mul(self.dimension).saturating_mul(64).saturating_add(64 * 1024);
+        let too_large = || EmbedError::Remote(format!("{}: answer larger than {limit} bytes", self.url));
+        if response.content_length().is_some_and(|length| length > limit as u64) {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| EmbedError::Remote(format!("{}: {e}", self.url)))?
+        {
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let body: Response = serde_json::from_slice(&bytes)
             .map_err(|e| EmbedError::Remote(format!("{}: unreadable answer: {e}", self.url)))?;
         if body.data.len() != texts.len() {
             return Err(EmbedError::Remote(format!("{} vectors for {} texts", body.data.len(), texts.len())));
@@ -109,7 +123,9 @@ impl HttpEmbedder {
             .into_iter()
             .map(|v| {
                 let mut v = v.ok_or_else(|| EmbedError::Remote("a text without a vector".into()))?;
-                normalise(&mut v);
+                if !normalise(&mut v) {
+                    return Err(EmbedError::Remote("a zero vector".into()));
+                }
                 Ok(v)
             })
             .collect::<Result<_, EmbedError>>()?;

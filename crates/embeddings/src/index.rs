@@ -60,6 +60,9 @@ pub enum IndexError {
     /// A vector with a NaN or infinite entry, or of length zero.
     #[error("a vector must be finite and non-zero")]
     BadVector,
+    /// A NaN threshold.
+    #[error("the threshold must be a number")]
+    BadThreshold,
     /// The partition holds its maximum number of vectors.
     #[error("the partition holds its maximum of {max} vectors")]
     PartitionFull {
@@ -161,7 +164,7 @@ impl QueryCodes {
     fn new(query: &[f32]) -> Self {
         // Keep every integer dot product within i32: |code| · 127 · dimension < 2^31.
         let dimension = query.len().max(1);
-        let levels = (i32::MAX as usize / (127 * dimension)).min(i16::MAX as usize) as f32;
+        let levels = (i32::MAX as usize / (127 * dimension)).clamp(1, i16::MAX as usize) as f32;
         let max = query.iter().fold(0f32, |m, x| m.max(x.abs()));
         let scale = if max > 0.0 { max / levels } else { 1.0 };
         let codes = query
@@ -310,7 +313,9 @@ fn unit(vector: &[f32], dimension: usize) -> Result<Vec<f32>, IndexError> {
         return Err(IndexError::BadVector);
     }
     let mut copy = vector.to_vec();
-    crate::normalise(&mut copy);
+    if !crate::normalise(&mut copy) {
+        return Err(IndexError::BadVector);
+    }
     Ok(copy)
 }
 
@@ -403,8 +408,13 @@ impl VectorIndex {
         if k == 0 {
             return Ok(Vec::new());
         }
+        if threshold.is_nan() {
+            return Err(IndexError::BadThreshold);
+        }
         let codes = QueryCodes::new(&query);
         let rows = partition.ids.len();
+        // A caller-supplied k never sizes an allocation beyond the partition.
+        let k = k.min(rows);
         let threads = if rows >= PARALLEL_ROWS {
             std::thread::available_parallelism().map_or(1, usize::from).clamp(1, MAX_THREADS)
         } else {
@@ -486,7 +496,7 @@ mod tests {
                 (state % 2_000) as f32 / 1_000.0 - 1.0
             })
             .collect();
-        crate::normalise(&mut v);
+        assert!(crate::normalise(&mut v));
         v
     }
 

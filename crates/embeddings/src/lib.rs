@@ -120,12 +120,16 @@ pub trait Embedder: Send + Sync {
     fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, Result<Embeddings, EmbedError>>;
 }
 
-/// Scales `vector` to unit length in place; a zero vector stays zero.
-pub(crate) fn normalise(vector: &mut [f32]) {
-    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        for x in vector {
-            *x /= norm;
-        }
+/// Scales `vector` to unit length in place. The norm is taken in `f64`, so entries far
+/// above or below 1 neither overflow nor underflow. Returns false (and leaves the vector
+/// alone) if it has no direction: zero, or not finite.
+pub(crate) fn normalise(vector: &mut [f32]) -> bool {
+    let norm = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    if !(norm.is_finite() && norm > 0.0) {
+        return false;
     }
+    for x in vector {
+        *x = (f64::from(*x) / norm) as f32;
+    }
+    true
 }

@@ -183,7 +183,12 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
-        while let Some(jobs) = self.next_batch() {
+        while let Some(mut jobs) = self.next_batch() {
+            // Callers that gave up (a timeout, a dropped request) cost nothing more.
+            jobs.retain(|job| !job.reply.is_closed());
+            if jobs.is_empty() {
+                continue;
+            }
             let texts: Vec<&str> = jobs.iter().flat_map(|job| job.texts.iter().map(String::as_str)).collect();
             let result = self.embed_all(&texts);
             let mut offset = 0;
@@ -295,7 +300,8 @@ impl Worker {
                 for x in &mut pooled {
                     *x /= weight.max(1e-9);
                 }
-                normalise(&mut pooled);
+                // A pooled BERT state is never zero; if it were, it stays zero rather than NaN.
+                let _ = normalise(&mut pooled);
                 pooled
             })
             .collect();

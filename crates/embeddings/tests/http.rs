@@ -31,8 +31,10 @@ async fn serve(
         .map(|(i, t)| {
             let dims = if t == "short" { 3 } else { 4 };
             let mut v = vec![0.0f32; dims];
-            v[0] = 3.0 * t.len() as f32;
-            v[1] = 3.0;
+            if t != "zero" {
+                v[0] = 3.0 * t.len() as f32;
+                v[1] = 3.0;
+            }
             json!({"object": "embedding", "index": if t == "dup" { 0 } else { i }, "embedding": v})
         })
         .collect();
@@ -40,7 +42,11 @@ async fn serve(
         data.pop();
     }
     data.reverse();
-    (StatusCode::OK, Json(json!({"object": "list", "model": body["model"], "data": data})))
+    let padding = if inputs.iter().any(|t| t == "huge") { "x".repeat(200_000) } else { String::new() };
+    (
+        StatusCode::OK,
+        Json(json!({"object": "list", "model": body["model"], "data": data, "padding": padding})),
+    )
 }
 
 async fn start() -> String {
@@ -79,8 +85,10 @@ async fn answers_come_back_in_order_and_unit_length() {
 async fn unusable_answers_are_typed_errors() {
     let base = start().await;
     let good = HttpEmbedder::new(client(), &base, "m", 4).with_api_key("k-123".to_owned().into());
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["fail"], "500"),
+        (&["ok", "zero"], "a zero vector"),
+        (&["huge"], "answer larger than"),
         (&["ok", "short"], "3 entries, expected 4"),
         (&["ok", "drop"], "1 vectors for 2 texts"),
         (&["ok", "dup"], "answered twice"),
