@@ -4,7 +4,8 @@
 //! - `cargo xtask test`: everything CI checks: formatting, clippy with warnings as
 //!   errors on all targets, every test of the workspace (nextest, then doc tests), and
 //!   rustdoc with warnings as errors, then interop with clients nobody here wrote (the
-//!   official MCP Python SDK and the MCP Inspector CLI) against the real binary.
+//!   official MCP Python SDK and the MCP Inspector CLI) against the real binary, and the
+//!   official MCP conformance suite against a baseline.
 //! - `cargo xtask lint`: `cargo deny check` (licences, advisories, bans, duplicates),
 //!   installing cargo-deny from crates.io when it is missing.
 //! - `cargo xtask bench [auth|guards|audit|conv-store|embeddings]...`: the criterion benchmarks, then a table of
