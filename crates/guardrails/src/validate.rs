@@ -1,0 +1,581 @@
+//! Validators: the checks that turn "looks like a card number" into "is a card number".
+//!
+//! A pattern finds candidates; a validator rejects the look-alikes that make naive
+//! scanners noisy: order numbers that fail Luhn, IBANs with a wrong check digit or
+//! length, SSNs the SSA never issues, three dotted segments that are not a JWT, and
+//! placeholders such as `<your-api-key>`. Every function here is pure, allocation-light
+//! and linear in its input, and none panics on any input (see the property test).
+//!
+//! ```
+//! use guardrails::validate::{card_brand, iban, CardBrand};
+//!
+//! assert_eq!(card_brand("4111 1111 1111 1111"), Some(CardBrand::Visa));
+//! assert_eq!(card_brand("4111 1111 1111 1112"), None); // fails Luhn
+//! assert!(iban("GB82 WEST 1234 5698 7654 32"));
+//! assert!(!iban("GB82 WEST 1234 5698 7654 33"));
+//! ```
+
+use base64::Engine as _;
+
+/// The Luhn (mod 10) check over ASCII digits; false for anything else or fewer than two
+/// digits.
+#[must_use]
+pub fn luhn(digits: &str) -> bool {
+    if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// A payment card network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CardBrand {
+    /// Visa.
+    Visa,
+    /// Mastercard, including the 2-series (2221–2720).
+    Mastercard,
+    /// American Express.
+    Amex,
+    /// Discover, including the China UnionPay co-branded range it accepts.
+    Discover,
+    /// Diners Club International.
+    Diners,
+    /// JCB.
+    Jcb,
+    /// China UnionPay.
+    UnionPay,
+    /// Maestro.
+    Maestro,
+}
+
+/// The digits of a card number written plain, spaced or dashed: one separator style,
+/// used consistently between groups. `None` for anything else.
+fn card_digits(text: &str) -> Option<String> {
+    let separator = text.bytes().find(|b| !b.is_ascii_digit());
+    if let Some(separator) = separator {
+        if separator != b' ' && separator != b'-' {
+            return None;
+        }
+        // Groups of 1–6 digits, one separator between them, no separator at either end.
+        let groups: Vec<&str> = text.split(char::from(separator)).collect();
+        let well_formed =
+            groups.iter().all(|g| (1..=6).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()));
+        if !well_formed {
+            return None;
+        }
+    }
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    (12..=19).contains(&digits.len()).then_some(digits)
+}
+
+/// The leading `n` digits as a number (`digits` has at least 12).
+fn prefix(digits: &str, n: usize) -> u32 {
+    digits[..n].parse().unwrap_or(0)
+}
+
+/// The brand of a valid card number (issuer range, length, Luhn), or `None`.
+#[must_use]
+pub fn card_brand(text: &str) -> Option<CardBrand> {
+    let digits = card_digits(text)?;
+    if !luhn(&digits) {
+        return None;
+    }
+    let len = digits.len();
+    let (p1, p2, p3, p4, p6) =
+        (prefix(&digits, 1), prefix(&digits, 2), prefix(&digits, 3), prefix(&digits, 4), prefix(&digits, 6));
+    let brand = if p1 == 4 && matches!(len, 13 | 16 | 19) {
+        CardBrand::Visa
+    } else if ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16 {
+        CardBrand::Mastercard
+    } else if matches!(p2, 34 | 37) && len == 15 {
+        CardBrand::Amex
+    } else if (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
+        && (16..=19).contains(&len)
+    {
+        CardBrand::Discover
+    } else if ((300..=305).contains(&p3) || p4 == 3095 || matches!(p2, 36 | 38 | 39))
+        && (14..=19).contains(&len)
+    {
+        CardBrand::Diners
+    } else if (3528..=3589).contains(&p4) && (16..=19).contains(&len) {
+        CardBrand::Jcb
+    } else if p2 == 62 && (16..=19).contains(&len) {
+        CardBrand::UnionPay
+    } else if (matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) || p2 == 50)
+        && (12..=19).contains(&len)
+    {
+        CardBrand::Maestro
+    } else {
+        return None;
+    };
+    Some(brand)
+}
+
+/// IBAN lengths by country (the SWIFT IBAN registry).
+const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("LY", 25),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NL", 18),
+    ("NO", 15),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("SA", 24),
+    ("SC", 31),
+    ("SD", 18),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
+];
+
+/// A valid IBAN: known country, that country's length, mod-97 remainder 1. Spaces between
+/// groups are allowed; letters may be either case.
+#[must_use]
+pub fn iban(text: &str) -> bool {
+    let compact: Vec<u8> = text.bytes().filter(|&b| b != b' ').map(|b| b.to_ascii_uppercase()).collect();
+    if compact.len() < 5 || !compact.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let (country, check) = (&compact[..2], &compact[2..4]);
+    if !country.iter().all(u8::is_ascii_uppercase) || !check.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let expected = IBAN_LENGTHS.iter().find(|(code, _)| code.as_bytes() == country).map(|&(_, len)| len);
+    if expected != Some(compact.len()) {
+        return false;
+    }
+    // Move the first four characters to the end, letters become 10–35, remainder by 97,
+    // computed digit by digit so no big integer is needed.
+    let remainder = compact[4..].iter().chain(&compact[..4]).fold(0u32, |acc, &b| {
+        if b.is_ascii_digit() {
+            (acc * 10 + u32::from(b - b'0')) % 97
+        } else {
+            (acc * 100 + u32::from(b - b'A') + 10) % 97
+        }
+    });
+    remainder == 1
+}
+
+/// A US Social Security number the SSA could have issued: `AAA-GG-SSSS` (dashes,
+/// spaces or nothing between the parts), area not 000, 666 or 900–999, group not 00,
+/// serial not 0000, and not one of the numbers published in advertising.
+#[must_use]
+pub fn us_ssn(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits: String = match bytes.len() {
+        9 if bytes.iter().all(u8::is_ascii_digit) => text.to_owned(),
+        11 if (bytes[3] == b'-' && bytes[6] == b'-') || (bytes[3] == b' ' && bytes[6] == b' ') => {
+            let digits: String = [&text[..3], &text[4..6], &text[7..]].concat();
+            if digits.len() != 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            digits
+        }
+        _ => return false,
+    };
+    let (area, group, serial) = (&digits[..3], &digits[3..5], &digits[5..]);
+    let area_number: u32 = area.parse().unwrap_or(0);
+    const ADVERTISED: &[&str] = &["078051120", "219099999", "123456789"];
+    area_number != 0
+        && area_number != 666
+        && area_number < 900
+        && group != "00"
+        && serial != "0000"
+        && !ADVERTISED.contains(&digits.as_str())
+}
+
+/// A structurally valid JWT (JWS compact form): three base64url segments without
+/// padding, the first a JSON object with a string `alg`, the second a JSON object.
+#[must_use]
+pub fn jwt(text: &str) -> bool {
+    let mut parts = text.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let decode_object = |segment: &str| {
+        engine
+            .decode(segment)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .filter(serde_json::Value::is_object)
+    };
+    let Some(header) = decode_object(header) else { return false };
+    header.get("alg").is_some_and(serde_json::Value::is_string)
+        && decode_object(payload).is_some()
+        && (signature.is_empty() || engine.decode(signature).is_ok())
+}
+
+/// Shannon entropy in bits per byte (0 for empty input).
+#[must_use]
+pub fn shannon_entropy(bytes: &[u8]) -> f64 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[usize::from(b)] += 1;
+    }
+    let total = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / total;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Text that stands in for a secret rather than being one: template syntax
+/// (`<your-api-key>`, `${API_KEY}`, `${{ secrets.X }}`, `{{token}}`, `%API_KEY%`), masks
+/// (`xxxx`, `****`), words that say so (`example`, `placeholder`, `changeme`, `dummy`,
+/// `redacted`), and runs of one repeated character or a plain ascending sequence.
+#[must_use]
+pub fn is_placeholder(text: &str) -> bool {
+    let trimmed = text.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
+    if trimmed.is_empty() {
+        return true;
+    }
+    let wrapped = |open: &str, close: &str| trimmed.starts_with(open) && trimmed.ends_with(close);
+    if wrapped("<", ">")
+        || wrapped("${", "}")
+        || wrapped("{{", "}}")
+        || wrapped("%", "%")
+        || wrapped("[", "]")
+    {
+        return true;
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "example",
+        "placeholder",
+        "changeme",
+        "change_me",
+        "dummy",
+        "redacted",
+        "your_",
+        "your-",
+        "yourkey",
+        "xxxx",
+        "****",
+        "sample",
+        "insert",
+        "replace_me",
+        "todo",
+        "fake",
+    ];
+    if WORDS.iter().any(|w| lower.contains(w)) {
+        return true;
+    }
+    // Prefix stripped (sk_live_, ghp_, AKIA…), what remains is a single repeated
+    // character or an ascending run such as 0123456789, abcdef or 0123456789abcdef.
+    let body = lower.rsplit(['_', '-']).next().unwrap_or(&lower);
+    let body = body.as_bytes();
+    if body.len() >= 8 {
+        let repeated = body.iter().all(|&b| b == body[0]);
+        let ascending = body
+            .windows(2)
+            .all(|w| w[1] == w[0].wrapping_add(1) || (w[0] == b'9' && matches!(w[1], b'0' | b'a')));
+        if repeated || ascending {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn luhn_table() {
+        let cases = [
+            ("79927398713", true),
+            ("79927398710", false),
+            ("0", false),
+            ("00", true),
+            ("4111111111111111", true),
+            ("4111111111111112", false),
+            ("4111-1111", false),
+            ("", false),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(luhn(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn card_table() {
+        use CardBrand::*;
+        // The networks' published test numbers, in each accepted layout.
+        let positives: &[(&str, CardBrand)] = &[
+            ("4111111111111111", Visa),
+            ("4111 1111 1111 1111", Visa),
+            ("4111-1111-1111-1111", Visa),
+            ("4222222222222", Visa),
+            ("4012888888881881", Visa),
+            ("5555555555554444", Mastercard),
+            ("5105105105105100", Mastercard),
+            ("2223000048400011", Mastercard),
+            ("2720990000000007", Mastercard),
+            ("378282246310005", Amex),
+            ("3714 496353 98431", Amex),
+            ("6011111111111117", Discover),
+            ("6011000990139424", Discover),
+            ("6445644564456445", Discover),
+            ("30569309025904", Diners),
+            ("38520000023237", Diners),
+            ("36227206271667", Diners),
+            ("3530111333300000", Jcb),
+            ("3566002020360505", Jcb),
+            ("6200000000000005", UnionPay),
+            ("6759649826438453", Maestro),
+            ("6304000000000000", Maestro),
+            ("501800000009", Maestro),
+        ];
+        for &(input, brand) in positives {
+            assert_eq!(card_brand(input), Some(brand), "{input:?}");
+        }
+        let negatives = [
+            "4111111111111112",     // Luhn
+            "4111 1111-1111 1111",  // mixed separators
+            "4111  1111 1111 1111", // doubled separator
+            " 4111111111111111",    // leading separator
+            "41111111111",          // too short
+            "41111111111111111111", // too long
+            "1234567812345678",     // no issuer, Luhn aside
+            "0000000000000000",     // Luhn-valid zeros, no issuer
+            "9999999999999995",     // Luhn-valid, no issuer
+            "2721000000000000",     // just past the 2-series
+            "4111.1111.1111.1111",  // dots are not a card layout
+            "411111111111111a",
+            "",
+        ];
+        for input in negatives {
+            assert_eq!(card_brand(input), None, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn iban_table() {
+        let positives = [
+            "GB82 WEST 1234 5698 7654 32",
+            "GB82WEST12345698765432",
+            "gb82west12345698765432",
+            "DE89 3704 0044 0532 0130 00",
+            "FR14 2004 1010 0505 0001 3M02 606",
+            "NL91ABNA0417164300",
+            "CH9300762011623852957",
+            "NO9386011117947",
+            "BE68539007547034",
+            "ES9121000418450200051332",
+        ];
+        for input in positives {
+            assert!(iban(input), "{input:?}");
+        }
+        let negatives = [
+            "GB82 WEST 1234 5698 7654 33", // check digits
+            "GB82WEST1234569876543",       // length for GB
+            "ZZ82WEST12345698765432",      // unknown country
+            "DE89370400440532013001",      // check digits
+            "GB8XWEST12345698765432",      // check digits not numeric
+            "GB82-WEST-1234-5698-7654-32", // dashes are not an IBAN layout
+            "GB82",
+            "",
+        ];
+        for input in negatives {
+            assert!(!iban(input), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn ssn_table() {
+        for input in ["536-22-1412", "536 22 1412", "536221412", "001-01-0001", "899-99-9999"] {
+            assert!(us_ssn(input), "{input:?}");
+        }
+        let negatives = [
+            "000-12-3456",
+            "666-12-3456",
+            "900-12-3456",
+            "999-12-3456",
+            "536-00-1412",
+            "536-22-0000",
+            "078-05-1120",
+            "219-09-9999",
+            "123-45-6789",
+            "536-221412",
+            "536-22 1412",
+            "53622141",
+            "5362214123",
+            "53a-22-1412",
+            "",
+        ];
+        for input in negatives {
+            assert!(!us_ssn(input), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn jwt_table() {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let token = |header: &str, payload: &str, signature: &str| {
+            format!("{}.{}.{}", engine.encode(header), engine.encode(payload), signature)
+        };
+        assert!(jwt(&token(r#"{"alg":"HS256","typ":"JWT"}"#, r#"{"sub":"1"}"#, "c2lnbmF0dXJl")));
+        assert!(jwt(&token(r#"{"alg":"none"}"#, r#"{}"#, "")));
+        let negatives = [
+            token(r#"{"typ":"JWT"}"#, r#"{"sub":"1"}"#, "c2ln"), // no alg
+            token(r#"{"alg":5}"#, r#"{"sub":"1"}"#, "c2ln"),     // alg not a string
+            token(r#"["alg"]"#, r#"{"sub":"1"}"#, "c2ln"),       // header not an object
+            token(r#"{"alg":"HS256"}"#, "not json", "c2ln"),
+            token(r#"{"alg":"HS256"}"#, r#"{"sub":"1"}"#, "sig=="), // padding
+            "a.b.c".to_owned(),
+            "1.2.3".to_owned(), // a version string
+            "v1.22.3".to_owned(),
+            "only.two".to_owned(),
+            "a.b.c.d".to_owned(),
+            String::new(),
+        ];
+        for input in negatives {
+            assert!(!jwt(&input), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn entropy_table() {
+        assert!(shannon_entropy(b"").abs() < f64::EPSILON);
+        assert!(shannon_entropy(b"aaaaaaaa").abs() < f64::EPSILON);
+        assert!((shannon_entropy(b"abcdefgh") - 3.0).abs() < 1e-9);
+        assert!(shannon_entropy(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") > 4.0);
+    }
+
+    #[test]
+    fn placeholder_table() {
+        let placeholders = [
+            "<your-api-key>",
+            "${API_KEY}",
+            "${{ secrets.OPENAI_KEY }}",
+            "{{token}}",
+            "%API_KEY%",
+            "[REDACTED]",
+            "sk_live_xxxxxxxxxxxxxxxx",
+            "AKIAIOSFODNN7EXAMPLE",
+            "changeme",
+            "your_token_here",
+            "sk-0123456789abcdef",
+            "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "\"\"",
+            "****************",
+        ];
+        for input in placeholders {
+            assert!(is_placeholder(input), "{input:?}");
+        }
+        let real_looking = [
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "ghp_R8kq2Lw0ZpX7mV1cN4bT9yHs3dFgJ6aQeU5o",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ",
+        ];
+        for input in real_looking {
+            assert!(!is_placeholder(input), "{input:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn validators_never_panic(text in ".{0,64}", digits in "[0-9 -]{0,40}") {
+            let _ = luhn(&text);
+            let _ = card_brand(&text);
+            let _ = card_brand(&digits);
+            let _ = iban(&text);
+            let _ = us_ssn(&text);
+            let _ = us_ssn(&digits);
+            let _ = jwt(&text);
+            let _ = shannon_entropy(text.as_bytes());
+            let _ = is_placeholder(&text);
+        }
+    }
+}
