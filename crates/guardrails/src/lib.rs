@@ -3,8 +3,10 @@
 //! Palisade's guardrails scan what goes into the model and what comes out: PII and
 //! secrets, and prompt injection, for user input, model output, tool results and memory.
 //!
-//! This first part is [`validate`]: the validators that separate real card numbers,
-//! IBANs, SSNs and JWTs from their look-alikes, and placeholders from secrets. The
-//! pattern engine, redaction and the injection detector build on it.
+//! So far: [`validate`], the validators that separate real card numbers, IBANs, SSNs and
+//! JWTs from their look-alikes, and placeholders from secrets; and [`pii`], the scanner
+//! that finds PII and secrets with a literal prefilter, regex confirmation and those
+//! validators. Redaction, policies and the injection detector build on them.
 
+pub mod pii;
 pub mod validate;

@@ -208,6 +208,12 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
     ("XK", 20),
 ];
 
+/// The IBAN length of a country (`"DE"` → 22), from the SWIFT registry.
+#[must_use]
+pub fn iban_length(country: &str) -> Option<usize> {
+    IBAN_LENGTHS.iter().find(|(code, _)| *code == country).map(|&(_, len)| len)
+}
+
 /// A valid IBAN: known country, that country's length, mod-97 remainder 1. Spaces between
 /// groups are allowed; letters may be either case.
 #[must_use]

@@ -1,0 +1,608 @@
+//! The PII and secret scanner: literal prefilter, regular-expression confirmation,
+//! validators.
+//!
+//! 1. **Prefilter.** One `aho-corasick` automaton holds every pattern's anchor literals
+//!    (`AKIA`, `ghp_`, `-----BEGIN`, `@`, `://`…); one pass over the text says which
+//!    patterns can match at all. Patterns without a literal (card numbers, IBANs, SSNs,
+//!    IP addresses) run only when the text contains a digit. Ordinary prose triggers few
+//!    patterns, so most of the text is read once.
+//! 2. **Confirmation.** Each triggered pattern's regex (`regex` crate: linear time, no
+//!    backtracking) finds candidates; a candidate glued to more characters of its own
+//!    alphabet is part of a longer token and is dropped.
+//! 3. **Validation.** Checksums and structure ([`validate`](crate::validate)) reject
+//!    look-alikes; placeholders never count as secrets.
+//! 4. **Overlaps.** Where findings overlap, the more specific one wins (a database URL
+//!    over the e-mail address inside it).
+//!
+//! Offsets are byte offsets into the text; [`char_offsets`] converts them.
+//!
+//! ```
+//! use guardrails::pii::{Entity, PiiScanner};
+//!
+//! let scanner = PiiScanner::new();
+//! let text = "card 4111 1111 1111 1111, key AKIAZ7SKPC2LQFOVIWEB, order 1234-5678-9012-3456";
+//! let found: Vec<(Entity, &str)> = scanner.scan(text).iter().map(|f| (f.entity, &text[f.start..f.end])).collect();
+//! assert_eq!(found, [(Entity::CreditCard, "4111 1111 1111 1111"), (Entity::AwsAccessKeyId, "AKIAZ7SKPC2LQFOVIWEB")]);
+//! ```
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::Regex;
+
+use crate::validate;
+
+/// What a finding is. [`Entity::name`] gives the scanner protocol's type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Entity {
+    /// A payment card number (issuer range, length and Luhn checked).
+    CreditCard,
+    /// A US Social Security number (SSA rules checked).
+    UsSsn,
+    /// An e-mail address.
+    EmailAddress,
+    /// An IBAN (country length and mod-97 checked).
+    IbanCode,
+    /// An IPv4 or IPv6 address.
+    IpAddress,
+    /// An AWS access key id.
+    AwsAccessKeyId,
+    /// An AWS secret access key (found next to an AWS context word).
+    AwsSecretAccessKey,
+    /// A GitHub token.
+    GithubToken,
+    /// A Slack token.
+    SlackToken,
+    /// A Slack incoming-webhook URL.
+    SlackWebhookUrl,
+    /// A Stripe secret or restricted key.
+    StripeKey,
+    /// A Google API key.
+    GoogleApiKey,
+    /// An OpenAI API key.
+    OpenaiApiKey,
+    /// An Anthropic API key.
+    AnthropicApiKey,
+    /// A JSON Web Token.
+    Jwt,
+    /// A PEM or OpenSSH private key.
+    PrivateKey,
+    /// A database connection URL carrying a password.
+    DbConnectionString,
+}
+
+impl Entity {
+    /// The type name of the scanner protocol (`CREDIT_CARD`, `AWS_ACCESS_KEY_ID`, …).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreditCard => "CREDIT_CARD",
+            Self::UsSsn => "US_SSN",
+            Self::EmailAddress => "EMAIL_ADDRESS",
+            Self::IbanCode => "IBAN_CODE",
+            Self::IpAddress => "IP_ADDRESS",
+            Self::AwsAccessKeyId => "AWS_ACCESS_KEY_ID",
+            Self::AwsSecretAccessKey => "AWS_SECRET_ACCESS_KEY",
+            Self::GithubToken => "GITHUB_TOKEN",
+            Self::SlackToken => "SLACK_TOKEN",
+            Self::SlackWebhookUrl => "SLACK_WEBHOOK_URL",
+            Self::StripeKey => "STRIPE_KEY",
+            Self::GoogleApiKey => "GOOGLE_API_KEY",
+            Self::OpenaiApiKey => "OPENAI_API_KEY",
+            Self::AnthropicApiKey => "ANTHROPIC_API_KEY",
+            Self::Jwt => "JWT",
+            Self::PrivateKey => "PRIVATE_KEY",
+            Self::DbConnectionString => "DB_CONNECTION_STRING",
+        }
+    }
+
+    /// True for credentials (as opposed to personal data).
+    #[must_use]
+    pub fn is_secret(self) -> bool {
+        !matches!(
+            self,
+            Self::CreditCard | Self::UsSsn | Self::EmailAddress | Self::IbanCode | Self::IpAddress
+        )
+    }
+}
+
+/// One thing found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// What it is.
+    pub entity: Entity,
+    /// Byte offset of its first byte.
+    pub start: usize,
+    /// Byte offset just past it.
+    pub end: usize,
+    /// How sure the detector is, in `[0, 1]`.
+    pub confidence: f32,
+    /// The detector that found it (a pattern name, stable across releases).
+    pub detector: &'static str,
+}
+
+/// Bytes that may continue a token of some alphabet: a match with one of these on either
+/// side is a fragment of something longer.
+type Alphabet = fn(u8) -> bool;
+
+fn base62(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+fn key_chars(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+fn base64_chars(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'/' || b == b'+'
+}
+fn digits_and_separators(b: u8) -> bool {
+    b.is_ascii_digit() || b == b'-' || b == b'_'
+}
+fn ip_chars(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'.' || b == b':'
+}
+fn none(_: u8) -> bool {
+    false
+}
+
+/// One detector.
+struct Pattern {
+    entity: Entity,
+    name: &'static str,
+    /// Anchor literals (ASCII, matched case-insensitively); empty: runs when the text has
+    /// a digit.
+    literals: &'static [&'static str],
+    regex: &'static str,
+    /// The capture group to report (0: the whole match).
+    group: usize,
+    boundary: Alphabet,
+    validate: fn(&str) -> bool,
+    confidence: f32,
+    /// Refuse matches continued by `.digit` (numeric patterns; see `in_decimal`).
+    decimal_guard: bool,
+}
+
+fn not_placeholder(text: &str) -> bool {
+    !validate::is_placeholder(text)
+}
+fn card(text: &str) -> bool {
+    validate::card_brand(text).is_some()
+}
+fn ipv4(text: &str) -> bool {
+    text.parse::<std::net::Ipv4Addr>().is_ok()
+}
+fn ipv6(text: &str) -> bool {
+    // At least one `::` or all eight groups, so times and MAC addresses do not pass.
+    text.parse::<std::net::Ipv6Addr>().is_ok() && text != "::" && text.contains(':')
+}
+fn aws_secret(text: &str) -> bool {
+    validate::shannon_entropy(text.as_bytes()) > 4.2 && not_placeholder(text)
+}
+fn db_url(text: &str) -> bool {
+    // The password is between the first `:` after the scheme's `//` and the last `@`.
+    let rest = text.split_once("://").map_or("", |(_, rest)| rest);
+    let credentials = rest.rsplit_once('@').map_or("", |(credentials, _)| credentials);
+    let password = credentials.split_once(':').map_or("", |(_, password)| password);
+    !password.is_empty() && not_placeholder(password)
+}
+fn email(text: &str) -> bool {
+    let Some((local, domain)) = text.rsplit_once('@') else { return false };
+    !local.starts_with('.') && !local.ends_with('.') && !local.contains("..") && !domain.contains("..")
+}
+
+const PATTERNS: &[Pattern] = &[
+    Pattern {
+        entity: Entity::PrivateKey,
+        name: "pem_private_key",
+        literals: &["PRIVATE KEY-----"],
+        // The header line; the block is extended to its END marker below.
+        regex: r"-----BEGIN (?:[A-Z0-9]+ ){0,2}PRIVATE KEY-----",
+        group: 0,
+        boundary: none,
+        validate: |_| true,
+        confidence: 0.99,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::AwsAccessKeyId,
+        name: "aws_access_key_id",
+        literals: &["AKIA", "ASIA", "ABIA", "ACCA"],
+        regex: r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
+        group: 0,
+        boundary: base62,
+        validate: not_placeholder,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::AwsSecretAccessKey,
+        name: "aws_secret_access_key",
+        literals: &["aws"],
+        regex: r#"(?i:aws)[A-Za-z0-9_ .-]{0,30}?(?i:secret|private)?[A-Za-z0-9_ .-]{0,20}?["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})"#,
+        group: 1,
+        boundary: base64_chars,
+        validate: aws_secret,
+        confidence: 0.85,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::GithubToken,
+        name: "github_token",
+        literals: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+        regex: r"gh[pousr]_[A-Za-z0-9]{36}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::GithubToken,
+        name: "github_fine_grained_pat",
+        literals: &["github_pat_"],
+        regex: r"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.97,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::SlackWebhookUrl,
+        name: "slack_webhook_url",
+        literals: &["hooks.slack.com"],
+        regex: r"https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,12}/[AB][A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}",
+        group: 0,
+        boundary: base62,
+        validate: not_placeholder,
+        confidence: 0.98,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::SlackToken,
+        name: "slack_token",
+        literals: &["xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe-"],
+        regex: r"xox[abeoprs]-(?:[0-9]{8,14}-){1,3}[A-Za-z0-9]{8,64}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::StripeKey,
+        name: "stripe_secret_key",
+        // Publishable keys (pk_) are public by design and are not reported.
+        literals: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        regex: r"[sr]k_(?:live|test)_[0-9A-Za-z]{20,99}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::GoogleApiKey,
+        name: "google_api_key",
+        literals: &["AIza"],
+        regex: r"AIza[0-9A-Za-z_-]{35}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::AnthropicApiKey,
+        name: "anthropic_api_key",
+        literals: &["sk-ant-"],
+        regex: r"sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,120}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.98,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::OpenaiApiKey,
+        name: "openai_project_key",
+        literals: &["sk-proj-", "sk-svcacct-", "sk-admin-"],
+        regex: r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,200}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::OpenaiApiKey,
+        name: "openai_legacy_key",
+        // "T3BlbkFJ" is base64 for "OpenAI", embedded in every legacy key.
+        literals: &["T3BlbkFJ"],
+        regex: r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}",
+        group: 0,
+        boundary: key_chars,
+        validate: not_placeholder,
+        confidence: 0.98,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::Jwt,
+        name: "jwt",
+        literals: &["eyJ"],
+        regex: r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*",
+        group: 0,
+        boundary: key_chars,
+        validate: validate::jwt,
+        confidence: 0.97,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::DbConnectionString,
+        name: "db_connection_url",
+        literals: &["://"],
+        regex: r"(?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|cockroachdb)://[^\s:/@]+:[^\s@/]+@[^\s/?#]+(?:/[^\s]*)?",
+        group: 0,
+        boundary: none,
+        validate: db_url,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::EmailAddress,
+        name: "email_address",
+        literals: &["@"],
+        regex: r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}",
+        group: 0,
+        boundary: |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_',
+        validate: email,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::CreditCard,
+        name: "credit_card",
+        literals: &[],
+        regex: r"[0-9](?:[ -]?[0-9]){11,18}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: card,
+        confidence: 0.99,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::UsSsn,
+        name: "us_ssn",
+        literals: &[],
+        // Separated forms only: a bare nine-digit number is as likely an order number.
+        regex: r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: validate::us_ssn,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::IbanCode,
+        name: "iban",
+        literals: &[],
+        regex: r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}",
+        group: 0,
+        boundary: base62,
+        validate: validate::iban,
+        confidence: 0.99,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::IpAddress,
+        name: "ipv4_address",
+        literals: &[],
+        regex: r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}",
+        group: 0,
+        boundary: ip_chars,
+        validate: ipv4,
+        confidence: 0.85,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::IpAddress,
+        name: "ipv6_address",
+        literals: &[":"],
+        // Hex groups and colons, greedily; the standard library's parser decides.
+        regex: r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
+        group: 0,
+        boundary: ip_chars,
+        validate: ipv6,
+        confidence: 0.85,
+        decimal_guard: false,
+    },
+];
+
+/// The length in bytes of the IBAN at the start of `candidate`: as many characters as
+/// its country's IBAN has (single spaces between groups allowed), or `None`.
+fn iban_span(candidate: &str) -> Option<usize> {
+    let country = candidate.get(..2)?.to_ascii_uppercase();
+    let wanted = validate::iban_length(&country)?;
+    let mut seen = 0;
+    for (index, byte) in candidate.bytes().enumerate() {
+        if byte.is_ascii_alphanumeric() {
+            seen += 1;
+            if seen == wanted {
+                return Some(index + 1);
+            }
+        } else if byte != b' ' {
+            return None;
+        }
+    }
+    None
+}
+
+/// A digit run continued by `.digit` on either side is part of a decimal or a dotted
+/// number (`1234567890123.45`, `1.536-22-1412`), not a card or an SSN; a sentence's full
+/// stop is not.
+fn in_decimal(bytes: &[u8], start: usize, end: usize) -> bool {
+    let before = start >= 2 && bytes[start - 1] == b'.' && bytes[start - 2].is_ascii_digit();
+    let after = end + 1 < bytes.len() && bytes[end] == b'.' && bytes[end + 1].is_ascii_digit();
+    before || after
+}
+
+/// How far past a PEM header its END marker is looked for.
+const PEM_BLOCK_LIMIT: usize = 16 * 1024;
+
+struct Compiled {
+    pattern: &'static Pattern,
+    regex: Regex,
+}
+
+/// The compiled scanner: build once, share everywhere (`Send + Sync`, stateless).
+pub struct PiiScanner {
+    patterns: Vec<Compiled>,
+    prefilter: AhoCorasick,
+    /// For each prefilter literal, the pattern it anchors.
+    literal_owner: Vec<usize>,
+}
+
+impl std::fmt::Debug for PiiScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PiiScanner").field("patterns", &self.patterns.len()).finish_non_exhaustive()
+    }
+}
+
+impl Default for PiiScanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PiiScanner {
+    /// Compiles every pattern.
+    ///
+    /// # Panics
+    /// Never at run time: the patterns are constants, and a test compiles each one.
+    #[must_use]
+    pub fn new() -> Self {
+        let patterns: Vec<Compiled> = PATTERNS
+            .iter()
+            .map(|pattern| Compiled {
+                pattern,
+                // The patterns are fixed at compile time and tested; an error is a bug here.
+                #[allow(clippy::expect_used)]
+                regex: Regex::new(pattern.regex).expect("a built-in pattern compiles"),
+            })
+            .collect();
+        let mut literals = Vec::new();
+        let mut literal_owner = Vec::new();
+        for (index, compiled) in patterns.iter().enumerate() {
+            for literal in compiled.pattern.literals {
+                literals.push(*literal);
+                literal_owner.push(index);
+            }
+        }
+        #[allow(clippy::expect_used)]
+        let prefilter = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&literals)
+            .expect("the literal set is small and fixed");
+        Self { patterns, prefilter, literal_owner }
+    }
+
+    /// Names of the detectors, for reports and documentation.
+    pub fn detectors(&self) -> impl Iterator<Item = (&'static str, Entity)> + '_ {
+        self.patterns.iter().map(|c| (c.pattern.name, c.pattern.entity))
+    }
+
+    /// Every finding in `text`, in order of position, without overlaps.
+    #[must_use]
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let mut triggered = vec![false; self.patterns.len()];
+        for found in self.prefilter.find_overlapping_iter(text) {
+            triggered[self.literal_owner[found.pattern().as_usize()]] = true;
+        }
+        let has_digit = text.bytes().any(|b| b.is_ascii_digit());
+        let bytes = text.as_bytes();
+        let mut findings = Vec::new();
+        for (index, compiled) in self.patterns.iter().enumerate() {
+            let pattern = compiled.pattern;
+            let run = if pattern.literals.is_empty() { has_digit } else { triggered[index] };
+            if !run {
+                continue;
+            }
+            for captures in compiled.regex.captures_iter(text) {
+                let Some(found) = captures.get(pattern.group) else { continue };
+                let (start, mut end) = (found.start(), found.end());
+                if pattern.entity == Entity::IbanCode {
+                    // The pattern is greedy over "groups"; the country fixes the length.
+                    match iban_span(&text[start..end]) {
+                        Some(length) => end = start + length,
+                        None => continue,
+                    }
+                }
+                let candidate = &text[start..end];
+                let glued = (start > 0 && (pattern.boundary)(bytes[start - 1]))
+                    || (end < bytes.len() && (pattern.boundary)(bytes[end]))
+                    || (pattern.decimal_guard && in_decimal(bytes, start, end));
+                if glued || !(pattern.validate)(candidate) {
+                    continue;
+                }
+                if pattern.entity == Entity::PrivateKey {
+                    end = pem_block_end(text, found.as_str(), end);
+                }
+                findings.push(Finding {
+                    entity: pattern.entity,
+                    start,
+                    end,
+                    confidence: pattern.confidence,
+                    detector: pattern.name,
+                });
+            }
+        }
+        resolve_overlaps(findings)
+    }
+}
+
+/// The end of the PEM block whose header ends at `header_end`: its matching END line if
+/// it is near, else just the header.
+fn pem_block_end(text: &str, header: &str, header_end: usize) -> usize {
+    let kind = header.trim_start_matches("-----BEGIN ").trim_end_matches("-----");
+    let marker = format!("-----END {kind}-----");
+    let window_end = floor_char_boundary(text, header_end.saturating_add(PEM_BLOCK_LIMIT));
+    text[header_end..window_end].find(&marker).map_or(header_end, |at| header_end + at + marker.len())
+}
+
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    let mut index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+/// Keeps, of overlapping findings, the secret over the PII, then the longer, then the
+/// earlier pattern.
+fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
+    let rank = |f: &Finding| (f.entity.is_secret(), f.end - f.start);
+    findings.sort_by(|a, b| rank(b).cmp(&rank(a)).then(a.start.cmp(&b.start)));
+    // Kept spans never overlap, so a candidate only has to be checked against its two
+    // neighbours by start: O(n log n) even for a megabyte of card numbers.
+    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
+    for finding in findings {
+        let before = taken.range(..=finding.start).next_back().is_some_and(|(_, &end)| end > finding.start);
+        let after = taken.range(finding.start..).next().is_some_and(|(&start, _)| start < finding.end);
+        if !before && !after {
+            taken.insert(finding.start, finding.end);
+            kept.push(finding);
+        }
+    }
+    kept.sort_by_key(|f| (f.start, f.end));
+    kept
+}
+
+/// Converts byte offsets to character (Unicode code point) offsets, as the scanner
+/// protocol's default `--offsets chars` expects.
+#[must_use]
+pub fn char_offsets(text: &str, findings: &[Finding]) -> Vec<(usize, usize)> {
+    findings.iter().map(|f| (text[..f.start].chars().count(), text[..f.end].chars().count())).collect()
+}
+
+#[cfg(test)]
+mod tests;

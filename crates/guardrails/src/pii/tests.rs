@@ -1,0 +1,209 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use base64::Engine as _;
+use proptest::prelude::*;
+
+use super::*;
+
+/// Deterministic, varied base62 text (placeholders such as `aaaa…` are refused).
+fn varied(len: usize, seed: u64) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(ALPHABET[(state % 62) as usize])
+        })
+        .collect()
+}
+
+fn jwt_token() -> String {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.{}",
+        engine.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        engine.encode(r#"{"sub":"alice","tenant_id":"acme"}"#),
+        engine.encode(b"not-a-real-signature-0123456789")
+    )
+}
+
+fn found(text: &str) -> Vec<(Entity, String)> {
+    PiiScanner::new().scan(text).iter().map(|f| (f.entity, text[f.start..f.end].to_owned())).collect()
+}
+
+#[test]
+fn every_built_in_pattern_compiles() {
+    let scanner = PiiScanner::new();
+    assert_eq!(scanner.detectors().count(), PATTERNS.len());
+}
+
+#[test]
+fn positives_by_family() {
+    let github = format!("ghp_{}", varied(36, 1));
+    let fine_grained = format!("github_pat_{}_{}", varied(22, 2), varied(59, 3));
+    let anthropic = format!("sk-ant-api03-{}", varied(95, 4));
+    let openai_project = format!("sk-proj-{}", varied(64, 5));
+    let openai_legacy = format!("sk-{}T3BlbkFJ{}", varied(20, 6), varied(20, 7));
+    let google = format!("AIza{}-{}", varied(20, 8), varied(14, 9));
+    let stripe = format!("sk_live_{}", varied(24, 10));
+    let slack = format!("xoxb-123456789012-1234567890123-{}", varied(24, 11));
+    let webhook = format!("https://hooks.slack.com/services/T0123ABCD/B0456EFGH/{}", varied(24, 12));
+    let aws_secret = "Tq9v/3xL+8mZr0Wk2PbN7cYh5JdS1fGe4UaXiQo6";
+    let jwt = jwt_token();
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----";
+    let yaml_key = "  -----BEGIN OPENSSH PRIVATE KEY-----\n  b3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n  -----END OPENSSH PRIVATE KEY-----";
+    let cases: Vec<(String, Entity, String)> = vec![
+        (format!("token {github} here"), Entity::GithubToken, github.clone()),
+        (format!("GITHUB_TOKEN={fine_grained}"), Entity::GithubToken, fine_grained.clone()),
+        (format!("key: {anthropic}"), Entity::AnthropicApiKey, anthropic.clone()),
+        (format!("OPENAI_API_KEY=\"{openai_project}\""), Entity::OpenaiApiKey, openai_project.clone()),
+        (format!("old {openai_legacy}."), Entity::OpenaiApiKey, openai_legacy.clone()),
+        (format!("maps?key={google}&x=1"), Entity::GoogleApiKey, google.clone()),
+        (format!("stripe {stripe}"), Entity::StripeKey, stripe.clone()),
+        (format!("slack {slack}"), Entity::SlackToken, slack.clone()),
+        (format!("post to {webhook} now"), Entity::SlackWebhookUrl, webhook.clone()),
+        ("id AKIAZ7SKPC2LQFOVIWEB".into(), Entity::AwsAccessKeyId, "AKIAZ7SKPC2LQFOVIWEB".into()),
+        (format!("aws_secret_access_key = \"{aws_secret}\""), Entity::AwsSecretAccessKey, aws_secret.into()),
+        (format!("AWS_SECRET_ACCESS_KEY: {aws_secret}"), Entity::AwsSecretAccessKey, aws_secret.into()),
+        (format!("Authorization: Bearer {jwt}"), Entity::Jwt, jwt.clone()),
+        (format!("x\n{pem}\ny"), Entity::PrivateKey, pem.into()),
+        (format!("deploy_key: |\n{yaml_key}\n"), Entity::PrivateKey, yaml_key.trim_start().into()),
+        (
+            "DATABASE_URL=postgres://app:s3cr3t-Pa55@db.internal:5432/prod ok".into(),
+            Entity::DbConnectionString,
+            "postgres://app:s3cr3t-Pa55@db.internal:5432/prod".into(),
+        ),
+        (
+            "mongodb+srv://svc:Zx9%40pw@cluster0.example.net/app".into(),
+            Entity::DbConnectionString,
+            "mongodb+srv://svc:Zx9%40pw@cluster0.example.net/app".into(),
+        ),
+        (
+            "mail alice.smith+tag@example.co.uk, thanks".into(),
+            Entity::EmailAddress,
+            "alice.smith+tag@example.co.uk".into(),
+        ),
+        ("card 4111 1111 1111 1111 exp".into(), Entity::CreditCard, "4111 1111 1111 1111".into()),
+        ("mc 5555-5555-5555-4444".into(), Entity::CreditCard, "5555-5555-5555-4444".into()),
+        ("amex:378282246310005;".into(), Entity::CreditCard, "378282246310005".into()),
+        ("SSN 536-22-1412.".into(), Entity::UsSsn, "536-22-1412".into()),
+        (
+            "IBAN DE89 3704 0044 0532 0130 00 please".into(),
+            Entity::IbanCode,
+            "DE89 3704 0044 0532 0130 00".into(),
+        ),
+        ("from 10.0.12.7 at".into(), Entity::IpAddress, "10.0.12.7".into()),
+        ("v6 2001:db8::8a2e:370:7334 seen".into(), Entity::IpAddress, "2001:db8::8a2e:370:7334".into()),
+        ("link-local fe80::1 only".into(), Entity::IpAddress, "fe80::1".into()),
+    ];
+    for (text, entity, expected) in cases {
+        assert_eq!(found(&text), [(entity, expected.clone())], "in {text:?}");
+    }
+}
+
+#[test]
+fn look_alikes_are_not_findings() {
+    let negatives = [
+        "request 123e4567-e89b-12d3-a456-426614174000 failed",
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b",
+        "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "upgrade to v1.2.3 or 10.0.19041.1",
+        "OID 1.3.6.1.4.1.311.21.7",
+        "at 2026-11-25 21:07:58 UTC, meeting 10:30",
+        "order 1234-5678-9012-3456, tracking 1Z999AA10123456784",
+        "card 4111 1111 1111 1112",
+        "key AKIAIOSFODNN7EXAMPLE from the AWS docs",
+        "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "OPENAI_API_KEY=${{ secrets.OPENAI_KEY }}",
+        "api_key: <your-api-key>",
+        "postgres://user:${DB_PASSWORD}@db/app",
+        "see https://example.com/path?x=1 and postgres://db.internal:5432/app",
+        "publishable pk_live_51HcXw2LkdIwHu7ix0123456789",
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
+        "MAC 00:1A:2B:3C:4D:5E on crate::de",
+        "ssn 000-12-3456 and 666-12-3456",
+        "GB82 WEST 1234 5698 7654 33",
+        "999.1.1.1 is not an address",
+        "a.b.c and eyJhbGciOi.eyJzdWIi.x",
+    ];
+    for text in negatives {
+        assert_eq!(found(text), [], "in {text:?}");
+    }
+}
+
+#[test]
+fn fragments_of_longer_tokens_are_not_findings() {
+    let long = format!("ghp_{}", varied(40, 20));
+    assert_eq!(found(&long), [], "40 characters after ghp_ is not a GitHub token");
+    assert_eq!(found("x4111111111111111"), [(Entity::CreditCard, "4111111111111111".to_owned())]);
+    assert_eq!(found("41111111111111111111111"), [], "a longer digit run is not a card");
+    assert_eq!(found("total 4111111111111111.25"), [], "a decimal is not a card");
+    assert_eq!(found("paid with 4111111111111111."), [(Entity::CreditCard, "4111111111111111".to_owned())]);
+}
+
+#[test]
+fn a_database_url_wins_over_the_email_inside_it() {
+    let text = "url mysql://root:hunter2@db.example.com/shop";
+    assert_eq!(
+        found(text),
+        [(Entity::DbConnectionString, "mysql://root:hunter2@db.example.com/shop".to_owned())]
+    );
+}
+
+#[test]
+fn offsets_on_non_ascii_text() {
+    let text = "Zoë's café: 4111 1111 1111 1111 — zoë@example.com";
+    let scanner = PiiScanner::new();
+    let findings = scanner.scan(text);
+    assert_eq!(findings.len(), 1, "a non-ASCII local part is not matched as an address: {findings:?}");
+    let card = &findings[0];
+    assert_eq!(&text[card.start..card.end], "4111 1111 1111 1111");
+    assert_eq!((card.start, card.end), (14, 33));
+    assert_eq!(char_offsets(text, &findings), [(12, 31)]);
+    let text = "Müller <mueller@example.de>";
+    let findings = scanner.scan(text);
+    assert_eq!(char_offsets(text, &findings), [(8, 26)]);
+}
+
+#[test]
+fn hostile_input_stays_linear_and_correct() {
+    // Long runs of digits, repeated prefixes and separators: every pattern's worst case.
+    let inputs = [
+        "1".repeat(200_000),
+        "4111 ".repeat(50_000),
+        "AKIA".repeat(50_000),
+        "eyJ".repeat(60_000) + ".",
+        "@".repeat(100_000) + "a.co",
+        "-----BEGIN PRIVATE KEY-----".repeat(5_000),
+        ":".repeat(100_000),
+        "1.".repeat(100_000),
+        "postgres://a:b@".repeat(20_000),
+    ];
+    let scanner = PiiScanner::new();
+    for input in &inputs {
+        let findings = scanner.scan(input);
+        for f in &findings {
+            assert!(f.start < f.end && f.end <= input.len());
+        }
+    }
+    // Many real findings in one text resolve without quadratic overlap checks.
+    let many = "4111 1111 1111 1111, ".repeat(20_000);
+    assert_eq!(scanner.scan(&many).len(), 20_000);
+}
+
+proptest! {
+    #[test]
+    fn scanning_never_panics_and_spans_are_sound(text in "\\PC{0,200}") {
+        let scanner = PiiScanner::new();
+        let findings = scanner.scan(&text);
+        let mut last_end = 0;
+        for f in &findings {
+            prop_assert!(f.start >= last_end && f.start < f.end && f.end <= text.len());
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+            last_end = f.end;
+        }
+        let _ = char_offsets(&text, &findings);
+    }
+}
