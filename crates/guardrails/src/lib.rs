@@ -6,7 +6,10 @@
 //! So far: [`validate`], the validators that separate real card numbers, IBANs, SSNs and
 //! JWTs from their look-alikes, and placeholders from secrets; and [`pii`], the scanner
 //! that finds PII and secrets with a literal prefilter, regex confirmation and those
-//! validators. Redaction, policies and the injection detector build on them.
+//! validators; and [`redact`], typed placeholders (`[EMAIL_1]`) that stay consistent within
+//! one conversation. Policies, the scanner protocol and the injection detector build on
+//! them.
 
 pub mod pii;
+pub mod redact;
 pub mod validate;

@@ -9,7 +9,7 @@
 //! 2. **Confirmation.** Each triggered pattern's regex (`regex` crate: linear time, no
 //!    backtracking) finds candidates; a candidate glued to more characters of its own
 //!    alphabet is part of a longer token and is dropped.
-//! 3. **Validation.** Checksums and structure ([`validate`](crate::validate)) reject
+//! 3. **Validation.** Checksums and structure ([`validate`]) reject
 //!    look-alikes; placeholders never count as secrets.
 //! 4. **Overlaps.** Where findings overlap, the more specific one wins (a database URL
 //!    over the e-mail address inside it).
@@ -92,6 +92,30 @@ impl Entity {
             Self::Jwt => "JWT",
             Self::PrivateKey => "PRIVATE_KEY",
             Self::DbConnectionString => "DB_CONNECTION_STRING",
+        }
+    }
+
+    /// The short label of redaction placeholders (`[EMAIL_1]`, `[CARD_2]`).
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CreditCard => "CARD",
+            Self::UsSsn => "SSN",
+            Self::EmailAddress => "EMAIL",
+            Self::IbanCode => "IBAN",
+            Self::IpAddress => "IP",
+            Self::AwsAccessKeyId => "AWS_KEY_ID",
+            Self::AwsSecretAccessKey => "AWS_SECRET",
+            Self::GithubToken => "GITHUB_TOKEN",
+            Self::SlackToken => "SLACK_TOKEN",
+            Self::SlackWebhookUrl => "SLACK_WEBHOOK",
+            Self::StripeKey => "STRIPE_KEY",
+            Self::GoogleApiKey => "GOOGLE_KEY",
+            Self::OpenaiApiKey => "OPENAI_KEY",
+            Self::AnthropicApiKey => "ANTHROPIC_KEY",
+            Self::Jwt => "JWT",
+            Self::PrivateKey => "PRIVATE_KEY",
+            Self::DbConnectionString => "DB_URL",
         }
     }
 
@@ -537,8 +561,12 @@ impl PiiScanner {
                     }
                 }
                 let candidate = &text[start..end];
+                // A full stop that ends a sentence does not continue a token.
+                let continues_after = end < bytes.len()
+                    && (pattern.boundary)(bytes[end])
+                    && (bytes[end] != b'.' || bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric));
                 let glued = (start > 0 && (pattern.boundary)(bytes[start - 1]))
-                    || (end < bytes.len() && (pattern.boundary)(bytes[end]))
+                    || continues_after
                     || (pattern.decimal_guard && in_decimal(bytes, start, end));
                 if glued || !(pattern.validate)(candidate) {
                     continue;

@@ -97,6 +97,8 @@ fn positives_by_family() {
         ("from 10.0.12.7 at".into(), Entity::IpAddress, "10.0.12.7".into()),
         ("v6 2001:db8::8a2e:370:7334 seen".into(), Entity::IpAddress, "2001:db8::8a2e:370:7334".into()),
         ("link-local fe80::1 only".into(), Entity::IpAddress, "fe80::1".into()),
+        ("write to bob@example.org.".into(), Entity::EmailAddress, "bob@example.org".into()),
+        ("from 10.0.12.7. Then".into(), Entity::IpAddress, "10.0.12.7".into()),
     ];
     for (text, entity, expected) in cases {
         assert_eq!(found(&text), [(entity, expected.clone())], "in {text:?}");
