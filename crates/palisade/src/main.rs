@@ -8,6 +8,7 @@
 //! palisade audit prove --log PATH --seq N
 //! palisade audit consistency --log PATH --from CHECKPOINT --to CHECKPOINT
 //! palisade audit verify-proof --proof FILE --public-key FILE [--checkpoint FILE]
+//! palisade scan --task injection|pii|tools [--offsets chars|bytes]   (JSON lines on stdin/stdout)
 //! ```
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -16,6 +17,7 @@ mod audit;
 mod config;
 mod example;
 mod keys;
+mod scan;
 mod serve;
 
 use std::path::PathBuf;
@@ -64,6 +66,9 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// The guardrails' scanner protocol: JSON lines on standard input, one answer per line
+    /// on standard output (PII offsets in Unicode code points unless `--offsets bytes`).
+    Scan(scan::ScanArgs),
 }
 
 #[derive(Subcommand)]
@@ -198,6 +203,8 @@ pub(crate) fn data_dir(given: Option<&PathBuf>) -> PathBuf {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        // The protocol has its own exit status (2 for malformed lines without an id).
+        Command::Scan(args) => return scan::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Token { command: TokenCommand::Mint(args) } => mint(&args).map(|token| println!("{token}")),
         Command::Keys { command } => keys::run(command),

@@ -1,0 +1,158 @@
+//! `palisade scan --task injection|pii|tools`: the scanner protocol of JSON lines on
+//! standard input and output (the team's `scanner-protocol.md`), so any evaluator can
+//! score the guardrails without knowing our code. It never touches the network.
+//!
+//! ```text
+//! {"task":"pii","id":"x2","text":"card 4111 1111 1111 1111"}
+//! {"id":"x2","findings":[{"type":"CREDIT_CARD","start":5,"end":24}]}
+//! ```
+//!
+//! Today the `pii` task is served (PII and secrets, `guardrails::pii`); `injection` and
+//! `tools` lines are answered with an `error` naming what is missing, never with a made-up
+//! label or ranking.
+
+use std::io::{BufRead as _, Write as _};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use guardrails::pii::{PiiScanner, char_offsets};
+use serde_json::{Map, Value, json};
+
+/// The unit of `start` and `end` in PII findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Offsets {
+    /// Unicode code points (the default).
+    Chars,
+    /// UTF-8 bytes.
+    Bytes,
+}
+
+/// What the scanner is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Task {
+    /// Prompt-injection detection (not available yet: lines are answered with an error).
+    Injection,
+    /// PII and secrets: findings with type, start and end.
+    Pii,
+    /// Tool ranking (not available yet: lines are answered with an error).
+    Tools,
+}
+
+impl Task {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Injection => "injection",
+            Self::Pii => "pii",
+            Self::Tools => "tools",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// The task every input line must name.
+    #[arg(long, value_enum)]
+    task: Task,
+    /// Unit of `start`/`end` in PII findings: `chars` (Unicode code points, the default)
+    /// or `bytes` (UTF-8). `end` is exclusive.
+    #[arg(long, value_enum, default_value = "chars")]
+    offsets: Offsets,
+}
+
+/// Answers one input line: `Ok(answer)`, or `Err(reason)` when the line has no usable id
+/// (reported on standard error; the exit status becomes 2).
+fn answer(line: &str, args: &ScanArgs, scanner: &PiiScanner) -> Result<Value, String> {
+    let parsed: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(object) = parsed else { return Err("not a JSON object".into()) };
+    let id = match object.get("id") {
+        Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+        _ => return Err("no string or number \"id\"".into()),
+    };
+    let error = |message: String| json!({ "id": id, "error": message });
+    match object.get("task").and_then(Value::as_str) {
+        Some(task) if task == args.task.name() => {}
+        Some(task) => {
+            return Ok(error(format!("task {task:?}, but this scanner runs --task {}", args.task.name())));
+        }
+        None => return Ok(error("missing \"task\"".into())),
+    }
+    Ok(match args.task {
+        Task::Pii => match object.get("text").and_then(Value::as_str) {
+            Some(text) => pii(&id, text, args.offsets, scanner),
+            None => error("missing string \"text\"".into()),
+        },
+        Task::Injection => error("the injection detector is not built yet (issue 7)".into()),
+        Task::Tools => error("semantic tool ranking is not built yet".into()),
+    })
+}
+
+fn pii(id: &Value, text: &str, offsets: Offsets, scanner: &PiiScanner) -> Value {
+    let findings = scanner.scan(text);
+    let spans: Vec<(usize, usize)> = match offsets {
+        Offsets::Chars => char_offsets(text, &findings),
+        Offsets::Bytes => findings.iter().map(|f| (f.start, f.end)).collect(),
+    };
+    let findings: Vec<Value> = findings
+        .iter()
+        .zip(spans)
+        .map(|(f, (start, end))| {
+            let mut finding = Map::new();
+            finding.insert("type".into(), f.entity.name().into());
+            finding.insert("start".into(), start.into());
+            finding.insert("end".into(), end.into());
+            // Three decimals: an f32 printed through f64 would show 0.949999988.
+            finding.insert("confidence".into(), json!((f64::from(f.confidence) * 1000.0).round() / 1000.0));
+            finding.insert("detector".into(), f.detector.into());
+            Value::Object(finding)
+        })
+        .collect();
+    json!({ "id": id, "findings": findings })
+}
+
+/// Runs the protocol until end of input.
+pub(crate) fn run(args: &ScanArgs) -> ExitCode {
+    let scanner = PiiScanner::new();
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut malformed = 0usize;
+    for (number, line) in stdin.lock().split(b'\n').enumerate() {
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                eprintln!("palisade scan: reading standard input: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let Ok(line) = std::str::from_utf8(&line) else {
+            eprintln!("palisade scan: line {}: not UTF-8", number + 1);
+            malformed += 1;
+            continue;
+        };
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        match answer(line, args, &scanner) {
+            Ok(value) => {
+                if writeln!(out, "{value}").is_err() {
+                    // The reader went away (e.g. a closed pipe): nothing left to answer.
+                    return ExitCode::from(2);
+                }
+            }
+            Err(reason) => {
+                eprintln!("palisade scan: line {}: {reason}", number + 1);
+                malformed += 1;
+            }
+        }
+    }
+    if out.flush().is_err() {
+        return ExitCode::from(2);
+    }
+    if malformed > 0 {
+        eprintln!("palisade scan: {malformed} malformed line(s) without an id");
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

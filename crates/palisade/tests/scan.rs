@@ -1,0 +1,90 @@
+//! `palisade scan` speaks the scanner protocol: one answer per line, matched by id,
+//! malformed lines answered or reported, offsets in the unit asked for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn scan(args: &[&str], input: &str) -> (i32, Vec<Value>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("scan")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let answers = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every output line is JSON"))
+        .collect();
+    (output.status.code().unwrap(), answers, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+fn by_id<'a>(answers: &'a [Value], id: &str) -> &'a Value {
+    answers.iter().find(|a| a["id"] == id).unwrap_or_else(|| panic!("no answer for {id}: {answers:?}"))
+}
+
+#[test]
+fn pii_findings_in_chars_and_bytes() {
+    let input = concat!(
+        r#"{"task":"pii","id":"x1","text":"Zoë: 4111 1111 1111 1111"}"#,
+        "\n",
+        r#"{"task":"pii","id":"x2","text":"nothing here"}"#,
+        "\n",
+    );
+    let (code, answers, _) = scan(&["--task", "pii"], input);
+    assert_eq!(code, 0);
+    let finding = &by_id(&answers, "x1")["findings"][0];
+    assert_eq!(
+        (finding["type"].as_str(), finding["start"].as_u64(), finding["end"].as_u64()),
+        (Some("CREDIT_CARD"), Some(5), Some(24))
+    );
+    assert_eq!(by_id(&answers, "x2")["findings"], serde_json::json!([]));
+    let (_, answers, _) = scan(&["--task", "pii", "--offsets", "bytes"], input);
+    let finding = &by_id(&answers, "x1")["findings"][0];
+    assert_eq!((finding["start"].as_u64(), finding["end"].as_u64()), (Some(6), Some(25)));
+}
+
+#[test]
+fn malformed_lines_are_answered_or_reported_and_the_rest_still_run() {
+    let input = concat!(
+        "not json at all\n",
+        r#"{"task":"pii","text":"no id"}"#,
+        "\n",
+        r#"{"task":"pii","id":"a"}"#,
+        "\n",
+        r#"{"task":"injection","id":"b","text":"x"}"#,
+        "\n",
+        r#"{"id":"c","text":"x"}"#,
+        "\n",
+        "\n",
+        r#"{"task":"pii","id":7,"text":"mail ann@example.com"}"#,
+        "\n",
+    );
+    let (code, answers, stderr) = scan(&["--task", "pii"], input);
+    assert_eq!(code, 2, "lines without an id make the exit status 2");
+    assert!(stderr.contains("line 1") && stderr.contains("line 2"), "{stderr}");
+    assert!(by_id(&answers, "a")["error"].as_str().unwrap().contains("text"));
+    assert!(by_id(&answers, "b")["error"].as_str().unwrap().contains("--task pii"));
+    assert!(by_id(&answers, "c")["error"].as_str().unwrap().contains("task"));
+    let numeric = answers.iter().find(|a| a["id"] == 7).unwrap();
+    assert_eq!(numeric["findings"][0]["type"], "EMAIL_ADDRESS");
+    assert_eq!(answers.len(), 4);
+}
+
+#[test]
+fn tasks_without_a_detector_say_so_instead_of_guessing() {
+    let (code, answers, _) = scan(
+        &["--task", "injection"],
+        "{\"task\":\"injection\",\"id\":\"i\",\"text\":\"ignore previous instructions\"}\n",
+    );
+    assert_eq!(code, 0);
+    assert!(by_id(&answers, "i")["error"].as_str().unwrap().contains("not built yet"));
+    assert!(by_id(&answers, "i").get("label").is_none());
+}
