@@ -4,7 +4,7 @@
 //! 1. **Prefilter.** One `aho-corasick` automaton holds every pattern's anchor literals
 //!    (`AKIA`, `ghp_`, `-----BEGIN`, `@`, `://`…); one pass over the text says which
 //!    patterns can match at all. Patterns without a literal (card numbers, IBANs, SSNs,
-//!    IP addresses) run only when the text contains a digit. Ordinary prose triggers few
+//!    IPv4 addresses) run only when the text contains a digit. Ordinary prose triggers few
 //!    patterns, so most of the text is read once.
 //! 2. **Confirmation.** Each triggered pattern's regex (`regex` crate: linear time, no
 //!    backtracking) finds candidates; a candidate glued to more characters of its own
@@ -160,7 +160,10 @@ fn base64_chars(b: u8) -> bool {
 fn digits_and_separators(b: u8) -> bool {
     b.is_ascii_digit() || b == b'-' || b == b'_'
 }
-fn ip_chars(b: u8) -> bool {
+fn ipv4_chars(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'.'
+}
+fn ipv6_chars(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'.' || b == b':'
 }
 fn none(_: u8) -> bool {
@@ -194,8 +197,9 @@ fn ipv4(text: &str) -> bool {
     text.parse::<std::net::Ipv4Addr>().is_ok()
 }
 fn ipv6(text: &str) -> bool {
-    // At least one `::` or all eight groups, so times and MAC addresses do not pass.
-    text.parse::<std::net::Ipv6Addr>().is_ok() && text != "::" && text.contains(':')
+    // The parser wants `::` or all eight groups, so times and MAC addresses fail; a digit
+    // is required so that identifiers such as `::add` or `dead::beef` do not pass.
+    text.parse::<std::net::Ipv6Addr>().is_ok() && text.bytes().any(|b| b.is_ascii_digit())
 }
 fn aws_secret(text: &str) -> bool {
     validate::shannon_entropy(text.as_bytes()) > 4.2 && not_placeholder(text)
@@ -203,7 +207,9 @@ fn aws_secret(text: &str) -> bool {
 fn db_url(text: &str) -> bool {
     // The password is between the first `:` after the scheme's `//` and the last `@`.
     let rest = text.split_once("://").map_or("", |(_, rest)| rest);
-    let credentials = rest.rsplit_once('@').map_or("", |(credentials, _)| credentials);
+    // Only the authority: an `@` in the path or query says nothing about credentials.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let credentials = authority.rsplit_once('@').map_or("", |(credentials, _)| credentials);
     let password = credentials.split_once(':').map_or("", |(_, password)| password);
     !password.is_empty() && not_placeholder(password)
 }
@@ -216,9 +222,9 @@ const PATTERNS: &[Pattern] = &[
     Pattern {
         entity: Entity::PrivateKey,
         name: "pem_private_key",
-        literals: &["PRIVATE KEY-----"],
+        literals: &["PRIVATE KEY-----", "PRIVATE KEY BLOCK-----"],
         // The header line; the block is extended to its END marker below.
-        regex: r"-----BEGIN (?:[A-Z0-9]+ ){0,2}PRIVATE KEY-----",
+        regex: r"-----BEGIN (?:[A-Z0-9]+ ){0,2}PRIVATE KEY(?: BLOCK)?-----",
         group: 0,
         boundary: none,
         validate: |_| true,
@@ -239,8 +245,8 @@ const PATTERNS: &[Pattern] = &[
     Pattern {
         entity: Entity::AwsSecretAccessKey,
         name: "aws_secret_access_key",
-        literals: &["aws"],
-        regex: r#"(?i:aws)[A-Za-z0-9_ .-]{0,30}?(?i:secret|private)?[A-Za-z0-9_ .-]{0,20}?["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})"#,
+        literals: &["aws", "secretaccesskey", "secret_access_key", "secret-access-key"],
+        regex: r#"(?i:aws[A-Za-z0-9_ .-]{0,30}?|secret_?access_?key|secret-access-key)[A-Za-z0-9_ .-]{0,20}?["']?\s*(?:[:=]|=>)?\s*["']?([A-Za-z0-9/+]{40})"#,
         group: 1,
         boundary: base64_chars,
         validate: aws_secret,
@@ -283,8 +289,9 @@ const PATTERNS: &[Pattern] = &[
     Pattern {
         entity: Entity::SlackToken,
         name: "slack_token",
-        literals: &["xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe-"],
-        regex: r"xox[abeoprs]-(?:[0-9]{8,14}-){1,3}[A-Za-z0-9]{8,64}",
+        literals: &["xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe-", "xoxe.", "xapp-"],
+        // Bot, user, refresh (`xoxe.xoxp-1-…`, `xoxe-1-…`) and app-level (`xapp-1-…`) tokens.
+        regex: r"(?:xoxe\.)?xox[abeoprs]-(?:[0-9]{1,14}-){1,3}[A-Za-z0-9-]{8,200}|xapp-[0-9]-[A-Z0-9]{8,14}-[0-9]{8,14}-[a-f0-9]{32,80}",
         group: 0,
         boundary: key_chars,
         validate: not_placeholder,
@@ -296,7 +303,7 @@ const PATTERNS: &[Pattern] = &[
         name: "stripe_secret_key",
         // Publishable keys (pk_) are public by design and are not reported.
         literals: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
-        regex: r"[sr]k_(?:live|test)_[0-9A-Za-z]{20,99}",
+        regex: r"[sr]k_(?:live|test)_[0-9A-Za-z]{20,255}",
         group: 0,
         boundary: key_chars,
         validate: not_placeholder,
@@ -318,7 +325,7 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::AnthropicApiKey,
         name: "anthropic_api_key",
         literals: &["sk-ant-"],
-        regex: r"sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,120}",
+        regex: r"sk-ant-(?:api|admin|oat|ort)[0-9]{2}-[A-Za-z0-9_-]{80,120}",
         group: 0,
         boundary: key_chars,
         validate: not_placeholder,
@@ -328,8 +335,8 @@ const PATTERNS: &[Pattern] = &[
     Pattern {
         entity: Entity::OpenaiApiKey,
         name: "openai_project_key",
-        literals: &["sk-proj-", "sk-svcacct-", "sk-admin-"],
-        regex: r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,200}",
+        literals: &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"],
+        regex: r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,200}",
         group: 0,
         boundary: key_chars,
         validate: not_placeholder,
@@ -363,7 +370,7 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::DbConnectionString,
         name: "db_connection_url",
         literals: &["://"],
-        regex: r"(?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|cockroachdb)://[^\s:/@]+:[^\s@/]+@[^\s/?#]+(?:/[^\s]*)?",
+        regex: r"(?i:postgres(?:ql)?|mysql|mariadb|mongodb|rediss?|amqps?|mssql|sqlserver|oracle|cockroachdb)(?:\+[A-Za-z0-9]+)?://[^\s:/@]*:[^\s@/]+@[^\s/?#]+(?:/[^\s]*)?",
         group: 0,
         boundary: none,
         validate: db_url,
@@ -374,9 +381,12 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::EmailAddress,
         name: "email_address",
         literals: &["@"],
-        regex: r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}",
+        // Local parts may be internationalised (RFC 6531): `jürgen.müller@example.de`.
+        regex: r"[\p{L}\p{N}._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}",
         group: 0,
-        boundary: |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_',
+        // A non-ASCII letter before the match means a local part we cannot match whole
+        // (`jürgen@…`): reporting `rgen@…` would leave the rest visible after redaction.
+        boundary: |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' || b >= 0x80,
         validate: email,
         confidence: 0.95,
         decimal_guard: false,
@@ -421,7 +431,7 @@ const PATTERNS: &[Pattern] = &[
         literals: &[],
         regex: r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}",
         group: 0,
-        boundary: ip_chars,
+        boundary: ipv4_chars,
         validate: ipv4,
         confidence: 0.85,
         decimal_guard: false,
@@ -431,9 +441,9 @@ const PATTERNS: &[Pattern] = &[
         name: "ipv6_address",
         literals: &[":"],
         // Hex groups and colons, greedily; the standard library's parser decides.
-        regex: r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
+        regex: r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}",
         group: 0,
-        boundary: ip_chars,
+        boundary: ipv6_chars,
         validate: ipv6,
         confidence: 0.85,
         decimal_guard: false,
@@ -542,58 +552,184 @@ impl PiiScanner {
             triggered[self.literal_owner[found.pattern().as_usize()]] = true;
         }
         let has_digit = text.bytes().any(|b| b.is_ascii_digit());
-        let bytes = text.as_bytes();
         let mut findings = Vec::new();
         for (index, compiled) in self.patterns.iter().enumerate() {
             let pattern = compiled.pattern;
             let run = if pattern.literals.is_empty() { has_digit } else { triggered[index] };
-            if !run {
-                continue;
-            }
-            for captures in compiled.regex.captures_iter(text) {
-                let Some(found) = captures.get(pattern.group) else { continue };
-                let (start, mut end) = (found.start(), found.end());
-                if pattern.entity == Entity::IbanCode {
-                    // The pattern is greedy over "groups"; the country fixes the length.
-                    match iban_span(&text[start..end]) {
-                        Some(length) => end = start + length,
-                        None => continue,
-                    }
-                }
-                let candidate = &text[start..end];
-                // A full stop that ends a sentence does not continue a token.
-                let continues_after = end < bytes.len()
-                    && (pattern.boundary)(bytes[end])
-                    && (bytes[end] != b'.' || bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric));
-                let glued = (start > 0 && (pattern.boundary)(bytes[start - 1]))
-                    || continues_after
-                    || (pattern.decimal_guard && in_decimal(bytes, start, end));
-                if glued || !(pattern.validate)(candidate) {
-                    continue;
-                }
-                if pattern.entity == Entity::PrivateKey {
-                    end = pem_block_end(text, found.as_str(), end);
-                }
-                findings.push(Finding {
-                    entity: pattern.entity,
-                    start,
-                    end,
-                    confidence: pattern.confidence,
-                    detector: pattern.name,
-                });
+            if run {
+                scan_pattern(text, compiled, &mut findings);
             }
         }
         resolve_overlaps(findings)
     }
 }
 
-/// The end of the PEM block whose header ends at `header_end`: its matching END line if
-/// it is near, else just the header.
+/// True when `start..end` is glued to more of the pattern's token on either side (a
+/// sentence's full stop does not glue; a `.digit` continuation does, for numbers).
+fn glued(bytes: &[u8], pattern: &Pattern, start: usize, end: usize) -> bool {
+    let continues_after = end < bytes.len()
+        && (pattern.boundary)(bytes[end])
+        && (bytes[end] != b'.' || bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric));
+    (start > 0 && (pattern.boundary)(bytes[start - 1]))
+        || continues_after
+        || (pattern.decimal_guard && in_decimal(bytes, start, end))
+}
+
+/// One detector over the whole text. The search resumes after each accepted finding, or,
+/// for a rejected greedy candidate that may hide a real one (an IBAN after an unknown
+/// country code), one character later; every resumption makes progress, so the pass
+/// stays linear.
+fn scan_pattern(text: &str, compiled: &Compiled, findings: &mut Vec<Finding>) {
+    let pattern = compiled.pattern;
+    let bytes = text.as_bytes();
+    let mut position = 0;
+    // Headers inside a block already reported are not searched again.
+    let mut pem_until = 0;
+    while position <= text.len() {
+        let Some(captures) = compiled.regex.captures_at(text, position) else { break };
+        let Some(found) = captures.get(pattern.group) else { break };
+        let whole = captures.get(0).map_or(found.end(), |m| m.end());
+        let (start, mut end) = (found.start(), found.end());
+        let mut next = whole.max(position + 1);
+        let accept = |start: usize, end: usize, findings: &mut Vec<Finding>| {
+            findings.push(Finding {
+                entity: pattern.entity,
+                start,
+                end,
+                confidence: pattern.confidence,
+                detector: pattern.name,
+            });
+        };
+        match pattern.entity {
+            Entity::IbanCode => match iban_span(&text[start..end]) {
+                Some(length)
+                    if !glued(bytes, pattern, start, start + length)
+                        && validate::iban(&text[start..start + length]) =>
+                {
+                    accept(start, start + length, findings);
+                    next = start + length;
+                }
+                _ => next = start + 1,
+            },
+            Entity::CreditCard => {
+                if !glued(bytes, pattern, start, end) && (pattern.validate)(&text[start..end]) {
+                    accept(start, end, findings);
+                } else {
+                    // A card next to another number (a CVV, an expiry, a quantity): try the
+                    // runs of whole digit groups inside the candidate.
+                    for (s, e) in cards_within(bytes, start, end) {
+                        accept(s, e, findings);
+                    }
+                }
+            }
+            Entity::PrivateKey => {
+                if start >= pem_until {
+                    end = pem_block_end(text, found.as_str(), end);
+                    pem_until = end;
+                    accept(start, end, findings);
+                    next = end.max(position + 1);
+                }
+            }
+            _ => {
+                let version = pattern.name == "ipv4_address" && after_version_word(bytes, start);
+                if !version && !glued(bytes, pattern, start, end) && (pattern.validate)(&text[start..end]) {
+                    accept(start, end, findings);
+                }
+            }
+        }
+        // Resume on a character boundary.
+        while next < text.len() && !text.is_char_boundary(next) {
+            next += 1;
+        }
+        position = next;
+    }
+}
+
+/// True when the dotted quad at `start` follows `v`, `ver ` or `version ` (any case):
+/// `version 1.0.0.0` is a version, not an address.
+fn after_version_word(bytes: &[u8], start: usize) -> bool {
+    let before = &bytes[start.saturating_sub(8)..start];
+    let lower: Vec<u8> = before.iter().map(u8::to_ascii_lowercase).collect();
+    lower.ends_with(b"version ") || lower.ends_with(b"ver ") || lower.ends_with(b"v")
+}
+
+/// Valid card numbers made of whole digit groups of the candidate `start..end` (digits
+/// separated by single spaces or dashes): the longest from each group on, without
+/// overlaps, and not glued to a digit outside the candidate.
+fn cards_within(bytes: &[u8], start: usize, end: usize) -> Vec<(usize, usize)> {
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut at = start;
+    while at < end {
+        let group_start = at;
+        while at < end && bytes[at].is_ascii_digit() {
+            at += 1;
+        }
+        if at > group_start {
+            groups.push((group_start, at));
+        }
+        at += 1;
+    }
+    if groups.len() < 2 {
+        return Vec::new();
+    }
+    let free_before = |s: usize| s == 0 || !bytes[s - 1].is_ascii_digit();
+    let free_after = |e: usize| e >= bytes.len() || !bytes[e].is_ascii_digit();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < groups.len() {
+        let mut best = None;
+        let mut digits = 0;
+        for (j, group) in groups.iter().enumerate().skip(i) {
+            digits += group.1 - group.0;
+            if digits > 19 {
+                break;
+            }
+            let (s, e) = (groups[i].0, group.1);
+            if (12..=19).contains(&digits)
+                && free_before(s)
+                && free_after(e)
+                && std::str::from_utf8(&bytes[s..e]).is_ok_and(|t| validate::card_brand(t).is_some())
+            {
+                best = Some((j, s, e));
+            }
+        }
+        match best {
+            Some((j, s, e)) => {
+                found.push((s, e));
+                i = j + 1;
+            }
+            None => i += 1,
+        }
+    }
+    found
+}
+
+/// The end of the PEM block whose header ends at `header_end`: its END line if it is
+/// within 16 KiB; otherwise, so that redaction never leaves key material behind, the
+/// run of base64 (and `Proc-Type:`/`DEK-Info:`) lines that follows the header.
 fn pem_block_end(text: &str, header: &str, header_end: usize) -> usize {
     let kind = header.trim_start_matches("-----BEGIN ").trim_end_matches("-----");
     let marker = format!("-----END {kind}-----");
     let window_end = floor_char_boundary(text, header_end.saturating_add(PEM_BLOCK_LIMIT));
-    text[header_end..window_end].find(&marker).map_or(header_end, |at| header_end + at + marker.len())
+    let window = &text[header_end..window_end];
+    if let Some(at) = window.find(&marker) {
+        return header_end + at + marker.len();
+    }
+    let mut end = header_end;
+    let mut offset = 0;
+    for (n, line) in window.split_inclusive('\n').enumerate() {
+        let body = line.trim();
+        let key_line = body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+            || body.starts_with("Proc-Type:")
+            || body.starts_with("DEK-Info:");
+        // The first piece is the rest of the header line itself.
+        if n > 0 && (body.is_empty() || !key_line) {
+            break;
+        }
+        offset += line.len();
+        end = header_end + offset - (line.len() - line.trim_end().len());
+    }
+    end.max(header_end)
 }
 
 fn floor_char_boundary(text: &str, index: usize) -> usize {
@@ -605,7 +741,7 @@ fn floor_char_boundary(text: &str, index: usize) -> usize {
 }
 
 /// Keeps, of overlapping findings, the secret over the PII, then the longer, then the
-/// earlier pattern.
+/// one that starts first.
 fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
     let rank = |f: &Finding| (f.entity.is_secret(), f.end - f.start);
     findings.sort_by(|a, b| rank(b).cmp(&rank(a)).then(a.start.cmp(&b.start)));
@@ -629,7 +765,18 @@ fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
 /// protocol's default `--offsets chars` expects.
 #[must_use]
 pub fn char_offsets(text: &str, findings: &[Finding]) -> Vec<(usize, usize)> {
-    findings.iter().map(|f| (text[..f.start].chars().count(), text[..f.end].chars().count())).collect()
+    // Findings are in order: count each stretch once (linear, not findings × text).
+    let (mut byte, mut chars) = (0, 0);
+    let mut advance = |to: usize| {
+        if to >= byte {
+            chars += text.get(byte..to).map_or(0, |s| s.chars().count());
+            byte = to;
+            chars
+        } else {
+            text.get(..to).map_or(0, |s| s.chars().count())
+        }
+    };
+    findings.iter().map(|f| (advance(f.start), advance(f.end))).collect()
 }
 
 #[cfg(test)]

@@ -80,12 +80,14 @@ impl Placeholders {
     }
 
     /// The placeholder for `value` of type `entity`: `[EMAIL_3]`, the same for the same
-    /// value every time.
+    /// value every time, however it is written (`4111 1111 1111 1111` and
+    /// `4111111111111111`, `Ann@Example.com` and `ann@example.com` are one value).
     #[must_use]
     pub fn placeholder(&self, entity: Entity, value: &str) -> String {
         let label = entity.label();
+        let canonical = canonical(entity, value);
         let mut digest = [0u8; 32];
-        digest.copy_from_slice(hmac::sign(&self.key, value.as_bytes()).as_ref());
+        digest.copy_from_slice(hmac::sign(&self.key, canonical.as_bytes()).as_ref());
         // Every mutation below is a single insert; a panic elsewhere cannot leave the
         // numbering inconsistent, so a poisoned lock is still sound.
         let mut numbering = self.numbering.lock().unwrap_or_else(PoisonError::into_inner);
@@ -100,6 +102,22 @@ impl Placeholders {
         let n = *next;
         numbering.by_value.insert((entity, digest), n);
         format!("[{label}_{n}]")
+    }
+}
+
+/// One spelling per value: digits only for numbers, upper-case alphanumerics for IBANs,
+/// lower case for e-mail addresses, the parsed form for IP addresses.
+fn canonical(entity: Entity, value: &str) -> String {
+    match entity {
+        Entity::CreditCard | Entity::UsSsn => value.chars().filter(char::is_ascii_digit).collect(),
+        Entity::IbanCode => {
+            value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+        }
+        Entity::EmailAddress => value.to_lowercase(),
+        Entity::IpAddress => {
+            value.parse::<std::net::IpAddr>().map_or_else(|_| value.to_owned(), |ip| ip.to_string())
+        }
+        _ => value.to_owned(),
     }
 }
 
@@ -191,6 +209,24 @@ mod tests {
             .collect();
         numbers.sort_unstable();
         assert_eq!(numbers, (1..=50).collect::<Vec<_>>(), "50 values, numbered 1..=50 without gaps");
+    }
+
+    #[test]
+    fn one_value_written_two_ways_is_one_placeholder() {
+        let p = Placeholders::new().unwrap();
+        let pairs = [
+            (Entity::CreditCard, "4111 1111 1111 1111", "4111111111111111"),
+            (Entity::EmailAddress, "Ann@Example.com", "ann@example.com"),
+            (Entity::IbanCode, "gb82 west 1234 5698 7654 32", "GB82WEST12345698765432"),
+            (Entity::IpAddress, "2001:db8:0:0:0:0:0:1", "2001:db8::1"),
+        ];
+        for (entity, a, b) in pairs {
+            assert_eq!(p.placeholder(entity, a), p.placeholder(entity, b), "{a} / {b}");
+        }
+        assert_ne!(
+            p.placeholder(Entity::EmailAddress, "ann@example.com"),
+            p.placeholder(Entity::EmailAddress, "bob@example.com")
+        );
     }
 
     #[test]

@@ -62,6 +62,16 @@ pub(crate) struct ScanArgs {
 /// Answers one input line: `Ok(answer)`, or `Err(reason)` when the line has no usable id
 /// (reported on standard error; the exit status becomes 2).
 fn answer(line: &str, args: &ScanArgs, scanner: &PiiScanner) -> Result<Value, String> {
+    // Python's json.dumps writes lone surrogates (`"\ud800"`), which serde_json refuses;
+    // each becomes U+FFFD, one code point for one, so character offsets are unchanged.
+    let repaired;
+    let line = match serde_json::from_str::<Value>(line) {
+        Ok(_) => line,
+        Err(_) => {
+            repaired = replace_lone_surrogates(line);
+            repaired.as_str()
+        }
+    };
     let parsed: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let Value::Object(object) = parsed else { return Err("not a JSON object".into()) };
     let id = match object.get("id") {
@@ -84,6 +94,41 @@ fn answer(line: &str, args: &ScanArgs, scanner: &PiiScanner) -> Result<Value, St
         Task::Injection => error("the injection detector is not built yet (issue 7)".into()),
         Task::Tools => error("semantic tool ranking is not built yet".into()),
     })
+}
+
+/// `\uD800`–`\uDFFF` escapes that are not a high-low pair become `\uFFFD`.
+fn replace_lone_surrogates(line: &str) -> String {
+    let surrogate = |s: &str| u16::from_str_radix(s, 16).ok().filter(|u| (0xD800..=0xDFFF).contains(u));
+    let escape_at = |i: usize| {
+        line.get(i..i + 2).filter(|p| *p == "\\u").and_then(|_| line.get(i + 2..i + 6)).and_then(surrogate)
+    };
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    let bytes = line.as_bytes();
+    while i < line.len() {
+        // An escaped backslash is copied whole, so `\\ud800` (a literal text) is left alone.
+        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'\\') {
+            out.push_str("\\\\");
+            i += 2;
+            continue;
+        }
+        if let Some(unit) = escape_at(i) {
+            let paired = (0xD800..=0xDBFF).contains(&unit)
+                && escape_at(i + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low));
+            if paired {
+                out.push_str(&line[i..i + 12]);
+                i += 12;
+            } else {
+                out.push_str("\\ufffd");
+                i += 6;
+            }
+            continue;
+        }
+        let ch = line[i..].chars().next().unwrap_or('\u{fffd}');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
 }
 
 fn pii(id: &Value, text: &str, offsets: Offsets, scanner: &PiiScanner) -> Value {

@@ -88,3 +88,13 @@ fn tasks_without_a_detector_say_so_instead_of_guessing() {
     assert!(by_id(&answers, "i")["error"].as_str().unwrap().contains("not built yet"));
     assert!(by_id(&answers, "i").get("label").is_none());
 }
+
+#[test]
+fn lone_surrogates_from_python_are_answered_not_dropped() {
+    // json.dumps("\ud800 4111 1111 1111 1111") in Python.
+    let input = "{\"task\":\"pii\",\"id\":\"s\",\"text\":\"\\ud800 4111 1111 1111 1111\"}\n";
+    let (code, answers, stderr) = scan(&["--task", "pii"], input);
+    assert_eq!(code, 0, "{stderr}");
+    let finding = &by_id(&answers, "s")["findings"][0];
+    assert_eq!((finding["start"].as_u64(), finding["end"].as_u64()), (Some(2), Some(21)));
+}

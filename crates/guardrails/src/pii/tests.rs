@@ -99,6 +99,45 @@ fn positives_by_family() {
         ("link-local fe80::1 only".into(), Entity::IpAddress, "fe80::1".into()),
         ("write to bob@example.org.".into(), Entity::EmailAddress, "bob@example.org".into()),
         ("from 10.0.12.7. Then".into(), Entity::IpAddress, "10.0.12.7".into()),
+        ("listen 10.0.0.1:8080 now".into(), Entity::IpAddress, "10.0.0.1".into()),
+        ("client:10.1.2.3".into(), Entity::IpAddress, "10.1.2.3".into()),
+        ("mapped ::ffff:192.168.1.1 here".into(), Entity::IpAddress, "::ffff:192.168.1.1".into()),
+        ("cvv 4111 1111 1111 1111 123".into(), Entity::CreditCard, "4111 1111 1111 1111".into()),
+        ("qty 2 4111 1111 1111 1111".into(), Entity::CreditCard, "4111 1111 1111 1111".into()),
+        ("5555 5555 5555 4444 100 EUR".into(), Entity::CreditCard, "5555 5555 5555 4444".into()),
+        ("exp 4111 1111 1111 1111 12/25".into(), Entity::CreditCard, "4111 1111 1111 1111".into()),
+        ("to jürgen.müller@example.de!".into(), Entity::EmailAddress, "jürgen.müller@example.de".into()),
+        (format!("\"SecretAccessKey\": \"{aws_secret}\""), Entity::AwsSecretAccessKey, aws_secret.into()),
+        (format!("--aws-secret-access-key {aws_secret}"), Entity::AwsSecretAccessKey, aws_secret.into()),
+        ("redis://:pw-123@cache:6379/0".into(), Entity::DbConnectionString, "redis://:pw-123@cache:6379/0".into()),
+        (
+            "postgresql+psycopg2://u:p4ss@db/x".into(),
+            Entity::DbConnectionString,
+            "postgresql+psycopg2://u:p4ss@db/x".into(),
+        ),
+        (format!("k sk_live_{}", varied(120, 30)), Entity::StripeKey, format!("sk_live_{}", varied(120, 30))),
+        (format!("k sk-None-{}", varied(48, 31)), Entity::OpenaiApiKey, format!("sk-None-{}", varied(48, 31))),
+        (
+            format!("t xoxe.xoxp-1-{}", varied(140, 32)),
+            Entity::SlackToken,
+            format!("xoxe.xoxp-1-{}", varied(140, 32)),
+        ),
+        (
+            "app xapp-1-A0123ABCD-1234567890123-0123456789abcdef0123456789abcdef".into(),
+            Entity::SlackToken,
+            "xapp-1-A0123ABCD-1234567890123-0123456789abcdef0123456789abcdef".into(),
+        ),
+        (format!("o sk-ant-oat01-{}", varied(95, 33)), Entity::AnthropicApiKey, format!("sk-ant-oat01-{}", varied(95, 33))),
+        (
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF0\n-----END PGP PRIVATE KEY BLOCK-----".into(),
+            Entity::PrivateKey,
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF0\n-----END PGP PRIVATE KEY BLOCK-----".into(),
+        ),
+        (
+            "truncated:\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIB\n\nafter".into(),
+            Entity::PrivateKey,
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIB".into(),
+        ),
     ];
     for (text, entity, expected) in cases {
         assert_eq!(found(&text), [(entity, expected.clone())], "in {text:?}");
@@ -129,6 +168,8 @@ fn look_alikes_are_not_findings() {
         "GB82 WEST 1234 5698 7654 33",
         "999.1.1.1 is not an address",
         "a.b.c and eyJhbGciOi.eyJzdWIi.x",
+        "fn main() {\n    ::add(1, 2);\n    dead::beef\n}",
+        "version 1.0.0.0 and v10.2.3.4",
     ];
     for text in negatives {
         assert_eq!(found(text), [], "in {text:?}");
@@ -146,6 +187,30 @@ fn fragments_of_longer_tokens_are_not_findings() {
 }
 
 #[test]
+fn back_to_back_ibans_are_both_found() {
+    let text = "DE89 3704 0044 0532 0130 00 GB82 WEST 1234 5698 7654 32";
+    assert_eq!(
+        found(text),
+        [
+            (Entity::IbanCode, "DE89 3704 0044 0532 0130 00".to_owned()),
+            (Entity::IbanCode, "GB82 WEST 1234 5698 7654 32".to_owned())
+        ]
+    );
+    let text = "AB12 DE89 3704 0044 0532 0130 00";
+    assert_eq!(found(text), [(Entity::IbanCode, "DE89 3704 0044 0532 0130 00".to_owned())]);
+}
+
+#[test]
+fn char_offsets_stay_linear_with_many_findings() {
+    let text = "ü 4111 1111 1111 1111 ".repeat(30_000);
+    let scanner = PiiScanner::new();
+    let findings = scanner.scan(&text);
+    let offsets = char_offsets(&text, &findings);
+    assert_eq!(offsets.len(), 30_000);
+    assert_eq!(offsets[1], (24, 43));
+}
+
+#[test]
 fn a_database_url_wins_over_the_email_inside_it() {
     let text = "url mysql://root:hunter2@db.example.com/shop";
     assert_eq!(
@@ -159,11 +224,12 @@ fn offsets_on_non_ascii_text() {
     let text = "Zoë's café: 4111 1111 1111 1111 — zoë@example.com";
     let scanner = PiiScanner::new();
     let findings = scanner.scan(text);
-    assert_eq!(findings.len(), 1, "a non-ASCII local part is not matched as an address: {findings:?}");
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!(&text[findings[1].start..findings[1].end], "zoë@example.com");
     let card = &findings[0];
     assert_eq!(&text[card.start..card.end], "4111 1111 1111 1111");
     assert_eq!((card.start, card.end), (14, 33));
-    assert_eq!(char_offsets(text, &findings), [(12, 31)]);
+    assert_eq!(char_offsets(text, &findings), [(12, 31), (34, 49)]);
     let text = "Müller <mueller@example.de>";
     let findings = scanner.scan(text);
     assert_eq!(char_offsets(text, &findings), [(8, 26)]);
