@@ -215,7 +215,11 @@ fn db_url(text: &str) -> bool {
 }
 fn email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else { return false };
-    !local.starts_with('.') && !local.ends_with('.') && !local.contains("..") && !domain.contains("..")
+    !local.is_empty()
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && !domain.contains("..")
 }
 
 const PATTERNS: &[Pattern] = &[
@@ -381,11 +385,11 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::EmailAddress,
         name: "email_address",
         literals: &["@"],
-        // Local parts may be internationalised (RFC 6531): `jürgen.müller@example.de`.
-        regex: r"[\p{L}\p{N}._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}",
+        // ASCII here keeps the search on the fast DFA (a Unicode class would not); an
+        // internationalised local part (RFC 6531, `jürgen.müller@…`) is taken in whole by
+        // `extend_local_part` after the match.
+        regex: r"[A-Za-z0-9._%+-]{0,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}",
         group: 0,
-        // A non-ASCII letter before the match means a local part we cannot match whole
-        // (`jürgen@…`): reporting `rgen@…` would leave the rest visible after redaction.
         boundary: |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' || b >= 0x80,
         validate: email,
         confidence: 0.95,
@@ -630,6 +634,12 @@ fn scan_pattern(text: &str, compiled: &Compiled, findings: &mut Vec<Finding>) {
                     next = end.max(position + 1);
                 }
             }
+            Entity::EmailAddress => {
+                let start = extend_local_part(text, start);
+                if !glued(bytes, pattern, start, end) && (pattern.validate)(&text[start..end]) {
+                    accept(start, end, findings);
+                }
+            }
             _ => {
                 let version = pattern.name == "ipv4_address" && after_version_word(bytes, start);
                 if !version && !glued(bytes, pattern, start, end) && (pattern.validate)(&text[start..end]) {
@@ -643,6 +653,20 @@ fn scan_pattern(text: &str, compiled: &Compiled, findings: &mut Vec<Finding>) {
         }
         position = next;
     }
+}
+
+/// Extends an e-mail match leftwards over the non-ASCII letters and digits of an
+/// internationalised local part, so that redaction covers the whole address.
+fn extend_local_part(text: &str, start: usize) -> usize {
+    let mut extended = start;
+    for (index, ch) in text[..start].char_indices().rev() {
+        let local = ch.is_alphanumeric() || matches!(ch, '.' | '_' | '%' | '+' | '-');
+        if !local || start - index > 256 {
+            break;
+        }
+        extended = index;
+    }
+    extended
 }
 
 /// True when the dotted quad at `start` follows `v`, `ver ` or `version ` (any case):

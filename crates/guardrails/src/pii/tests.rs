@@ -170,6 +170,7 @@ fn look_alikes_are_not_findings() {
         "a.b.c and eyJhbGciOi.eyJzdWIi.x",
         "fn main() {\n    ::add(1, 2);\n    dead::beef\n}",
         "version 1.0.0.0 and v10.2.3.4",
+        "follow @example.com and @ docs.rs",
     ];
     for text in negatives {
         assert_eq!(found(text), [], "in {text:?}");
