@@ -59,6 +59,83 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// Implements [`ConversationStore`] for a backend whose inherent async methods
+/// `do_create`, `do_append`, `do_load`, `do_list`, `do_info`, `do_rename`, `do_delete` and
+/// `do_purge` carry the logic: one forwarding impl instead of a copy per backend.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+macro_rules! forward_conversation_store {
+    ($store:ty) => {
+        impl $crate::ConversationStore for $store {
+            fn create<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+                session: &'a identity_types::SessionId,
+                title: Option<&'a str>,
+            ) -> $crate::BoxFuture<'a, Result<$crate::SessionInfo, $crate::ConvError>> {
+                Box::pin(self.do_create(owner, session, title))
+            }
+
+            fn append<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+                session: &'a identity_types::SessionId,
+                messages: &'a [$crate::Message],
+            ) -> $crate::BoxFuture<'a, Result<$crate::AppendReceipt, $crate::ConvError>> {
+                Box::pin(self.do_append(owner, session, messages))
+            }
+
+            fn load<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+                session: &'a identity_types::SessionId,
+                window: $crate::Window,
+            ) -> $crate::BoxFuture<'a, Result<Vec<$crate::StoredMessage>, $crate::ConvError>> {
+                Box::pin(self.do_load(owner, session, window))
+            }
+
+            fn list<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+                query: $crate::ListQuery,
+            ) -> $crate::BoxFuture<'a, Result<Vec<$crate::SessionInfo>, $crate::ConvError>> {
+                Box::pin(self.do_list(owner, query))
+            }
+
+            fn info<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+                session: &'a identity_types::SessionId,
+            ) -> $crate::BoxFuture<'a, Result<$crate::SessionInfo, $crate::ConvError>> {
+                Box::pin(self.do_info(owner, session))
+            }
+
+            fn rename<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+                session: &'a identity_types::SessionId,
+                title: Option<&'a str>,
+            ) -> $crate::BoxFuture<'a, Result<(), $crate::ConvError>> {
+                Box::pin(self.do_rename(owner, session, title))
+            }
+
+            fn delete<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+                session: &'a identity_types::SessionId,
+            ) -> $crate::BoxFuture<'a, Result<u64, $crate::ConvError>> {
+                Box::pin(self.do_delete(owner, session))
+            }
+
+            fn purge_user<'a>(
+                &'a self,
+                owner: &'a identity_types::IsolationKey,
+            ) -> $crate::BoxFuture<'a, Result<$crate::PurgeReport, $crate::ConvError>> {
+                Box::pin(self.do_purge(owner))
+            }
+        }
+    };
+}
+
 mod memory;
 mod message;
 #[cfg(feature = "postgres")]

@@ -36,9 +36,8 @@ use sqlx::{PgPool, Postgres, Row as _, Transaction};
 
 use crate::message::prepare_batch;
 use crate::{
-    AppendReceipt, BoxFuture, ConvError, ConversationStore, Limits, ListQuery, Message, PurgeReport,
-    SessionInfo, StoredMessage, Window, check_capacity, check_list, check_owner, check_title, check_window,
-    record, stored_session_id,
+    AppendReceipt, ConvError, Limits, ListQuery, Message, PurgeReport, SessionInfo, StoredMessage, Window,
+    check_capacity, check_list, check_owner, check_title, check_window, record, stored_session_id,
 };
 
 fn unavailable(error: sqlx::Error) -> ConvError {
@@ -579,68 +578,4 @@ fn session_info(row: &PgRow) -> Result<SessionInfo, ConvError> {
     })
 }
 
-impl ConversationStore for PostgresStore {
-    fn create<'a>(
-        &'a self,
-        owner: &'a IsolationKey,
-        session: &'a SessionId,
-        title: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<SessionInfo, ConvError>> {
-        Box::pin(self.do_create(owner, session, title))
-    }
-
-    fn append<'a>(
-        &'a self,
-        owner: &'a IsolationKey,
-        session: &'a SessionId,
-        messages: &'a [Message],
-    ) -> BoxFuture<'a, Result<AppendReceipt, ConvError>> {
-        Box::pin(self.do_append(owner, session, messages))
-    }
-
-    fn load<'a>(
-        &'a self,
-        owner: &'a IsolationKey,
-        session: &'a SessionId,
-        window: Window,
-    ) -> BoxFuture<'a, Result<Vec<StoredMessage>, ConvError>> {
-        Box::pin(self.do_load(owner, session, window))
-    }
-
-    fn list<'a>(
-        &'a self,
-        owner: &'a IsolationKey,
-        query: ListQuery,
-    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, ConvError>> {
-        Box::pin(self.do_list(owner, query))
-    }
-
-    fn info<'a>(
-        &'a self,
-        owner: &'a IsolationKey,
-        session: &'a SessionId,
-    ) -> BoxFuture<'a, Result<SessionInfo, ConvError>> {
-        Box::pin(self.do_info(owner, session))
-    }
-
-    fn rename<'a>(
-        &'a self,
-        owner: &'a IsolationKey,
-        session: &'a SessionId,
-        title: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<(), ConvError>> {
-        Box::pin(self.do_rename(owner, session, title))
-    }
-
-    fn delete<'a>(
-        &'a self,
-        owner: &'a IsolationKey,
-        session: &'a SessionId,
-    ) -> BoxFuture<'a, Result<u64, ConvError>> {
-        Box::pin(self.do_delete(owner, session))
-    }
-
-    fn purge_user<'a>(&'a self, owner: &'a IsolationKey) -> BoxFuture<'a, Result<PurgeReport, ConvError>> {
-        Box::pin(self.do_purge(owner))
-    }
-}
+forward_conversation_store!(PostgresStore);
