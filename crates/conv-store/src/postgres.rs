@@ -27,7 +27,7 @@
 //!
 //! Sequence numbers come from the session row, locked `FOR UPDATE` inside the append's
 //! transaction, so parallel appends serialise per session and never collide; a claim is
-//! `INSERT … ON CONFLICT DO NOTHING` against the primary key, so exactly one of two racing
+//! `INSERT … ON CONFLICT DO NOTHING` against the table's unique keys, so exactly one of two racing
 //! principals gets the session.
 
 use identity_types::{IsolationKey, SessionId, unix_now_ms};
@@ -168,9 +168,13 @@ impl Queries {
     fn new(s: &str) -> Self {
         let columns = "session_id, title, created_at, updated_at, message_count";
         Self {
+            // No conflict target: the row is unique both by `session_id` (the claim) and by
+            // `(session_id, tenant, owner)` (what messages reference), and a named target
+            // would cover only one of them. Racing claims would then fail on the other
+            // index instead of doing nothing.
             claim: format!(
                 "INSERT INTO {s}.conv_sessions (session_id, tenant, owner, title, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (session_id) DO NOTHING"
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING"
             ),
             reserve: format!(
                 "UPDATE {s}.conv_sessions

@@ -287,6 +287,30 @@ async fn claim_race(h: &Harness) {
     assert_eq!(wins[0] + wins[1], trials);
 }
 
+/// Several tasks of one owner race to write the first message of a new session: every
+/// append succeeds, exactly one of them claims, none is lost. (Postgres once refused the
+/// losers with a unique violation on the second unique key of the session table.)
+async fn same_owner_claim_race(h: &Harness) {
+    let alice = key(Some("acme"), "alice");
+    let trials = if h.kind == Kind::Memory { 200 } else { 100 };
+    for _ in 0..trials {
+        let s = session();
+        let tasks: Vec<_> = (0..8)
+            .map(|n| {
+                let (store, alice, s) = (h.store.clone(), alice.clone(), s.clone());
+                tokio::spawn(async move { store.append(&alice, &s, &[Message::user(format!("w{n}"))]).await })
+            })
+            .collect();
+        let mut claims = 0;
+        for task in tasks {
+            let receipt = task.await.unwrap().unwrap_or_else(|e| panic!("{:?}: {e}", h.kind));
+            claims += usize::from(receipt.claimed);
+        }
+        assert_eq!(claims, 1, "exactly one append claims on {:?}", h.kind);
+        assert_eq!(h.store.info(&alice, &s).await.unwrap().message_count, 8);
+    }
+}
+
 /// Parallel appends of one owner to one session keep each writer's order and lose nothing.
 async fn parallel_appends(h: &Harness) {
     let alice = key(Some("acme"), "alice");
@@ -332,3 +356,4 @@ per_backend!(conformance, small_limits(), behaviour);
 per_backend!(refusals, small_limits(), limits_store_nothing_half_way);
 per_backend!(claim_races, race_limits(), claim_race);
 per_backend!(concurrent_appends, race_limits(), parallel_appends);
+per_backend!(same_owner_claims, race_limits(), same_owner_claim_race);
