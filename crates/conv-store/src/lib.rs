@@ -380,6 +380,20 @@ pub struct SessionInfo {
     pub message_count: u64,
 }
 
+impl SessionInfo {
+    /// A session just created at `now_ms`, without messages.
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+    fn empty(id: &SessionId, title: Option<&str>, now_ms: u64) -> Self {
+        Self {
+            id: id.clone(),
+            title: title.map(str::to_owned),
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            message_count: 0,
+        }
+    }
+}
+
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendReceipt {
@@ -533,6 +547,19 @@ fn check_capacity(current: u64, adding: usize, limits: &Limits) -> Result<(), Co
         return Err(ConvError::SessionFull { current, adding, max: limits.max_messages_per_session });
     }
     Ok(())
+}
+
+/// A sequence number or count as SQL `BIGINT` (saturating: every stored value is small).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A SQL `BIGINT` read back as a count (negative values, which the schema's checks
+/// forbid, read as zero).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }
 
 /// A stored id that does not parse as a [`SessionId`] is corruption, not a panic.

@@ -37,19 +37,12 @@ use sqlx::{PgPool, Postgres, Row as _, Transaction};
 use crate::message::prepare_batch;
 use crate::{
     AppendReceipt, ConvError, Limits, ListQuery, Message, PurgeReport, SessionInfo, StoredMessage, Window,
-    check_capacity, check_list, check_owner, check_title, check_window, record, stored_session_id,
+    check_capacity, check_list, check_owner, check_title, check_window, record, stored_session_id, to_i64,
+    to_u64,
 };
 
 fn unavailable(error: sqlx::Error) -> ConvError {
     ConvError::Unavailable(format!("postgres: {error}"))
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
 }
 
 fn identifier(name: &str) -> Result<&str, ConvError> {
@@ -378,14 +371,7 @@ impl PostgresStore {
         }
         self.check_owner_room(&mut tx, owner).await?;
         tx.commit().await.map_err(unavailable)?;
-        let now = to_u64(now);
-        Ok(SessionInfo {
-            id: id.clone(),
-            title: title.map(str::to_owned),
-            created_at_ms: now,
-            updated_at_ms: now,
-            message_count: 0,
-        })
+        Ok(SessionInfo::empty(id, title, to_u64(now)))
     }
 
     async fn do_append(

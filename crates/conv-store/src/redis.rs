@@ -306,13 +306,7 @@ impl RedisStore {
         }
         let outcome: i64 = invocation.invoke_async(&mut *connection).await.map_err(unavailable)?;
         match outcome {
-            0 => Ok(SessionInfo {
-                id: id.clone(),
-                title: title.map(str::to_owned),
-                created_at_ms: now,
-                updated_at_ms: now,
-                message_count: 0,
-            }),
+            0 => Ok(SessionInfo::empty(id, title, now)),
             1 => Err(ConvError::SessionExists),
             3 => Err(ConvError::TooManySessions { max: self.limits.max_sessions_per_owner }),
             _ => Err(ConvError::SessionAccessDenied),

@@ -22,20 +22,16 @@ use sqlx::{Row as _, SqlitePool};
 use crate::message::prepare_batch;
 use crate::{
     AppendReceipt, ConvError, Limits, ListQuery, Message, PurgeReport, SessionInfo, StoredMessage, Window,
-    check_capacity, check_list, check_owner, check_title, check_window, record, stored_session_id,
+    check_capacity, check_list, check_owner, check_title, check_window, record, stored_session_id, to_i64,
+    to_u64,
 };
 
 fn unavailable(error: sqlx::Error) -> ConvError {
     ConvError::Unavailable(format!("sqlite: {error}"))
 }
 
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
+/// The caller's session's message count (no row: absent or not the caller's).
+const OWNED_COUNT: &str = "SELECT message_count FROM conv_sessions WHERE session_id = ?1 AND owner = ?2";
 
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS conv_sessions (
@@ -228,14 +224,7 @@ impl SqliteStore {
         }
         check_owner_room(&mut tx, owner, &self.limits).await?;
         tx.commit().await.map_err(unavailable)?;
-        let now = to_u64(now);
-        Ok(SessionInfo {
-            id: id.clone(),
-            title: title.map(str::to_owned),
-            created_at_ms: now,
-            updated_at_ms: now,
-            message_count: 0,
-        })
+        Ok(SessionInfo::empty(id, title, to_u64(now)))
     }
 
     async fn do_append(
@@ -285,14 +274,12 @@ impl SqliteStore {
             Some(total) => to_u64(total) - adding as u64,
             None => {
                 // Refused: say why (not ours, or full).
-                let count: Option<i64> = sqlx::query_scalar(
-                    "SELECT message_count FROM conv_sessions WHERE session_id = ?1 AND owner = ?2",
-                )
-                .bind(id.as_str())
-                .bind(owner.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+                let count: Option<i64> = sqlx::query_scalar(OWNED_COUNT)
+                    .bind(id.as_str())
+                    .bind(owner.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
                 let count = to_u64(count.ok_or(ConvError::SessionAccessDenied)?);
                 check_capacity(count, adding, &self.limits)?;
                 return Err(ConvError::Unavailable("sqlite: the session changed during the append".into()));
@@ -327,14 +314,12 @@ impl SqliteStore {
         check_window(window, &self.limits)?;
         // A read transaction: the count and the rows come from one snapshot.
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let count: Option<i64> = sqlx::query_scalar(
-            "SELECT message_count FROM conv_sessions WHERE session_id = ?1 AND owner = ?2",
-        )
-        .bind(id.as_str())
-        .bind(owner.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        let count: Option<i64> = sqlx::query_scalar(OWNED_COUNT)
+            .bind(id.as_str())
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         let (start, end) = window.range(to_u64(count.ok_or(ConvError::SessionAccessDenied)?));
         let rows = sqlx::query(
             "SELECT seq, body FROM conv_messages
