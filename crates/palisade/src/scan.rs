@@ -63,16 +63,14 @@ pub(crate) struct ScanArgs {
 /// (reported on standard error; the exit status becomes 2).
 fn answer(line: &str, args: &ScanArgs, scanner: &PiiScanner) -> Result<Value, String> {
     // Python's json.dumps writes lone surrogates (`"\ud800"`), which serde_json refuses;
-    // each becomes U+FFFD, one code point for one, so character offsets are unchanged.
-    let repaired;
-    let line = match serde_json::from_str::<Value>(line) {
-        Ok(_) => line,
+    // only then is the line repaired (each becomes U+FFFD, one code point for one, so
+    // character offsets are unchanged) and parsed again.
+    let parsed: Value = match serde_json::from_str(line) {
+        Ok(value) => value,
         Err(_) => {
-            repaired = replace_lone_surrogates(line);
-            repaired.as_str()
+            serde_json::from_str(&replace_lone_surrogates(line)).map_err(|e| format!("not JSON: {e}"))?
         }
     };
-    let parsed: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let Value::Object(object) = parsed else { return Err("not a JSON object".into()) };
     let id = match object.get("id") {
         Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
