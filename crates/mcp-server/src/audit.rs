@@ -34,8 +34,10 @@ pub trait AuditSink: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Records one event; resolves once the sink has accepted it.
-    fn record(&self, event: AuditEvent) -> BoxFuture<Result<(), AuditError>>;
+    /// Records one event; resolves once the sink has accepted it, with the entry's
+    /// sequence number when the sink numbers its entries (logs and spans carry it, so
+    /// an operator can go from a trace to the audit entry and its proof).
+    fn record(&self, event: AuditEvent) -> BoxFuture<Result<Option<u64>, AuditError>>;
 
     /// Makes everything recorded so far durable and covered (for the tamper-evident log,
     /// by a signed checkpoint). The server calls it once it has drained on shutdown.
@@ -65,9 +67,11 @@ impl MemoryAuditSink {
 }
 
 impl AuditSink for MemoryAuditSink {
-    fn record(&self, event: AuditEvent) -> BoxFuture<Result<(), AuditError>> {
-        self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event);
-        Box::pin(async { Ok(()) })
+    fn record(&self, event: AuditEvent) -> BoxFuture<Result<Option<u64>, AuditError>> {
+        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seq = u64::try_from(events.len()).ok();
+        events.push(event);
+        Box::pin(async move { Ok(seq) })
     }
 }
 
@@ -76,8 +80,8 @@ impl AuditSink for MemoryAuditSink {
 pub(crate) struct NoAudit;
 
 impl AuditSink for NoAudit {
-    fn record(&self, _event: AuditEvent) -> BoxFuture<Result<(), AuditError>> {
-        Box::pin(async { Ok(()) })
+    fn record(&self, _event: AuditEvent) -> BoxFuture<Result<Option<u64>, AuditError>> {
+        Box::pin(async { Ok(None) })
     }
 }
 
@@ -131,13 +135,17 @@ impl DurableAudit {
     }
 }
 
-fn on_failure(mode: AuditFailureMode, lost: &AtomicU64, error: &AuditLogError) -> Result<(), AuditError> {
+fn on_failure(
+    mode: AuditFailureMode,
+    lost: &AtomicU64,
+    error: &AuditLogError,
+) -> Result<Option<u64>, AuditError> {
     match mode {
         AuditFailureMode::FailClosed => Err(AuditError(error.to_string())),
         AuditFailureMode::FailOpen => {
             let lost = lost.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::error!(%error, lost, "audit event LOST (fail-open)");
-            Ok(())
+            Ok(None)
         }
     }
 }
@@ -150,12 +158,12 @@ impl AuditSink for DurableAudit {
         }
     }
 
-    fn record(&self, event: AuditEvent) -> BoxFuture<Result<(), AuditError>> {
+    fn record(&self, event: AuditEvent) -> BoxFuture<Result<Option<u64>, AuditError>> {
         // `append` encodes the event on this task; only chaining and the write are serialised.
         let (log, mode, lost) = (self.log.clone(), self.mode, std::sync::Arc::clone(&self.lost));
         Box::pin(async move {
             match log.append(&event).await {
-                Ok(_) => Ok(()),
+                Ok(seq) => Ok(Some(seq)),
                 Err(error) => on_failure(mode, &lost, &error),
             }
         })

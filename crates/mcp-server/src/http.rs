@@ -174,6 +174,10 @@ pub(crate) async fn audit_door(
     let refusal = response.extensions().get::<Refusal>().cloned();
     let code = refusal.as_ref().map_or_else(|| format!("http_{}", status.as_u16()), |r| r.code.to_owned());
     let client = refusal.as_ref().and_then(|r| r.caller.as_ref()).and_then(Caller::client);
+    if let Some(metrics) = &shared.metrics {
+        metrics.refusal(&code);
+    }
+    tracing::debug!(reason = %code, status = status.as_u16(), "request refused at the door");
     let mut metadata = Map::new();
     if client.is_none()
         && let Some(peer) = peer
@@ -341,6 +345,8 @@ pub(crate) async fn assign_request_id(mut request: Request, next: Next) -> Respo
         .and_then(|v| RequestId::new(v).ok())
         .or_else(|| RequestId::generate().ok());
     if let Some(id) = &id {
+        // The HTTP span (opened by the outer trace layer) is current here.
+        tracing::Span::current().record("request_id", id.as_str());
         request.extensions_mut().insert(id.clone());
     }
     let mut response = next.run(request).await;

@@ -97,6 +97,7 @@ pub struct McpServerBuilder {
     approvals: Option<crate::approvals::ApprovalConfig>,
     token_endpoint: Option<crate::token_endpoint::TokenEndpointConfig>,
     state_store: Option<Arc<dyn state_store::StateStore>>,
+    metrics: Option<observe::ServerMetrics>,
 }
 
 impl McpServerBuilder {
@@ -217,6 +218,13 @@ impl McpServerBuilder {
         self.state_store = Some(store);
         self
     }
+    /// Counts requests, tool calls by tool and outcome, latencies, in-flight calls and
+    /// door refusals into `metrics` (see [`observe::ServerMetrics`]). Spans and log
+    /// lines are emitted either way; this adds the Prometheus side.
+    pub fn metrics(mut self, metrics: observe::ServerMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
     /// The identity of stdio sessions (a stdio server has no HTTP request to
     /// authenticate: it runs as the principal that started it).
     pub fn stdio_identity(mut self, caller: Caller) -> Self {
@@ -304,6 +312,7 @@ impl McpServerBuilder {
                 info,
                 guards: tool.guards,
                 service: BoxCloneSyncService::new(service),
+                metrics: self.metrics.as_ref().map(|m| m.tool(&tool.name)),
             };
             order.push(tool.name.clone());
             tools.insert(tool.name, entry);
@@ -328,6 +337,8 @@ impl McpServerBuilder {
                 Arc::new(state_store::MemoryStateStore::new(state_store::Limits::default()))
             }),
             door_budget: crate::http::RefusalBudget::new(),
+            unknown_tool_metrics: self.metrics.as_ref().map(|m| m.tool(observe::UNKNOWN_TOOL)),
+            metrics: self.metrics,
         };
         let token_endpoint = self
             .token_endpoint
@@ -437,6 +448,7 @@ impl McpServer {
             approvals: None,
             token_endpoint: None,
             state_store: None,
+            metrics: None,
         }
     }
 
@@ -581,7 +593,8 @@ impl McpServer {
                 router = router.route(&path, get(handler));
             }
         }
-        router
+        // Outermost: every request, refused or not, gets a span and is counted.
+        router.layer(observe::HttpTraceLayer::new(self.service.shared.metrics.clone()))
     }
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then stops accepting, lets

@@ -18,6 +18,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext as RmcpContext, RoleServer};
 use serde_json::{Map, Value};
 use tower::ServiceExt as _;
+use tracing::Instrument as _;
 
 use crate::audit::{AuditEvent, AuditSink, Decision};
 use crate::context::{Caller, RequestContext, StateMap};
@@ -62,6 +63,8 @@ pub(crate) struct ToolEntry {
     pub(crate) descriptor: McpTool,
     pub(crate) guards: Vec<Arc<dyn Guard>>,
     pub(crate) service: ToolService,
+    /// This tool's metric series, when the server counts.
+    pub(crate) metrics: Option<observe::ToolMetrics>,
 }
 
 pub(crate) struct Shared {
@@ -86,6 +89,10 @@ pub(crate) struct Shared {
     pub(crate) state_store: Arc<dyn state_store::StateStore>,
     /// The per-address budget of individually audited door refusals.
     pub(crate) door_budget: crate::http::RefusalBudget,
+    /// Counters and histograms, when configured.
+    pub(crate) metrics: Option<observe::ServerMetrics>,
+    /// The series calls of unknown tools are counted under.
+    pub(crate) unknown_tool_metrics: Option<observe::ToolMetrics>,
 }
 
 /// The MCP service: cheap to clone (rmcp makes one per session or per request).
@@ -153,7 +160,12 @@ impl PalisadeService {
         entry.guards.iter().all(|g| matches!(g.check(&ctx).into_ready(), Ok(Ok(()))))
     }
 
-    async fn audit(&self, origin: &Origin, started: Instant, record: CallRecord) -> Result<(), ToolError> {
+    async fn audit(
+        &self,
+        origin: &Origin,
+        started: Instant,
+        record: CallRecord,
+    ) -> Result<Option<u64>, ToolError> {
         let client = origin.caller.client();
         let event = AuditEvent {
             timestamp_ms: identity_types::unix_now_ms(),
@@ -324,19 +336,110 @@ impl ServerHandler for PalisadeService {
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
         let origin = self.origin(&context);
-        // Attacker-supplied: bounded before it goes anywhere (audit, messages).
+        // Attacker-supplied: bounded before it goes anywhere (audit, messages, spans).
         let name: String = request.name.chars().take(128).collect();
+        let entry = self.shared.tools.get(&name);
+        let client = origin.caller.client();
+        let principal = client.map(|c| self.shared.privacy.pseudonymize(c.isolation_key()));
+        let tenant = client.and_then(|c| c.tenant());
+        let tenant_pseudonym = tenant.map(|t| self.shared.privacy.pseudonymize_tenant(t));
+        let jsonrpc_id: String = context.id.to_string().chars().take(64).collect();
+        let http_span = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<observe::HttpSpan>());
+        let fields = observe::span::ToolCallFields {
+            tool: if entry.is_some() { &name } else { observe::UNKNOWN_TOOL },
+            request_id: origin.request_id.as_str(),
+            jsonrpc_id: &jsonrpc_id,
+            principal: principal.as_ref().map(identity_types::PrivacyId::as_str),
+            tenant: tenant_pseudonym.as_ref().map(identity_types::PrivacyId::as_str),
+        };
+        // rmcp moves a request's `_meta` into the context; look in both places.
+        let meta = request
+            .meta
+            .as_ref()
+            .map(|m| &m.0.0)
+            .filter(|m| m.contains_key(observe::propagation::TRACEPARENT));
+        let span = observe::span::tool_call_span(&fields, Some(meta.unwrap_or(&context.meta.0.0)), http_span);
+        let metrics = entry.and_then(|e| e.metrics.as_ref()).or(self.shared.unknown_tool_metrics.as_ref());
+        let in_flight = metrics.map(observe::ToolMetrics::start);
+        let mut summary = CallSummary { code: "internal_error", audit_seq: None };
+        let response = self
+            .call_tool_inner(request, context, &origin, started, name, &mut summary)
+            .instrument(span.clone())
+            .await;
+        let outcome = classify(summary.code);
+        observe::span::record_outcome(&span, outcome, summary.code, summary.audit_seq);
+        let elapsed = match in_flight {
+            Some(call) => call.finish(outcome, tenant),
+            None => started.elapsed(),
+        };
+        span.in_scope(|| {
+            tracing::info!(
+                outcome = outcome.as_str(),
+                code = summary.code,
+                duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                audit_seq = summary.audit_seq,
+                "tool call finished"
+            );
+        });
+        response
+    }
+}
+
+/// How a call ended, for its span, its metrics and its log line.
+struct CallSummary {
+    code: &'static str,
+    audit_seq: Option<u64>,
+}
+
+/// The metric outcome of an error code.
+fn classify(code: &str) -> observe::Outcome {
+    use observe::Outcome;
+    match code {
+        "ok" => Outcome::Ok,
+        "unauthenticated" => Outcome::Unauthenticated,
+        "rate_limited" | "overloaded" => Outcome::RateLimited,
+        "timeout" => Outcome::TimedOut,
+        "unknown_tool" | "invalid_arguments" | "not_found" | "conflict" | "cancelled" | "unavailable"
+        | "audit_unavailable" | "internal_error" => Outcome::Error,
+        // Guard and policy denial codes, approval_required.
+        _ => Outcome::Denied,
+    }
+}
+
+impl PalisadeService {
+    async fn call_tool_inner(
+        &self,
+        request: CallToolRequestParams,
+        context: RmcpContext<RoleServer>,
+        origin: &Origin,
+        started: Instant,
+        name: String,
+        summary: &mut CallSummary,
+    ) -> Result<CallToolResponse, ErrorData> {
         let entry = self.shared.tools.get(&name);
         if origin.caller.client().is_none() && !entry.is_some_and(|e| e.info.public) {
             // To an anonymous caller, an unknown tool and a non-public one look the same.
-            let _ = self.audit(&origin, started, CallRecord::denied(&name, "unauthenticated", None)).await;
+            summary.code = "unauthenticated";
+            summary.audit_seq = self
+                .audit(origin, started, CallRecord::denied(&name, "unauthenticated", None))
+                .await
+                .ok()
+                .flatten();
             return Ok(CallToolResult::structured_error(
                 ToolError::Unauthenticated.to_json(self.shared.denial_detail),
             )
             .into());
         }
         let Some(entry) = entry else {
-            let _ = self.audit(&origin, started, CallRecord::denied(&name, "unknown_tool", None)).await;
+            summary.code = "unknown_tool";
+            summary.audit_seq = self
+                .audit(origin, started, CallRecord::denied(&name, "unknown_tool", None))
+                .await
+                .ok()
+                .flatten();
             return Err(ErrorData::invalid_params(format!("unknown tool: {name}"), None));
         };
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
@@ -345,9 +448,12 @@ impl ServerHandler for PalisadeService {
             let error = ToolError::InvalidArguments(format!(
                 "arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels"
             ));
-            self.audit(&origin, started, CallRecord::denied(&name, "invalid_arguments", arguments_sha256))
+            summary.code = "invalid_arguments";
+            summary.audit_seq = self
+                .audit(origin, started, CallRecord::denied(&name, "invalid_arguments", arguments_sha256))
                 .await
-                .ok();
+                .ok()
+                .flatten();
             return Ok(CallToolResult::structured_error(error.to_json(self.shared.denial_detail)).into());
         }
         // rmcp moves a request's `_meta` into the context; look in both places.
@@ -361,7 +467,7 @@ impl ServerHandler for PalisadeService {
         .map(str::to_owned);
 
         let arguments_copy = self.shared.argument_copy.as_ref().map(|r| r.redact(&name, &arguments));
-        let outcome = self.run_call(&origin, entry, arguments, grant, context.ct.clone()).await;
+        let outcome = self.run_call(origin, entry, arguments, grant, context.ct.clone()).await;
         let (decision, code, result, result_sha256, metadata) = match &outcome {
             Ok(response) => {
                 let body =
@@ -384,10 +490,15 @@ impl ServerHandler for PalisadeService {
             result_sha256,
             metadata,
         };
-        if let Err(audit_error) = self.audit(&origin, started, record).await {
-            return Ok(
-                CallToolResult::structured_error(audit_error.to_json(self.shared.denial_detail)).into()
-            );
+        summary.code = code;
+        match self.audit(origin, started, record).await {
+            Ok(seq) => summary.audit_seq = seq,
+            Err(audit_error) => {
+                summary.code = identity_types::ErrorCode::code(&audit_error);
+                return Ok(
+                    CallToolResult::structured_error(audit_error.to_json(self.shared.denial_detail)).into()
+                );
+            }
         }
         Ok(match (outcome, result) {
             (Ok(response), _) => match response.structured() {

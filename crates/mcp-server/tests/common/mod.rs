@@ -2,6 +2,8 @@
 //! minimal MCP-over-HTTP client that exposes status codes and headers.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod telemetry;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,6 +96,10 @@ pub struct Options {
     pub audit_arguments: Option<Arc<dyn mcp_server::ArgumentRedactor>>,
     /// Adds a `flaky` tool behind a circuit breaker (3 failures, 1 s), on this backend.
     pub flaky: Option<Arc<Flaky>>,
+    /// Counts into these metrics.
+    pub metrics: Option<observe::ServerMetrics>,
+    /// More tools.
+    pub extra_tools: Vec<Tool>,
 }
 
 impl Default for Options {
@@ -106,6 +112,8 @@ impl Default for Options {
             shutdown: None,
             audit_arguments: None,
             flaky: None,
+            metrics: None,
+            extra_tools: Vec::new(),
         }
     }
 }
@@ -196,6 +204,12 @@ pub async fn start(options: Options) -> TestServer {
     if options.anonymous {
         builder = builder.allow_anonymous();
     }
+    if let Some(metrics) = options.metrics.clone() {
+        builder = builder.metrics(metrics);
+    }
+    for tool in options.extra_tools {
+        builder = builder.tool(tool);
+    }
     if let Some(backend) = options.flaky.clone() {
         builder = builder
             .state(backend)
@@ -249,6 +263,17 @@ impl TestServer {
     /// POSTs one JSON-RPC message; returns status, headers and the JSON body (from plain
     /// JSON or the first SSE `data:` line).
     pub async fn post(&self, token: Option<&str>, session: Option<&str>, body: Value) -> Reply {
+        self.post_with(token, session, body, &[]).await
+    }
+
+    /// As [`Self::post`], with extra headers.
+    pub async fn post_with(
+        &self,
+        token: Option<&str>,
+        session: Option<&str>,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = self
             .http
             .post(format!("{}/mcp", self.base))
@@ -261,6 +286,9 @@ impl TestServer {
         }
         if let Some(session) = session {
             request = request.header("mcp-session-id", session);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         Reply::from(request.send().await.unwrap()).await
     }

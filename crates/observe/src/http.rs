@@ -1,0 +1,117 @@
+//! [`HttpTraceLayer`]: a span, a trace parent and metrics for every HTTP request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Request, Response};
+use tracing::Instrument as _;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::metrics::ServerMetrics;
+use crate::propagation::{context_from_headers, trace_id_of};
+
+/// The request's span, placed in the request's extensions so that work the request
+/// starts elsewhere (rmcp runs MCP handlers on their own tasks) can hang its spans
+/// under it.
+#[derive(Debug, Clone)]
+pub struct HttpSpan(pub tracing::Span);
+
+/// Wraps an HTTP service: each request gets a server span (its parent taken from a
+/// valid `traceparent` header), a `trace_id` field for log correlation, an in-flight
+/// gauge, a status-code counter and a latency histogram.
+///
+/// The span records the method and the status code, never the path or query (they can
+/// carry identifiers) nor any header. Inner layers add fields to the current span,
+/// such as `request_id`.
+#[derive(Debug, Clone)]
+pub struct HttpTraceLayer {
+    metrics: Option<ServerMetrics>,
+}
+
+impl HttpTraceLayer {
+    /// Spans, and metrics into `metrics` when given.
+    #[must_use]
+    pub fn new(metrics: Option<ServerMetrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> tower::Layer<S> for HttpTraceLayer {
+    type Service = HttpTrace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpTrace { inner, metrics: self.metrics.clone() }
+    }
+}
+
+/// The service made by [`HttpTraceLayer`].
+#[derive(Debug, Clone)]
+pub struct HttpTrace<S> {
+    inner: S,
+    metrics: Option<ServerMetrics>,
+}
+
+impl<S, B, R> tower::Service<Request<B>> for HttpTrace<S>
+where
+    S: tower::Service<Request<B>, Response = Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let method = request.method().as_str();
+        let span = tracing::info_span!(
+            "http.request",
+            otel.name = method,
+            otel.kind = "server",
+            http.request.method = method,
+            http.response.status_code = Empty,
+            otel.status_code = Empty,
+            request_id = Empty,
+            trace_id = Empty,
+        );
+        if let Some(parent) = context_from_headers(request.headers()) {
+            // Fails only when no OpenTelemetry layer is installed: nothing to link then.
+            let _ = span.set_parent(parent);
+        }
+        if let Some(trace_id) = trace_id_of(&span) {
+            span.record("trace_id", trace_id.as_str());
+        }
+        request.extensions_mut().insert(HttpSpan(span.clone()));
+        let metrics = self.metrics.clone();
+        if let Some(metrics) = &metrics {
+            metrics.http().2.inc();
+        }
+        let started = Instant::now();
+        let response = self.inner.call(request).instrument(span.clone());
+        Box::pin(async move {
+            let result = response.await;
+            let status = result.as_ref().ok().map(|r| r.status());
+            if let Some(status) = status {
+                span.record("http.response.status_code", status.as_u16());
+                if status.is_server_error() {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            if let Some(metrics) = &metrics {
+                let (requests, duration, in_flight) = metrics.http();
+                in_flight.dec();
+                duration.observe(started.elapsed().as_secs_f64());
+                let label = status.as_ref().map_or("error", http::StatusCode::as_str);
+                requests.with_label_values(&[label]).inc();
+            }
+            result
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! # observe
+//!
+//! Traces, metrics and logs that let an operator answer "what happened to request X,
+//! for which tenant, how long did each step take, what was refused and why" from the
+//! tools they already run, while no raw user id, e-mail, token or secret reaches a
+//! metric, a span or a log line.
+//!
+//! - [`init`]: one call installs the `tracing` subscriber: JSON-lines logs (stdout or
+//!   rotated files), OpenTelemetry export over OTLP/HTTP with protobuf bodies and
+//!   parent-based ratio sampling, all behind the redaction layer ([`scrub`]).
+//! - [`propagation`]: W3C `traceparent`/`tracestate` from and into HTTP headers and
+//!   MCP `_meta`, so one trace spans agent → MCP server → tool.
+//! - [`Metrics`] and [`ServerMetrics`]: Prometheus families with bounded labels, and
+//!   [`metrics_router`] for `/metrics`, optionally behind its own bearer token.
+//! - [`HttpTraceLayer`] and [`span::tool_call_span`]: the spans the server opens, with
+//!   the fields that correlate them ([`span`]).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use observe::{BuiltinScrubber, ObserveConfig};
+//!
+//! let config = ObserveConfig::default(); // JSON logs to stdout, metrics on 127.0.0.1:9464
+//! let _guard = observe::init(&config, Arc::new(BuiltinScrubber::new()))?;
+//! tracing::info!(principal = "pid_…", "ready"); // one JSON line, scrubbed
+//! # Ok::<(), observe::ObserveError>(())
+//! ```
+
+mod config;
+mod endpoint;
+mod http;
+mod metrics;
+pub mod propagation;
+pub mod scrub;
+pub mod span;
+mod telemetry;
+
+pub use config::{LogConfig, LogFile, LogFormat, MetricsConfig, ObserveConfig, OtlpConfig, Rotation};
+pub use endpoint::{CONTENT_TYPE, check_exposure, metrics_router};
+pub use http::{HttpSpan, HttpTrace, HttpTraceLayer};
+pub use metrics::{
+    LATENCY_BUCKETS, Metrics, Outcome, ServerMetrics, TenantLabels, ToolCall, ToolMetrics, UNKNOWN_TOOL,
+};
+pub use scrub::{BuiltinScrubber, ChainScrubber, SecretScrubber};
+pub use telemetry::{ObserveError, TelemetryGuard, build, init};

@@ -1,0 +1,395 @@
+//! The redaction layer: secrets never leave the process in a log line or a span.
+//!
+//! Everything the process writes passes one [`SecretScrubber`] on its way out:
+//!
+//! - log lines, whole, through [`ScrubbingMakeWriter`] (the formatter has already put
+//!   the message, the event's fields and the current span's fields into the line);
+//! - spans, through [`ScrubbingSpanProcessor`], before the exporter sees them: the span
+//!   name, every string attribute, every event (log messages recorded on the span) and
+//!   the status message.
+//!
+//! The scrubber is a trait so that this crate does not depend on the guardrails crate:
+//! [`BuiltinScrubber`] knows the shapes that travel in HTTP (bearer and basic
+//! credentials, cookies, JWTs, passwords in connection strings, `password=`-style pairs,
+//! Palisade API keys), and a binary that has the guardrails' detectors chains them in
+//! with [`ChainScrubber`].
+//!
+//! ```
+//! use observe::{BuiltinScrubber, SecretScrubber};
+//!
+//! let scrubber = BuiltinScrubber::new();
+//! let line = "connecting to postgres://app:hunter2@db:5432/main with Authorization: Bearer abc.def-123456";
+//! let clean = scrubber.scrub(line);
+//! assert!(!clean.contains("hunter2"));
+//! assert!(!clean.contains("abc.def-123456"));
+//! assert!(clean.contains("postgres://app:[REDACTED]@db:5432/main"));
+//! ```
+
+use std::borrow::Cow;
+use std::io;
+use std::sync::Arc;
+
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
+use regex::{Captures, Regex};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// The marker that replaces a secret.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Finds secrets in text and replaces them.
+///
+/// Implementations must be conservative in the direction of privacy: a false positive
+/// costs a log reader a few characters, a false negative leaks a credential.
+pub trait SecretScrubber: Send + Sync + 'static {
+    /// `text` with every secret found replaced; borrowed when nothing was found.
+    fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str>;
+}
+
+impl<S: SecretScrubber + ?Sized> SecretScrubber for Arc<S> {
+    fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        (**self).scrub(text)
+    }
+}
+
+/// The secret shapes that travel in HTTP and configuration, found by one regex.
+///
+/// | shape | example | what is kept |
+/// |---|---|---|
+/// | `Bearer`/`Basic` credentials | `Authorization: Bearer eyJ…` | the scheme |
+/// | JWTs anywhere | `eyJhbGciOi….eyJzdWIi….sig` | nothing |
+/// | Palisade API keys | `psk_3kTMd9…` | nothing |
+/// | passwords in URLs | `postgres://app:hunter2@db/x` | scheme, user, host |
+/// | cookies | `cookie: sid=…; theme=dark` | the header name |
+/// | secret-named pairs | `password=…`, `"api_key": "…"`, `?access_token=…` | the name |
+#[derive(Debug, Clone)]
+pub struct BuiltinScrubber {
+    pattern: Regex,
+}
+
+impl Default for BuiltinScrubber {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BuiltinScrubber {
+    /// The scrubber with every built-in shape.
+    #[must_use]
+    pub fn new() -> Self {
+        // One alternation, so a line is scanned once. ASCII classes only: the regex
+        // crate's fast engines stay in use (a Unicode class can cost 10x).
+        let pattern = concat!(
+            // 1: an authorization scheme followed by its credential.
+            r"(?i:\b(?P<scheme>bearer|basic)\s+)(?P<credential>[A-Za-z0-9._~+/=-]{6,})",
+            // 2: a JWT (or JWE): base64url JSON header starting `{"`.
+            r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_.-]*)",
+            // 3: a Palisade API key.
+            r"|(?P<apikey>\bpsk_[A-Za-z0-9]{16,})",
+            // 4: the password of a URL's userinfo.
+            r#"|(?P<userinfo>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@"'\\]*:)(?P<password>[^\s@"'\\/]+)@"#,
+            // 5: a cookie header's value, up to the end of the quoted value or line.
+            r#"|(?P<cookie>(?i:\b(?:set-)?cookie)(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?)(?P<cookies>[^"'\\\r\n]+)"#,
+            // 6: a pair whose name says it holds a secret.
+            r#"|(?P<name>(?i:\b[A-Za-z0-9_-]*(?:password|passwd|secret|api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|credential)s?)(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?)(?P<value>[^\s"'\\,;&}]+)"#,
+        );
+        // The pattern is a constant tested below; failing to compile it is a bug here.
+        #[allow(clippy::expect_used)]
+        let pattern = Regex::new(pattern).expect("the built-in scrubber pattern compiles");
+        Self { pattern }
+    }
+}
+
+impl SecretScrubber for BuiltinScrubber {
+    fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.pattern.replace_all(text, |caps: &Captures<'_>| {
+            let keep = ["scheme", "userinfo", "cookie", "name"]
+                .iter()
+                .find_map(|group| caps.name(group))
+                .map_or("", |m| m.as_str());
+            let tail = if caps.name("password").is_some() { "@" } else { "" };
+            // The scheme group holds only the word; put back the space it ate.
+            let gap = if caps.name("scheme").is_some() { " " } else { "" };
+            format!("{keep}{gap}{REDACTED}{tail}")
+        })
+    }
+}
+
+/// Two scrubbers, one after the other.
+#[derive(Debug, Clone)]
+pub struct ChainScrubber<A, B> {
+    first: A,
+    second: B,
+}
+
+impl<A: SecretScrubber, B: SecretScrubber> ChainScrubber<A, B> {
+    /// `first`, then `second` on what `first` left.
+    pub fn new(first: A, second: B) -> Self {
+        Self { first, second }
+    }
+}
+
+impl<A: SecretScrubber, B: SecretScrubber> SecretScrubber for ChainScrubber<A, B> {
+    fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.first.scrub(text) {
+            Cow::Borrowed(text) => self.second.scrub(text),
+            Cow::Owned(text) => Cow::Owned(self.second.scrub(&text).into_owned()),
+        }
+    }
+}
+
+/// A [`MakeWriter`] whose writers scrub each log line before it reaches `inner`.
+///
+/// The formatter hands a whole formatted event to one `write` call, and this writer
+/// always takes the whole buffer, so a secret is never split across two scrubs.
+#[derive(Clone)]
+pub struct ScrubbingMakeWriter<M> {
+    inner: M,
+    scrubber: Arc<dyn SecretScrubber>,
+}
+
+impl<M> std::fmt::Debug for ScrubbingMakeWriter<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrubbingMakeWriter").finish_non_exhaustive()
+    }
+}
+
+impl<M> ScrubbingMakeWriter<M> {
+    /// Scrubs what goes to `inner`.
+    pub fn new(inner: M, scrubber: Arc<dyn SecretScrubber>) -> Self {
+        Self { inner, scrubber }
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for ScrubbingMakeWriter<M> {
+    type Writer = ScrubbingWriter<'a, M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        ScrubbingWriter { inner: self.inner.make_writer(), scrubber: &*self.scrubber }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        ScrubbingWriter { inner: self.inner.make_writer_for(meta), scrubber: &*self.scrubber }
+    }
+}
+
+/// One scrubbing write; made by [`ScrubbingMakeWriter`].
+pub struct ScrubbingWriter<'a, W> {
+    inner: W,
+    scrubber: &'a dyn SecretScrubber,
+}
+
+impl<W> std::fmt::Debug for ScrubbingWriter<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrubbingWriter").finish_non_exhaustive()
+    }
+}
+
+impl<W: io::Write> io::Write for ScrubbingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.inner.write_all(self.scrubber.scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A [`SpanProcessor`] that scrubs each finished span before handing it to `inner`
+/// (normally the batch processor in front of the OTLP exporter).
+#[derive(Debug)]
+pub struct ScrubbingSpanProcessor<P> {
+    inner: P,
+    scrubber: ScrubberHandle,
+}
+
+/// A shared scrubber with a `Debug` that says nothing.
+#[derive(Clone)]
+struct ScrubberHandle(Arc<dyn SecretScrubber>);
+
+impl std::fmt::Debug for ScrubberHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretScrubber")
+    }
+}
+
+impl<P: SpanProcessor> ScrubbingSpanProcessor<P> {
+    /// Scrubs spans on their way to `inner`.
+    pub fn new(inner: P, scrubber: Arc<dyn SecretScrubber>) -> Self {
+        Self { inner, scrubber: ScrubberHandle(scrubber) }
+    }
+}
+
+fn scrub_string(scrubber: &dyn SecretScrubber, text: StringValue) -> StringValue {
+    match scrubber.scrub(text.as_str()) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(clean) => StringValue::from(clean),
+    }
+}
+
+fn scrub_value(scrubber: &dyn SecretScrubber, value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(scrub_string(scrubber, text)),
+        Value::Array(Array::String(items)) => {
+            Value::Array(Array::String(items.into_iter().map(|s| scrub_string(scrubber, s)).collect()))
+        }
+        other => other,
+    }
+}
+
+fn scrub_attributes(scrubber: &dyn SecretScrubber, attributes: &mut [KeyValue]) {
+    for attribute in attributes.iter_mut() {
+        let value = std::mem::replace(&mut attribute.value, Value::Bool(false));
+        attribute.value = scrub_value(scrubber, value);
+    }
+}
+
+fn scrub_cow(scrubber: &dyn SecretScrubber, text: Cow<'static, str>) -> Cow<'static, str> {
+    match scrubber.scrub(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(clean) => Cow::Owned(clean),
+    }
+}
+
+impl<P: SpanProcessor> SpanProcessor for ScrubbingSpanProcessor<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        let scrubber = &*self.scrubber.0;
+        span.name = scrub_cow(scrubber, std::mem::take(&mut span.name));
+        scrub_attributes(scrubber, &mut span.attributes);
+        for event in span.events.events.iter_mut() {
+            event.name = scrub_cow(scrubber, std::mem::take(&mut event.name));
+            scrub_attributes(scrubber, &mut event.attributes);
+        }
+        for link in span.links.links.iter_mut() {
+            scrub_attributes(scrubber, &mut link.attributes);
+        }
+        if let opentelemetry::trace::Status::Error { description } = &mut span.status {
+            *description = scrub_cow(scrubber, std::mem::take(description));
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    /// (input, secret that must be gone, text that must survive)
+    const CASES: &[(&str, &str, &str)] = &[
+        ("Authorization: Bearer abcdef123456", "abcdef123456", "Authorization: Bearer [REDACTED]"),
+        ("authorization: bearer abc.def_ghi-jkl", "abc.def_ghi-jkl", "bearer [REDACTED]"),
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz", "Basic [REDACTED]"),
+        (
+            "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl done",
+            "eyJzdWIiOiJhbGljZSJ9",
+            " done",
+        ),
+        (
+            "key psk_3kTMd9yQ0bWcJ7rXe1LhV5gN2pAsZ8uF4oKiYj6t0Rw2Ab1 used",
+            "psk_3kTMd9yQ0bWcJ7rXe1",
+            "key [REDACTED] used",
+        ),
+        ("postgres://app:hunter2@db:5432/main", "hunter2", "postgres://app:[REDACTED]@db:5432/main"),
+        ("redis://:s3cret@127.0.0.1:6379", "s3cret", "redis://:[REDACTED]@127.0.0.1"),
+        ("{\"cookie\":\"sid=abc123; theme=dark\"}", "sid=abc123", "{\"cookie\":\"[REDACTED]\"}"),
+        ("Set-Cookie: session=xyz789; HttpOnly", "xyz789", "Set-Cookie: [REDACTED]"),
+        ("password=hunter2 user=alice", "hunter2", "password=[REDACTED] user=alice"),
+        ("{\"api_key\": \"k-123456\", \"n\": 1}", "k-123456", "\"api_key\": \"[REDACTED]\", \"n\": 1"),
+        ("GET /cb?code=1&access_token=tok123&x=2", "tok123", "access_token=[REDACTED]&x=2"),
+        ("client_secret: abc", "client_secret: abc", "client_secret: [REDACTED]"),
+        ("DB_PASSWORD='pa55'", "pa55", "DB_PASSWORD='[REDACTED]'"),
+        // Inside a JSON string, quotes are escaped: the escape is kept, the value is not.
+        (r#"{"message":"config {\"password\": \"pa55\"}"}"#, "pa55", r#"\"password\": \"[REDACTED]\"}"#),
+        (r#"{"message":"headers {\"cookie\": \"sid=1\"}"}"#, "sid=1", r#"\"cookie\": \"[REDACTED]\"}"#),
+    ];
+
+    #[test]
+    fn every_shape_is_redacted_and_the_context_kept() {
+        let scrubber = BuiltinScrubber::new();
+        for (input, secret, kept) in CASES {
+            let out = scrubber.scrub(input);
+            assert!(!out.contains(secret), "{input:?} -> {out:?} still holds {secret:?}");
+            assert!(out.contains(kept), "{input:?} -> {out:?} lost {kept:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_borrowed_untouched() {
+        let scrubber = BuiltinScrubber::new();
+        for text in [
+            "tool call finished outcome=ok duration_us=812",
+            "the bearer of bad news",
+            "https://example.com/path?x=1",
+            "password policy changed",
+            "{\"tool\":\"get_customer\",\"principal\":\"pid_0123456789abcdef0123456789abcdef\"}",
+        ] {
+            assert!(matches!(scrubber.scrub(text), Cow::Borrowed(_)), "{text:?} was changed");
+        }
+    }
+
+    #[test]
+    fn chained_scrubbers_both_apply() {
+        struct Word(&'static str);
+        impl SecretScrubber for Word {
+            fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+                if text.contains(self.0) {
+                    Cow::Owned(text.replace(self.0, REDACTED))
+                } else {
+                    Cow::Borrowed(text)
+                }
+            }
+        }
+        let chain = ChainScrubber::new(BuiltinScrubber::new(), Word("alice@example.com"));
+        let out = chain.scrub("user alice@example.com with password=x1");
+        assert_eq!(out, "user [REDACTED] with password=[REDACTED]");
+        assert!(matches!(chain.scrub("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_writer_scrubs_whole_lines() {
+        use std::io::Write as _;
+        let sink = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        #[derive(Clone)]
+        struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl io::Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let make = ScrubbingMakeWriter::new(
+            {
+                let sink = Shared(Arc::clone(&sink));
+                move || sink.clone()
+            },
+            Arc::new(BuiltinScrubber::new()),
+        );
+        make.make_writer().write_all(b"{\"msg\":\"Bearer abcdef123456\"}\n").unwrap();
+        let written = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
+        assert_eq!(written, "{\"msg\":\"Bearer [REDACTED]\"}\n");
+    }
+}

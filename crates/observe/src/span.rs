@@ -1,0 +1,95 @@
+//! The tool-call span and the correlation fields it carries.
+//!
+//! One `tools/call` is one span, named `tools/call {tool}` as the OpenTelemetry
+//! conventions for MCP name it. It carries everything that ties the request together
+//! across the operator's tools:
+//!
+//! | field | what it joins |
+//! |---|---|
+//! | `request_id` | the HTTP `X-Request-ID` and the audit entry's `request_id` |
+//! | `jsonrpc.request.id` | the MCP request id the client chose |
+//! | `trace_id` | the trace in the collector (also on every log line in the span) |
+//! | `palisade.audit.seq` | the audit entry's sequence number (`palisade audit prove SEQ`) |
+//!
+//! The caller appears only as a [`PrivacyId`](identity_types::PrivacyId)
+//! (`enduser.pseudo.id`), the tenant only as its keyed hash.
+
+use serde_json::{Map, Value};
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::http::HttpSpan;
+use crate::metrics::Outcome;
+use crate::propagation::{context_from_meta, trace_id_of, trace_id_of_context};
+
+/// What the tool-call span is opened with.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolCallFields<'a> {
+    /// The tool's name (bounded by the caller).
+    pub tool: &'a str,
+    /// The server's request id.
+    pub request_id: &'a str,
+    /// The JSON-RPC id of the MCP request, as text.
+    pub jsonrpc_id: &'a str,
+    /// The caller's pseudonym, when authenticated.
+    pub principal: Option<&'a str>,
+    /// The tenant's pseudonym, when the caller has a tenant.
+    pub tenant: Option<&'a str>,
+}
+
+/// Opens the span of one tool call.
+///
+/// Its parent is the caller's trace context from `meta` (`params._meta.traceparent`)
+/// when valid, otherwise the HTTP request's span, otherwise the current span.
+#[must_use]
+pub fn tool_call_span(
+    fields: &ToolCallFields<'_>,
+    meta: Option<&Map<String, Value>>,
+    http: Option<&HttpSpan>,
+) -> tracing::Span {
+    let ToolCallFields { tool, request_id, jsonrpc_id, principal, tenant } = *fields;
+    let parent = http.map_or_else(tracing::Span::current, |h| h.0.clone());
+    let name = format!("tools/call {tool}");
+    let span = tracing::info_span!(
+        parent: &parent,
+        "mcp.tools_call",
+        otel.name = name.as_str(),
+        otel.kind = "server",
+        mcp.method.name = "tools/call",
+        gen_ai.tool.name = tool,
+        jsonrpc.request.id = jsonrpc_id,
+        request_id,
+        enduser.pseudo.id = principal,
+        palisade.tenant = tenant,
+        palisade.outcome = Empty,
+        palisade.audit.seq = Empty,
+        otel.status_code = Empty,
+        error.type = Empty,
+        trace_id = Empty,
+    );
+    let remote = meta.and_then(context_from_meta);
+    let remote_trace = remote.as_ref().and_then(trace_id_of_context);
+    if let Some(cx) = remote {
+        // Fails only when no OpenTelemetry layer is installed.
+        let _ = span.set_parent(cx);
+    }
+    if let Some(trace_id) = trace_id_of(&span).or(remote_trace) {
+        span.record("trace_id", trace_id.as_str());
+    }
+    span
+}
+
+/// Records how the call ended on its span: the outcome, the error code when it failed,
+/// and the audit sequence number when an entry was written.
+pub fn record_outcome(span: &tracing::Span, outcome: Outcome, code: &str, audit_seq: Option<u64>) {
+    span.record("palisade.outcome", outcome.as_str());
+    if outcome != Outcome::Ok {
+        span.record("error.type", code);
+        if outcome == Outcome::Error || outcome == Outcome::TimedOut {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    if let Some(seq) = audit_seq {
+        span.record("palisade.audit.seq", seq);
+    }
+}

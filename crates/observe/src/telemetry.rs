@@ -1,0 +1,267 @@
+//! One setup call: the `tracing` subscriber with JSON logs, the OTLP exporter and the
+//! redaction layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use tracing::Dispatch;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::config::{LogFormat, ObserveConfig, OtlpConfig, Rotation};
+use crate::scrub::{ScrubbingMakeWriter, ScrubbingSpanProcessor, SecretScrubber};
+
+/// Setting up observability failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObserveError {
+    /// The log filter directive does not parse.
+    #[error("invalid log filter {filter:?}: {reason}")]
+    Filter {
+        /// The directive given.
+        filter: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The log directory cannot be used.
+    #[error("cannot write logs to {directory}: {reason}")]
+    LogFile {
+        /// The directory configured.
+        directory: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The OTLP settings are unusable.
+    #[error("invalid OTLP settings: {0}")]
+    Otlp(String),
+    /// A subscriber is already installed for the process.
+    #[error("a tracing subscriber is already installed")]
+    AlreadyInstalled,
+    /// The metrics endpoint is configured unsafely or cannot be served.
+    #[error("metrics endpoint: {0}")]
+    Metrics(String),
+}
+
+/// Keeps the exporter and the log writer alive; on drop, flushes spans still queued
+/// and shuts the exporter down.
+#[must_use = "dropping the guard stops trace export"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard").field("exporting", &self.provider.is_some()).finish()
+    }
+}
+
+impl TelemetryGuard {
+    /// Exports every finished span now; returns once the exporter answered.
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider
+            && let Err(error) = provider.force_flush()
+        {
+            tracing::warn!(%error, "flushing spans failed");
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "shutting the span exporter down failed");
+        }
+    }
+}
+
+/// Builds the subscriber described by `config` without installing it.
+///
+/// `logs` replaces the configured log destination (tests capture lines this way);
+/// everything written passes `scrubber` either way. Span export, when configured,
+/// passes it too.
+///
+/// # Errors
+/// [`ObserveError`] when the filter, the log directory or the OTLP settings are unusable.
+pub fn build(
+    config: &ObserveConfig,
+    scrubber: Arc<dyn SecretScrubber>,
+    logs: Option<BoxMakeWriter>,
+) -> Result<(Dispatch, TelemetryGuard), ObserveError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directive) if !directive.trim().is_empty() => directive,
+        _ => config.log.filter.clone(),
+    };
+    let filter = EnvFilter::try_new(&filter)
+        .map_err(|e| ObserveError::Filter { filter: filter.clone(), reason: e.to_string() })?;
+
+    let writer = match logs {
+        Some(writer) => writer,
+        None => log_destination(config)?,
+    };
+    let writer = ScrubbingMakeWriter::new(writer, Arc::clone(&scrubber));
+    let log_layer = match config.log.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).boxed(),
+    };
+
+    let provider = config.otlp.as_ref().map(|otlp| tracer_provider(otlp, scrubber)).transpose()?;
+    let otel_layer = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("palisade")).with_tracked_inactivity(false)
+    });
+
+    let subscriber = tracing_subscriber::registry().with(otel_layer).with(log_layer).with(filter);
+    Ok((Dispatch::new(subscriber), TelemetryGuard { provider }))
+}
+
+/// Builds the subscriber and installs it for the whole process; also routes the
+/// `log` crate's records into it. Call once, early in `main`.
+///
+/// # Errors
+/// As [`build`], and [`ObserveError::AlreadyInstalled`] when a subscriber is installed.
+pub fn init(
+    config: &ObserveConfig,
+    scrubber: Arc<dyn SecretScrubber>,
+) -> Result<TelemetryGuard, ObserveError> {
+    let (dispatch, guard) = build(config, scrubber, None)?;
+    tracing::dispatcher::set_global_default(dispatch).map_err(|_| ObserveError::AlreadyInstalled)?;
+    Ok(guard)
+}
+
+fn log_destination(config: &ObserveConfig) -> Result<BoxMakeWriter, ObserveError> {
+    let Some(file) = &config.log.file else {
+        return Ok(BoxMakeWriter::new(std::io::stdout));
+    };
+    let rotation = match file.rotation {
+        Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
+        Rotation::Daily => tracing_appender::rolling::Rotation::DAILY,
+        Rotation::Never => tracing_appender::rolling::Rotation::NEVER,
+    };
+    let mut builder = tracing_appender::rolling::RollingFileAppender::builder()
+        .rotation(rotation)
+        .filename_prefix(&file.prefix)
+        .filename_suffix("jsonl");
+    if let Some(keep) = file.keep {
+        builder = builder.max_log_files(keep.max(1));
+    }
+    let appender = builder.build(&file.directory).map_err(|e| ObserveError::LogFile {
+        directory: file.directory.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(BoxMakeWriter::new(SharedAppender(Arc::new(appender))))
+}
+
+/// A rolling appender shared by every writer (the appender locks internally).
+struct SharedAppender(Arc<tracing_appender::rolling::RollingFileAppender>);
+
+impl<'a> MakeWriter<'a> for SharedAppender {
+    type Writer = tracing_appender::rolling::RollingWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.0.make_writer()
+    }
+}
+
+fn tracer_provider(
+    otlp: &OtlpConfig,
+    scrubber: Arc<dyn SecretScrubber>,
+) -> Result<SdkTracerProvider, ObserveError> {
+    if !(0.0..=1.0).contains(&otlp.sample_ratio) {
+        return Err(ObserveError::Otlp(format!("sample_ratio {} is outside 0.0..=1.0", otlp.sample_ratio)));
+    }
+    let endpoint = url_check(&otlp.endpoint)?;
+    let timeout = Duration::from_millis(otlp.timeout_ms.max(1));
+    // The HTTP client is built without a bundled TLS provider (the workspace uses ring);
+    // install it unless the process already chose one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The blocking HTTP client must not be built on an async runtime's thread (it
+    // starts its own runtime, and tokio refuses nesting); the batch processor then
+    // uses it from its own thread. Building on a fresh thread is right either way.
+    let exporter = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(Protocol::HttpBinary)
+                    .with_endpoint(endpoint)
+                    .with_timeout(timeout)
+                    .build()
+            })
+            .join()
+    })
+    .map_err(|_| ObserveError::Otlp("building the exporter panicked".into()))?
+    .map_err(|e| ObserveError::Otlp(e.to_string()))?;
+    let processor = ScrubbingSpanProcessor::new(BatchSpanProcessor::builder(exporter).build(), scrubber);
+    let resource =
+        opentelemetry_sdk::Resource::builder().with_service_name(otlp.service_name.clone()).build();
+    Ok(SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(otlp.sample_ratio))))
+        .with_resource(resource)
+        .build())
+}
+
+/// The endpoint must be an `http` or `https` URL without credentials in it (those
+/// would end up in error messages and logs).
+fn url_check(endpoint: &str) -> Result<String, ObserveError> {
+    let (scheme, rest) = endpoint
+        .split_once("://")
+        .ok_or_else(|| ObserveError::Otlp("the endpoint must be an http(s) URL".into()))?;
+    if !matches!(scheme, "http" | "https") {
+        return Err(ObserveError::Otlp(format!("unsupported scheme {scheme:?}: use http or https")));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(ObserveError::Otlp("the endpoint needs a host and must not carry credentials".into()));
+    }
+    Ok(endpoint.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::scrub::BuiltinScrubber;
+
+    #[test]
+    fn bad_settings_are_refused_with_the_reason() {
+        let scrubber: Arc<dyn SecretScrubber> = Arc::new(BuiltinScrubber::new());
+        let otlp = |endpoint: &str, ratio: f64| ObserveConfig {
+            otlp: Some(OtlpConfig {
+                endpoint: endpoint.into(),
+                sample_ratio: ratio,
+                service_name: "t".into(),
+                timeout_ms: 100,
+            }),
+            ..ObserveConfig::default()
+        };
+        for (config, expect) in [
+            (otlp("ftp://x/v1/traces", 1.0), "unsupported scheme"),
+            (otlp("127.0.0.1:4318", 1.0), "http(s) URL"),
+            (otlp("http://user:pw@collector/v1/traces", 1.0), "credentials"),
+            (otlp("http://collector/v1/traces", 1.5), "sample_ratio"),
+            (otlp("http://collector/v1/traces", f64::NAN), "sample_ratio"),
+        ] {
+            let error = build(&config, Arc::clone(&scrubber), None).expect_err("refused");
+            assert!(error.to_string().contains(expect), "{error} lacks {expect:?}");
+        }
+        let mut config = ObserveConfig::default();
+        config.log.filter = "info,[[[".into();
+        if std::env::var_os("RUST_LOG").is_none() {
+            assert!(matches!(build(&config, scrubber, None), Err(ObserveError::Filter { .. })));
+        }
+    }
+}
