@@ -105,7 +105,16 @@ fn start_server() -> Result<Server, String> {
     let data = workspace_root().join("target").join(format!("interop-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let mut child = Command::new(palisade_binary())
-        .args(["serve", "--example", "customer-ops", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--example",
+            "customer-ops",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(&data)
         .env("PALISADE_JWT_SECRET", SECRET)
         .env("RUST_LOG", "warn")

@@ -103,6 +103,19 @@ struct Health {
     batches: AtomicU64,
     queued: AtomicU64,
     checkpoint: std::sync::Mutex<Option<Checkpoint>>,
+    on_commit: CommitObserver,
+}
+
+/// Told how long each batch took to reach stable storage (a metrics histogram).
+type CommitCallback = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
+
+#[derive(Default)]
+struct CommitObserver(std::sync::OnceLock<CommitCallback>);
+
+impl std::fmt::Debug for CommitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "CommitObserver(set)" } else { "CommitObserver(unset)" })
+    }
 }
 
 impl Health {
@@ -239,6 +252,13 @@ impl AuditLog {
     #[must_use]
     pub fn waiting(&self) -> u64 {
         self.health.queued.load(Ordering::Relaxed)
+    }
+
+    /// Calls `observe` with the duration of every successful batch write (encode aside:
+    /// the backend's write and sync), for a latency histogram. Only the first observer
+    /// set is kept; returns whether this one was.
+    pub fn observe_commits(&self, observe: impl Fn(std::time::Duration) + Send + Sync + 'static) -> bool {
+        self.health.on_commit.0.set(Arc::new(observe)).is_ok()
     }
 
     /// Entries in the queue, not yet written.
@@ -406,8 +426,12 @@ impl<B: Backend> Writer<B> {
             records.push(record);
         }
         let count = records.len() as u64;
+        let started = Instant::now();
         match self.backend.append(records).await {
             Ok(()) => {
+                if let Some(observe) = self.health.on_commit.0.get() {
+                    observe(started.elapsed());
+                }
                 let first = self.next_seq;
                 self.next_seq += count;
                 self.last_mac = last_mac;

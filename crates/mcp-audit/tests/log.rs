@@ -382,3 +382,22 @@ async fn checkpoints_reach_witnesses_and_are_checked_against_them() {
 fn signer_copy(signer: &CheckpointSigner) -> CheckpointSigner {
     CheckpointSigner::from_pem(&signer.to_pem()).unwrap()
 }
+
+#[tokio::test]
+async fn each_durable_batch_reports_its_commit_time_once() {
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), &signer, config(100));
+    let commits = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&commits);
+    assert!(log.observe_commits(move |took| seen.lock().unwrap().push(took)));
+    assert!(!log.observe_commits(|_| {}), "only the first observer is kept");
+    for i in 0..3 {
+        log.append(&event(i)).await.unwrap();
+    }
+    let commits = commits.lock().unwrap().clone();
+    // Sequential appends are three batches; each one was synced before its ack.
+    assert_eq!(commits.len(), 3);
+    assert_eq!(log.batches(), 3);
+    log.close().await.unwrap();
+}

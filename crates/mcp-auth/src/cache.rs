@@ -4,6 +4,8 @@ use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 use identity_types::ClientContext;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use lru::LruCache;
 use ring::digest;
 
@@ -22,17 +24,31 @@ pub(crate) fn token_hash(token: &str) -> TokenHash {
 /// and claim parsing: expiry and revocation are checked again on every hit by the caller.
 pub(crate) struct TokenCache {
     inner: Option<Mutex<LruCache<TokenHash, ClientContext>>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl TokenCache {
     /// A cache of `capacity` entries; 0 disables caching.
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { inner: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))) }
+        Self {
+            inner: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Lookups that found a context, and lookups that did not (0, 0 when disabled).
+    pub(crate) fn hits_and_misses(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 
     pub(crate) fn get(&self, key: &TokenHash) -> Option<ClientContext> {
         let cache = self.inner.as_ref()?;
-        cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
+        let found = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned();
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     pub(crate) fn insert(&self, key: TokenHash, context: ClientContext) {

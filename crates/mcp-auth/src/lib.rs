@@ -67,6 +67,6 @@ pub use jwt::JwtOptions;
 pub use jwt::asymmetric::{AsymmetricJwtAuth, AsymmetricJwtAuthBuilder, DEFAULT_ASYMMETRIC_ALGORITHMS};
 pub use jwt::hmac::{JwtAuth, TokenSpec};
 pub use metadata::{BearerChallenge, BearerErrorCode, ProtectedResourceMetadata, WELL_KNOWN_PATH};
-pub use provider::{AuthProvider, AuthProviderExt, BoxFuture, ChainAuth, Hooked, OnAuthenticate};
+pub use provider::{AuthProvider, AuthProviderExt, AuthStats, BoxFuture, ChainAuth, Hooked, OnAuthenticate};
 pub use request::AuthRequest;
 pub use revocation::{RevocationHook, RevocationHookError, RevocationList};

@@ -22,6 +22,35 @@ pub trait AuthProvider: Send + Sync {
         &'a self,
         request: AuthRequest<'a>,
     ) -> BoxFuture<'a, Result<ClientContext, AuthError>>;
+
+    /// Running totals for metrics (token cache hits and misses, key-set fetches); read
+    /// at scrape time. Providers without such counters report zeros.
+    fn stats(&self) -> AuthStats {
+        AuthStats::default()
+    }
+}
+
+/// Running totals of an [`AuthProvider`], summed over a [`ChainAuth`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthStats {
+    /// Verified-token cache lookups that found the token.
+    pub token_cache_hits: u64,
+    /// Verified-token cache lookups that did not (the token was verified in full).
+    pub token_cache_misses: u64,
+    /// Fetches of a remote key set (JWKS), scheduled or on an unknown `kid`.
+    pub key_set_fetches: u64,
+}
+
+impl std::ops::Add for AuthStats {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            token_cache_hits: self.token_cache_hits + other.token_cache_hits,
+            token_cache_misses: self.token_cache_misses + other.token_cache_misses,
+            key_set_fetches: self.key_set_fetches + other.key_set_fetches,
+        }
+    }
 }
 
 impl<P: AuthProvider + ?Sized> AuthProvider for Arc<P> {
@@ -30,6 +59,10 @@ impl<P: AuthProvider + ?Sized> AuthProvider for Arc<P> {
         request: AuthRequest<'a>,
     ) -> BoxFuture<'a, Result<ClientContext, AuthError>> {
         (**self).authenticate(request)
+    }
+
+    fn stats(&self) -> AuthStats {
+        (**self).stats()
     }
 }
 
@@ -58,6 +91,10 @@ impl<P: AuthProvider, H: OnAuthenticate> AuthProvider for Hooked<P, H> {
             self.hook.on_authenticate(&mut context).await?;
             Ok(context)
         })
+    }
+
+    fn stats(&self) -> AuthStats {
+        self.provider.stats()
     }
 }
 
@@ -136,5 +173,9 @@ impl AuthProvider for ChainAuth {
             }
             Err(outcome)
         })
+    }
+
+    fn stats(&self) -> AuthStats {
+        self.providers.iter().map(|p| p.stats()).fold(AuthStats::default(), |sum, s| sum + s)
     }
 }

@@ -147,3 +147,24 @@ impl ForTest for JwtAuth {
         self.authenticate(AuthRequest::new(headers, Some(ip.parse().unwrap()))).await
     }
 }
+
+#[tokio::test]
+async fn stats_count_cache_hits_and_misses_and_sum_over_a_chain() {
+    use mcp_auth::{AuthProvider as _, AuthStats, ChainAuth};
+    let auth = Arc::new(provider(JwtOptions::for_audience(AUDIENCE)));
+    let token = token_with(good_claims());
+    assert!(check(&auth, &token).await.is_ok());
+    assert!(check(&auth, &token).await.is_ok());
+    assert!(check(&auth, &token).await.is_ok());
+    let forged =
+        hs256(b"another-secret-entirely-0123456789", &json!({"alg": "HS256", "typ": "JWT"}), &good_claims());
+    assert!(check(&auth, &forged).await.is_err());
+    let expected = AuthStats { token_cache_hits: 2, token_cache_misses: 2, key_set_fetches: 0 };
+    assert_eq!(auth.stats(), expected);
+    let chain =
+        ChainAuth::new().then(Arc::clone(&auth)).then(Arc::new(provider(JwtOptions::for_audience(AUDIENCE))));
+    assert_eq!(chain.stats(), expected, "a chain sums its providers");
+    let disabled = provider(JwtOptions::for_audience(AUDIENCE).cache_capacity(0));
+    assert!(check(&disabled, &token).await.is_ok());
+    assert_eq!(disabled.stats(), AuthStats::default(), "no cache, no lookups");
+}

@@ -40,5 +40,7 @@ pub use http::{HttpSpan, HttpTrace, HttpTraceLayer};
 pub use metrics::{
     LATENCY_BUCKETS, Metrics, Outcome, ServerMetrics, TenantLabels, ToolCall, ToolMetrics, UNKNOWN_TOOL,
 };
+/// The error of metric registration (an invalid or duplicate name).
+pub use prometheus::Error as MetricsError;
 pub use scrub::{BuiltinScrubber, ChainScrubber, SecretScrubber};
 pub use telemetry::{ObserveError, TelemetryGuard, build, init};

@@ -4,9 +4,9 @@
 //!
 //! - log lines, whole, through [`ScrubbingMakeWriter`] (the formatter has already put
 //!   the message, the event's fields and the current span's fields into the line);
-//! - spans, through [`ScrubbingSpanProcessor`], before the exporter sees them: the span
+//! - spans, through [`ScrubbingSpanExporter`], before the exporter sees them: the span
 //!   name, every string attribute, every event (log messages recorded on the span) and
-//!   the status message.
+//!   the status message. It runs on the exporter's thread, off the request path.
 //!
 //! The scrubber is a trait so that this crate does not depend on the guardrails crate:
 //! [`BuiltinScrubber`] knows the shapes that travel in HTTP (bearer and basic
@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use regex::{Captures, Regex};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -198,11 +198,12 @@ impl<W: io::Write> io::Write for ScrubbingWriter<'_, W> {
     }
 }
 
-/// A [`SpanProcessor`] that scrubs each finished span before handing it to `inner`
-/// (normally the batch processor in front of the OTLP exporter).
+/// A [`SpanExporter`] that scrubs each span before handing the batch to `inner` (the
+/// OTLP exporter). It runs on the batch processor's thread, so scrubbing costs the
+/// request path nothing, and no span leaves the process unscrubbed.
 #[derive(Debug)]
-pub struct ScrubbingSpanProcessor<P> {
-    inner: P,
+pub struct ScrubbingSpanExporter<E> {
+    inner: E,
     scrubber: ScrubberHandle,
 }
 
@@ -216,9 +217,9 @@ impl std::fmt::Debug for ScrubberHandle {
     }
 }
 
-impl<P: SpanProcessor> ScrubbingSpanProcessor<P> {
+impl<E: SpanExporter> ScrubbingSpanExporter<E> {
     /// Scrubs spans on their way to `inner`.
-    pub fn new(inner: P, scrubber: Arc<dyn SecretScrubber>) -> Self {
+    pub fn new(inner: E, scrubber: Arc<dyn SecretScrubber>) -> Self {
         Self { inner, scrubber: ScrubberHandle(scrubber) }
     }
 }
@@ -254,34 +255,36 @@ fn scrub_cow(scrubber: &dyn SecretScrubber, text: Cow<'static, str>) -> Cow<'sta
     }
 }
 
-impl<P: SpanProcessor> SpanProcessor for ScrubbingSpanProcessor<P> {
-    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
-        self.inner.on_start(span, cx);
+/// Scrubs every string a span carries: its name, attributes, events, links and status.
+pub fn scrub_span(scrubber: &dyn SecretScrubber, span: &mut SpanData) {
+    span.name = scrub_cow(scrubber, std::mem::take(&mut span.name));
+    scrub_attributes(scrubber, &mut span.attributes);
+    for event in span.events.events.iter_mut() {
+        event.name = scrub_cow(scrubber, std::mem::take(&mut event.name));
+        scrub_attributes(scrubber, &mut event.attributes);
     }
-
-    fn on_end(&self, mut span: SpanData) {
-        let scrubber = &*self.scrubber.0;
-        span.name = scrub_cow(scrubber, std::mem::take(&mut span.name));
-        scrub_attributes(scrubber, &mut span.attributes);
-        for event in span.events.events.iter_mut() {
-            event.name = scrub_cow(scrubber, std::mem::take(&mut event.name));
-            scrub_attributes(scrubber, &mut event.attributes);
-        }
-        for link in span.links.links.iter_mut() {
-            scrub_attributes(scrubber, &mut link.attributes);
-        }
-        if let opentelemetry::trace::Status::Error { description } = &mut span.status {
-            *description = scrub_cow(scrubber, std::mem::take(description));
-        }
-        self.inner.on_end(span);
+    for link in span.links.links.iter_mut() {
+        scrub_attributes(scrubber, &mut link.attributes);
     }
+    if let opentelemetry::trace::Status::Error { description } = &mut span.status {
+        *description = scrub_cow(scrubber, std::mem::take(description));
+    }
+}
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
+impl<E: SpanExporter> SpanExporter for ScrubbingSpanExporter<E> {
+    fn export(&self, mut batch: Vec<SpanData>) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        for span in &mut batch {
+            scrub_span(&*self.scrubber.0, span);
+        }
+        self.inner.export(batch)
     }
 
     fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
         self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {

@@ -14,7 +14,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::{LogFormat, ObserveConfig, OtlpConfig, Rotation};
-use crate::scrub::{ScrubbingMakeWriter, ScrubbingSpanProcessor, SecretScrubber};
+use crate::scrub::{ScrubbingMakeWriter, ScrubbingSpanExporter, SecretScrubber};
 
 /// Setting up observability failed.
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +203,7 @@ fn tracer_provider(
     })
     .map_err(|_| ObserveError::Otlp("building the exporter panicked".into()))?
     .map_err(|e| ObserveError::Otlp(e.to_string()))?;
-    let processor = ScrubbingSpanProcessor::new(BatchSpanProcessor::builder(exporter).build(), scrubber);
+    let processor = BatchSpanProcessor::builder(ScrubbingSpanExporter::new(exporter, scrubber)).build();
     let resource =
         opentelemetry_sdk::Resource::builder().with_service_name(otlp.service_name.clone()).build();
     Ok(SdkTracerProvider::builder()

@@ -24,6 +24,9 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     #[serde(default)]
     pub(crate) audit: AuditSection,
+    /// Logs, traces and metrics (`[observe.log]`, `[observe.otlp]`, `[observe.metrics]`).
+    #[serde(default)]
+    pub(crate) observe: observe::ObserveConfig,
 }
 
 /// `[server]`.
@@ -227,6 +230,11 @@ impl Config {
             "AUDIT_FAIL_OPEN",
             "AUDIT_WITNESS_FILE",
             "AUDIT_WITNESS_URL",
+            "LOG_FORMAT",
+            "LOG_FILTER",
+            "OTLP_ENDPOINT",
+            "METRICS_LISTEN",
+            "METRICS_TOKEN_ENV",
         ] {
             let Some(value) = env(&format!("PALISADE_{key}")) else { continue };
             match key {
@@ -253,6 +261,25 @@ impl Config {
                 "AUDIT_FAIL_OPEN" => self.audit.fail_open = parsed(key, &value)?,
                 "AUDIT_WITNESS_FILE" => self.audit.witness_file = Some(PathBuf::from(value)),
                 "AUDIT_WITNESS_URL" => self.audit.witness_url = Some(value),
+                "LOG_FORMAT" => {
+                    self.observe.log.format = match value.as_str() {
+                        "json" => observe::LogFormat::Json,
+                        "text" => observe::LogFormat::Text,
+                        _ => return Err(format!("PALISADE_{key}: {value:?} is neither json nor text")),
+                    }
+                }
+                "LOG_FILTER" => self.observe.log.filter = value,
+                "OTLP_ENDPOINT" => {
+                    let otlp = self.observe.otlp.get_or_insert_with(|| observe::OtlpConfig {
+                        endpoint: String::new(),
+                        sample_ratio: 1.0,
+                        service_name: "palisade".into(),
+                        timeout_ms: 5_000,
+                    });
+                    otlp.endpoint = value;
+                }
+                "METRICS_LISTEN" => self.observe.metrics.listen = parsed(key, &value)?,
+                "METRICS_TOKEN_ENV" => self.observe.metrics.bearer_token_env = Some(value),
                 _ => l.max_concurrency_per_principal = parsed(key, &value)?,
             }
         }

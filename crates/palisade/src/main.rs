@@ -19,6 +19,7 @@ mod example;
 mod keys;
 mod scan;
 mod serve;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -38,6 +38,10 @@ pub(crate) struct ServeArgs {
     /// The address to listen on (HTTP transport).
     #[arg(long, default_value = DEFAULT_LISTEN, conflicts_with = "config")]
     listen: SocketAddr,
+    /// Where Prometheus metrics are served (`/metrics`; HTTP transport only). Loopback
+    /// by default; any other address needs `[observe.metrics] bearer_token_env`.
+    #[arg(long, default_value = "127.0.0.1:9464", conflicts_with = "config")]
+    metrics_listen: SocketAddr,
     /// `http` (Streamable HTTP, the default) or `stdio` (one session over stdin/stdout,
     /// as the principal whose token is in `PALISADE_TOKEN`).
     #[arg(long, value_enum, default_value = "http")]
@@ -61,16 +65,34 @@ pub(crate) enum Transport {
 pub(crate) const STDIO_TOKEN_ENV: &str = "PALISADE_TOKEN";
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let env = |key: &str| std::env::var(key).ok();
+    let (config, example_mode) = resolve(&args, env)?;
+    // Before the runtime starts: the OTLP exporter's HTTP client must be built outside it.
+    let telemetry = crate::telemetry::init(&config.observe, args.transport == Transport::Stdio)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(serve(args))
+    let served = runtime.block_on(serve(args, config, example_mode));
+    // Export the spans of the last requests before the process exits.
+    drop(telemetry);
+    served
+}
+
+/// The configuration to run: a file (with `PALISADE_*` overrides), or an example's
+/// defaults with the command line's settings.
+fn resolve(args: &ServeArgs, env: impl Fn(&str) -> Option<String>) -> Result<(Config, bool), String> {
+    match (&args.config, args.example) {
+        (Some(path), _) => Ok((Config::load(path, env)?, false)),
+        (None, Some(example)) => {
+            let Example::CustomerOps = example;
+            let mut config = Config::default();
+            config.server.listen = args.listen;
+            config.server.data_dir = crate::data_dir(args.data_dir.as_ref());
+            config.server.dev_token_endpoint = args.dev_token_endpoint;
+            config.observe.metrics.listen = args.metrics_listen;
+            Ok((config, true))
+        }
+        (None, None) => Err("give --example or --config".into()),
+    }
 }
 
 /// Demo users printed at start: (subject, tenant, roles, scopes).
@@ -83,22 +105,10 @@ const DEMO_USERS: &[(&str, &str, &[&str], &str)] = &[
     ("vic@globex.example", "globex", &["viewer"], "read"),
 ];
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+/// Example mode is a configuration too, with the example's conveniences: a generated
+/// secret when `PALISADE_JWT_SECRET` is unset, and demo tokens on start.
+async fn serve(args: ServeArgs, config: Config, example_mode: bool) -> Result<(), String> {
     let env = |key: &str| std::env::var(key).ok();
-    // Example mode is a configuration too, with the example's conveniences: a generated
-    // secret when PALISADE_JWT_SECRET is unset, and demo tokens on start.
-    let (config, example_mode) = match (&args.config, args.example) {
-        (Some(path), _) => (Config::load(path, env)?, false),
-        (None, Some(example)) => {
-            let Example::CustomerOps = example;
-            let mut config = Config::default();
-            config.server.listen = args.listen;
-            config.server.data_dir = crate::data_dir(args.data_dir.as_ref());
-            config.server.dev_token_endpoint = args.dev_token_endpoint;
-            (config, true)
-        }
-        (None, None) => return Err("give --example or --config".into()),
-    };
     let Example::CustomerOps = config.example()?;
     let dir = config.server.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -164,6 +174,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         chain = chain.then(crate::keys::load(&dir)?);
     }
     let auth: Arc<dyn AuthProvider> = Arc::new(chain);
+    let (metrics, server_metrics) = crate::telemetry::metrics(&config.observe, &privacy, &auth, &audit_log)?;
 
     let metadata = ProtectedResourceMetadata::new(&resource).name("Palisade customer-ops example").scopes([
         "read",
@@ -176,6 +187,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .auth(Arc::clone(&auth))
         .resource(metadata.clone())
         .privacy_key(privacy)
+        .metrics(server_metrics)
         .audit(audit)
         .state(Db(pool.clone()))
         .max_body_bytes(config.server.max_body_bytes)
@@ -233,6 +245,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         return served;
     };
     let server = builder.build().map_err(|e| e.to_string())?;
+    // (stdio returned above: a subprocess of one client opens no metrics port.)
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_addr = crate::telemetry::serve_metrics(&config.observe, metrics, env, async move {
+        let _ = metrics_stopped.await;
+    })
+    .await?;
 
     // The banner is a convenience: a closed stdout must not stop the server.
     let demo_signer = if example_mode { jwt.as_deref() } else { None };
@@ -243,6 +261,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         dir: &dir,
         demo_signer,
         dev_secret: dev_client_secret.as_deref(),
+        metrics: metrics_addr,
     };
     if let Err(error) = banner.print() {
         tracing::warn!(%error, "could not print the start-up banner");
@@ -252,6 +271,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::info!("shutting down: draining in-flight requests");
     };
     let served = server.serve(listener, shutdown).await.map_err(|e| e.to_string());
+    let _ = stop_metrics.send(());
     close_audit(&audit_log).await;
     pool.close().await;
     served
@@ -290,6 +310,8 @@ struct Banner<'a> {
     /// Mints demo tokens (example mode only).
     demo_signer: Option<&'a JwtAuth>,
     dev_secret: Option<&'a str>,
+    /// Where `/metrics` is served, when it is.
+    metrics: Option<SocketAddr>,
 }
 
 impl Banner<'_> {
@@ -302,6 +324,9 @@ impl Banner<'_> {
             format!("Metadata:     {}", self.metadata.metadata_url().unwrap_or_default()),
             format!("Data:         {} (SQLite, API keys, generated secrets)", self.dir.display()),
         ];
+        if let Some(addr) = self.metrics {
+            lines.push(format!("Metrics:      http://{addr}/metrics"));
+        }
         if let Some(jwt) = self.demo_signer {
             lines.push(String::new());
             lines.push("Demo tokens (valid 12 hours; send as 'Authorization: Bearer <token>'):".to_owned());

@@ -261,7 +261,16 @@ fn restart(mut d: Deployment) -> Deployment {
 /// Runs `palisade serve` on `dir` expecting it to refuse to start; returns its stderr.
 fn refused_start(dir: &Path) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--example", "customer-ops", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--example",
+            "customer-ops",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(dir)
         .env("PALISADE_JWT_SECRET", common::SECRET)
         .stdout(std::process::Stdio::null())

@@ -15,7 +15,7 @@ async fn a_configured_server_uses_its_public_url_as_the_audience() {
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC}\"\ndata_dir = \"{}\"\n\n[auth]\njwt_secret_env = \"MY_SECRET\"\napi_keys = false\n\n[limits]\nrate_per_second = 100\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC}\"\ndata_dir = \"{}\"\n\n[auth]\njwt_secret_env = \"MY_SECRET\"\napi_keys = false\n\n[limits]\nrate_per_second = 100\n\n[observe.metrics]\nlisten = \"127.0.0.1:0\"\n",
             dir.path().join("data").display()
         ),
     )

@@ -110,3 +110,45 @@ async fn a_refund_runs_only_after_an_approver_grants_it_with_the_cli() {
     let (_, _, again) = d.rpc(&gina, Some(&session), call(json!({"dev.palisade/approval": token}))).await;
     assert_eq!(error_code(&again["result"]), "approval_invalid", "a grant is good for one call");
 }
+
+#[tokio::test]
+async fn metrics_cover_calls_authentication_and_the_audit_log() {
+    let d = start();
+    let support = mint(&d, "alice", "acme", "support", "read write");
+    assert_eq!(
+        error_code(&d.call(&support, "customers.search_customers", json!({"query": "a"})).await),
+        "ok"
+    );
+    // Support may not delete: a guard denial.
+    let denied = d.call(&support, "customers.delete_customer", json!({"customer_id": "c-1"})).await;
+    assert_ne!(error_code(&denied), "ok");
+
+    let text = d.http.get(&d.metrics).send().await.unwrap().text().await.unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("valid Prometheus text");
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("no sample {name} {labels:?} in\n{text}"))
+    };
+    let calls = "palisade_mcp_tool_calls_total";
+    assert_eq!(value(calls, &[("tool", "customers.search_customers"), ("outcome", "ok")]), 1.0);
+    assert_eq!(value(calls, &[("tool", "customers.delete_customer"), ("outcome", "denied")]), 1.0);
+    // Each call opens a session first (initialize, initialized, call: one token, three
+    // authentications), so the verified-token cache has hits.
+    assert!(value("palisade_auth_token_cache_hits_total", &[]) >= 1.0);
+    assert!(value("palisade_auth_token_cache_misses_total", &[]) >= 1.0);
+    assert_eq!(value("palisade_auth_jwks_refreshes_total", &[]), 0.0);
+    assert!(value("palisade_audit_entries_total", &[]) >= 2.0);
+    assert!(value("palisade_audit_sync_duration_seconds_count", &[]) >= 1.0);
+    assert_eq!(value("palisade_audit_queue_depth", &[]), 0.0);
+    assert!(!text.contains("alice") && !text.contains("acme"), "no identity in metrics");
+}

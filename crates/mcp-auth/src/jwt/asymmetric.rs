@@ -169,6 +169,10 @@ impl AuthProvider for AsymmetricJwtAuth {
                 .await
         })
     }
+
+    fn stats(&self) -> crate::AuthStats {
+        crate::AuthStats { key_set_fetches: self.key_fetches(), ..self.core.stats() }
+    }
 }
 
 /// Builds an [`AsymmetricJwtAuth`].

@@ -158,6 +158,10 @@ impl AuthProvider for JwtAuth {
             self.core.verify(token, header.alg, &self.decoding)
         }))
     }
+
+    fn stats(&self) -> crate::AuthStats {
+        self.core.stats()
+    }
 }
 
 /// What [`JwtAuth::create_token`] puts in a token.

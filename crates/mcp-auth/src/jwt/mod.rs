@@ -385,6 +385,11 @@ impl JwtCore {
     pub(crate) fn cached_len(&self) -> usize {
         self.cache.len()
     }
+
+    pub(crate) fn stats(&self) -> crate::AuthStats {
+        let (token_cache_hits, token_cache_misses) = self.cache.hits_and_misses();
+        crate::AuthStats { token_cache_hits, token_cache_misses, key_set_fetches: 0 }
+    }
 }
 
 /// The outcome of [`JwtCore::start`].

@@ -11,6 +11,8 @@ pub const SECRET: &str = "customer-ops-test-secret-0123456789abcdef";
 pub struct Deployment {
     pub child: Child,
     pub endpoint: String,
+    /// The `/metrics` URL from the banner.
+    pub metrics: String,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
 }
@@ -30,7 +32,16 @@ pub fn start() -> Deployment {
 pub fn start_in(dir: tempfile::TempDir) -> Deployment {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--example", "customer-ops", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--example",
+            "customer-ops",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(dir.path())
         .env("PALISADE_JWT_SECRET", SECRET)
         .env("RUST_LOG", "warn")
@@ -40,11 +51,14 @@ pub fn start_in(dir: tempfile::TempDir) -> Deployment {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let mut endpoint = None;
+    let (mut endpoint, mut metrics) = (None, None);
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(url) = line.strip_prefix("MCP endpoint: ") {
             endpoint = Some(url.trim().to_owned());
+        }
+        if let Some(url) = line.strip_prefix("Metrics: ") {
+            metrics = Some(url.trim().to_owned());
             break;
         }
     }
@@ -53,6 +67,7 @@ pub fn start_in(dir: tempfile::TempDir) -> Deployment {
     Deployment {
         child,
         endpoint: endpoint.expect("the banner names the endpoint"),
+        metrics: metrics.expect("the banner names the metrics endpoint"),
         http: reqwest::Client::new(),
         dir,
     }
