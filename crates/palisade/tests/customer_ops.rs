@@ -123,6 +123,18 @@ async fn metrics_cover_calls_authentication_and_the_audit_log() {
     let denied = d.call(&support, "customers.delete_customer", json!({"customer_id": "c-1"})).await;
     assert_ne!(error_code(&denied), "ok");
 
+    // No token: refused at the door.
+    let refused = d
+        .http
+        .post(&d.endpoint)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
     let text = d.http.get(&d.metrics).send().await.unwrap().text().await.unwrap();
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .expect("valid Prometheus text");
@@ -150,5 +162,35 @@ async fn metrics_cover_calls_authentication_and_the_audit_log() {
     assert!(value("palisade_audit_entries_total", &[]) >= 2.0);
     assert!(value("palisade_audit_sync_duration_seconds_count", &[]) >= 1.0);
     assert_eq!(value("palisade_audit_queue_depth", &[]), 0.0);
+    assert_eq!(value("palisade_http_refusals_total", &[("reason", "missing_credentials")]), 1.0);
     assert!(!text.contains("alice") && !text.contains("acme"), "no identity in metrics");
+
+    // The Grafana dashboard queries only metrics this server exports: no dead panels.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/observability/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let dashboard: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    let exported: std::collections::HashSet<&str> =
+        scrape.samples.iter().map(|s| s.metric.as_str()).collect();
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("palisade_") {
+                let name: String =
+                    expr[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                // The parser files a histogram's buckets under the family's own name.
+                let name = name.strip_suffix("_bucket").unwrap_or(&name);
+                assert!(
+                    exported.contains(name),
+                    "panel {:?} queries {name}, which is not exported",
+                    panel["title"]
+                );
+                queried += 1;
+            }
+        }
+    }
+    assert!(queried >= 19, "the dashboard queries {queried} series");
 }
