@@ -129,6 +129,20 @@ mod tests {
     }
 
     #[test]
+    fn tenant_pseudonyms_are_stable_keyed_and_apart_from_principals() {
+        let key = PrivacyKey::from_array(&[1u8; 32]);
+        let acme = TenantId::new("acme").expect("t");
+        let id = key.pseudonymize_tenant(&acme);
+        assert!(id.as_str().starts_with("tid_") && id.as_str().len() == 36, "{id}");
+        assert_eq!(id, key.pseudonymize_tenant(&acme));
+        assert_ne!(id, key.pseudonymize_tenant(&TenantId::new("globex").expect("t")));
+        assert_ne!(id, PrivacyKey::from_array(&[2u8; 32]).pseudonymize_tenant(&acme), "keyed");
+        assert!(!id.as_str().contains("acme"));
+        // Another domain: never a principal's pseudonym, even for the same text.
+        assert_ne!(&id.as_str()[4..], &key.pseudonymize(&key_for("acme")).as_str()[4..]);
+    }
+
+    #[test]
     fn short_secrets_are_refused() {
         assert_eq!(PrivacyKey::new(&[0u8; 31]).unwrap_err(), WeakSecret { min: 32, actual: 31 });
     }
