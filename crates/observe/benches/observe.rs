@@ -9,8 +9,10 @@
 //! also exports every span (sampling 1.0) over OTLP to a receiver on 127.0.0.1. The
 //! difference of the two medians is the overhead per call; the budget is 5 µs.
 //!
-//! `tool_call/observed_guardrails` adds the guardrails' detectors to the log scrubber,
-//! as `palisade serve` runs it; `scrub/*` time the scrubbers alone on one log line.
+//! `*_guardrails` add the guardrails' detectors (credentials and e-mail addresses) to the
+//! log scrubber, as `palisade serve` runs it; `observed_without_export*` leave trace
+//! export off (the default); `observed_sampled_10pct` exports with a 0.1 ratio sampler and
+//! requests that start their own trace. `scrub/*` time the scrubbers alone on one line.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::borrow::Cow;
@@ -153,9 +155,14 @@ fn bench(c: &mut Criterion) {
     if let Some(otlp) = sampled.otlp.as_mut() {
         otlp.sample_ratio = 0.1;
     }
-    let cases: [(&str, &ObserveConfig, Arc<dyn SecretScrubber>); 4] = [
+    let cases: [(&str, &ObserveConfig, Arc<dyn SecretScrubber>); 5] = [
         ("observed", &config, Arc::new(BuiltinScrubber::new())),
         ("observed_without_export", &logs_only, Arc::new(BuiltinScrubber::new())),
+        (
+            "observed_without_export_guardrails",
+            &logs_only,
+            Arc::new(ChainScrubber::new(BuiltinScrubber::new(), log_scanner())),
+        ),
         ("observed_sampled_10pct", &sampled, Arc::new(BuiltinScrubber::new())),
         ("observed_guardrails", &config, Arc::new(ChainScrubber::new(BuiltinScrubber::new(), log_scanner()))),
     ];

@@ -141,11 +141,31 @@ impl<W: fmt::Write> Visit for PairVisitor<'_, W> {
     }
 }
 
+thread_local! {
+    /// Where a new span's fields are rendered before going into its (empty) storage in
+    /// one piece: written there field by field, the storage would be reallocated half a
+    /// dozen times per span, and on a busy server every allocation contends with the
+    /// span exporter's thread.
+    static SPAN_FIELDS: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
+}
+
 impl<'writer> FormatFields<'writer> for JsonFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut visitor = PairVisitor { out: &mut writer, any: false, message: None, result: Ok(()) };
-        fields.record(&mut visitor);
-        visitor.result
+        SPAN_FIELDS.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut buffer) => {
+                buffer.clear();
+                let mut visitor = PairVisitor { out: &mut *buffer, any: false, message: None, result: Ok(()) };
+                fields.record(&mut visitor);
+                visitor.result?;
+                writer.write_str(&buffer)
+            }
+            // Re-entered (a field's Debug opened a span): write directly.
+            Err(_) => {
+                let mut visitor = PairVisitor { out: &mut writer, any: false, message: None, result: Ok(()) };
+                fields.record(&mut visitor);
+                visitor.result
+            }
+        })
     }
 
     fn add_fields(

@@ -125,6 +125,10 @@ pub fn build(
             .with_tracked_inactivity(false)
             .with_location(false)
             .with_threads(false)
+            // Entering a span would also make its OpenTelemetry context the thread's
+            // current one (a thread-local push and pop per poll). Propagation here reads
+            // a span's context explicitly (`propagation::inject_*`), so it is not needed.
+            .with_context_activation(false)
             // Spans, and warnings and errors as span events; routine events stay in the
             // logs (the span's own fields already say how the call ended).
             .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
