@@ -116,6 +116,8 @@ struct Origin {
     session: Option<identity_types::SessionId>,
     request_id: RequestId,
     user_agent: Option<Arc<str>>,
+    /// The caller's pseudonym, once computed (an HMAC: done once per call).
+    principal: Option<identity_types::PrivacyId>,
 }
 
 impl PalisadeService {
@@ -140,12 +142,14 @@ impl PalisadeService {
                     .get(http::header::USER_AGENT)
                     .and_then(|v| v.to_str().ok())
                     .map(Arc::from),
+                principal: None,
             },
             None => Origin {
                 caller: self.stdio_caller.clone().unwrap_or(Caller::Anonymous { peer_ip: None }),
                 session: None,
                 request_id: fresh_request_id(),
                 user_agent: None,
+                principal: None,
             },
         }
     }
@@ -170,7 +174,10 @@ impl PalisadeService {
         let event = AuditEvent {
             timestamp_ms: identity_types::unix_now_ms(),
             request_id: origin.request_id.to_string(),
-            principal: client.map(|c| self.shared.privacy.pseudonymize(c.isolation_key())),
+            principal: origin
+                .principal
+                .clone()
+                .or_else(|| client.map(|c| self.shared.privacy.pseudonymize(c.isolation_key()))),
             tenant: client.and_then(|c| c.tenant().cloned()),
             auth_method: client.map_or("anonymous", |c| c.auth_method().as_str()).to_owned(),
             method: "tools/call".into(),
@@ -335,14 +342,16 @@ impl ServerHandler for PalisadeService {
         context: RmcpContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
-        let origin = self.origin(&context);
+        let mut origin = self.origin(&context);
         // Attacker-supplied: bounded before it goes anywhere (audit, messages, spans).
         let name: String = request.name.chars().take(128).collect();
         let entry = self.shared.tools.get(&name);
+        origin.principal = origin.caller.client().map(|c| self.shared.privacy.pseudonymize(c.isolation_key()));
         let client = origin.caller.client();
-        let principal = client.map(|c| self.shared.privacy.pseudonymize(c.isolation_key()));
         let tenant = client.and_then(|c| c.tenant());
-        let tenant_pseudonym = tenant.map(|t| self.shared.privacy.pseudonymize_tenant(t));
+        let tenant_pseudonym = tenant
+            .filter(|_| observe::span::tool_call_spans_enabled())
+            .map(|t| self.shared.privacy.pseudonymize_tenant(t));
         let jsonrpc_id: String = context.id.to_string().chars().take(64).collect();
         let http_span = context
             .extensions
@@ -352,7 +361,7 @@ impl ServerHandler for PalisadeService {
             tool: if entry.is_some() { &name } else { observe::UNKNOWN_TOOL },
             request_id: origin.request_id.as_str(),
             jsonrpc_id: &jsonrpc_id,
-            principal: principal.as_ref().map(identity_types::PrivacyId::as_str),
+            principal: origin.principal.as_ref().map(identity_types::PrivacyId::as_str),
             tenant: tenant_pseudonym.as_ref().map(identity_types::PrivacyId::as_str),
         };
         // rmcp moves a request's `_meta` into the context; look in both places.

@@ -81,12 +81,14 @@ where
             request_id = Empty,
             trace_id = Empty,
         );
-        if let Some(parent) = context_from_headers(request.headers()) {
-            // Fails only when no OpenTelemetry layer is installed: nothing to link then.
-            let _ = span.set_parent(parent);
-        }
-        if let Some(trace_id) = trace_id_of(&span) {
-            span.record("trace_id", trace_id.as_str());
+        if !span.is_disabled() {
+            if let Some(parent) = context_from_headers(request.headers()) {
+                // Fails only when no OpenTelemetry layer is installed: nothing to link then.
+                let _ = span.set_parent(parent);
+            }
+            if let Some(trace_id) = trace_id_of(&span) {
+                span.record("trace_id", trace_id.as_str());
+            }
         }
         request.extensions_mut().insert(HttpSpan(span.clone()));
         let metrics = self.metrics.clone();

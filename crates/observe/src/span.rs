@@ -49,11 +49,11 @@ pub fn tool_call_span(
 ) -> tracing::Span {
     let ToolCallFields { tool, request_id, jsonrpc_id, principal, tenant } = *fields;
     let parent = http.map_or_else(tracing::Span::current, |h| h.0.clone());
-    let name = format!("tools/call {tool}");
     let span = tracing::info_span!(
         parent: &parent,
         "mcp.tools_call",
-        otel.name = name.as_str(),
+        // Formatted only when a subscriber wants the span.
+        otel.name = %format_args!("tools/call {tool}"),
         otel.kind = "server",
         mcp.method.name = "tools/call",
         gen_ai.tool.name = tool,
@@ -67,6 +67,9 @@ pub fn tool_call_span(
         error.type = Empty,
         trace_id = Empty,
     );
+    if span.is_disabled() {
+        return span;
+    }
     let remote = meta.and_then(context_from_meta);
     let remote_trace = remote.as_ref().and_then(trace_id_of_context);
     if let Some(cx) = remote {
@@ -77,6 +80,13 @@ pub fn tool_call_span(
         span.record("trace_id", trace_id.as_str());
     }
     span
+}
+
+/// Whether a subscriber wants tool-call spans at all: when not, the caller can skip
+/// computing their fields (a tenant pseudonym is an HMAC).
+#[must_use]
+pub fn tool_call_spans_enabled() -> bool {
+    tracing::enabled!(kind: tracing::metadata::Kind::SPAN, tracing::Level::INFO)
 }
 
 /// Records how the call ended on its span: the outcome, the error code when it failed,
