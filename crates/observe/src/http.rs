@@ -17,7 +17,12 @@ use crate::propagation::{context_from_headers, trace_id_of};
 /// starts elsewhere (rmcp runs MCP handlers on their own tasks) can hang its spans
 /// under it.
 #[derive(Debug, Clone)]
-pub struct HttpSpan(pub tracing::Span);
+pub struct HttpSpan {
+    /// The request's span.
+    pub span: tracing::Span,
+    /// Its trace id, when trace export is on: spans under it are in the same trace.
+    pub trace_id: Option<std::sync::Arc<str>>,
+}
 
 /// Wraps an HTTP service: each request gets a server span (its parent taken from a
 /// valid `traceparent` header), a `trace_id` field for log correlation, an in-flight
@@ -81,16 +86,18 @@ where
             request_id = Empty,
             trace_id = Empty,
         );
+        let mut trace_id = None;
         if !span.is_disabled() {
             if let Some(parent) = context_from_headers(request.headers()) {
                 // Fails only when no OpenTelemetry layer is installed: nothing to link then.
                 let _ = span.set_parent(parent);
             }
-            if let Some(trace_id) = trace_id_of(&span) {
-                span.record("trace_id", trace_id.as_str());
+            if let Some(id) = trace_id_of(&span) {
+                span.record("trace_id", id.as_str());
+                trace_id = Some(std::sync::Arc::from(id));
             }
         }
-        request.extensions_mut().insert(HttpSpan(span.clone()));
+        request.extensions_mut().insert(HttpSpan { span: span.clone(), trace_id });
         let metrics = self.metrics.clone();
         if let Some(metrics) = &metrics {
             metrics.http().2.inc();

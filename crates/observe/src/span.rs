@@ -20,7 +20,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::http::HttpSpan;
 use crate::metrics::Outcome;
-use crate::propagation::{context_from_meta, trace_id_of, trace_id_of_context};
+use crate::propagation::{context_from_meta, trace_id_of_context};
 
 /// What the tool-call span is opened with.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +48,12 @@ pub fn tool_call_span(
     http: Option<&HttpSpan>,
 ) -> tracing::Span {
     let ToolCallFields { tool, request_id, jsonrpc_id, principal, tenant } = *fields;
-    let parent = http.map_or_else(tracing::Span::current, |h| h.0.clone());
+    let parent = http.map_or_else(tracing::Span::current, |h| h.span.clone());
+    // The caller's context from `_meta` decides the trace; otherwise the HTTP span's
+    // trace goes on. Known before the span opens, so it is a field from the start.
+    let remote = meta.and_then(context_from_meta);
+    let remote_trace = remote.as_ref().and_then(trace_id_of_context);
+    let trace_id = remote_trace.as_deref().or_else(|| http.and_then(|h| h.trace_id.as_deref()));
     let span = tracing::info_span!(
         parent: &parent,
         "mcp.tools_call",
@@ -61,23 +66,17 @@ pub fn tool_call_span(
         request_id,
         enduser.pseudo.id = principal,
         palisade.tenant = tenant,
+        trace_id,
         palisade.outcome = Empty,
         palisade.audit.seq = Empty,
         otel.status_code = Empty,
         error.type = Empty,
-        trace_id = Empty,
     );
-    if span.is_disabled() {
-        return span;
-    }
-    let remote = meta.and_then(context_from_meta);
-    let remote_trace = remote.as_ref().and_then(trace_id_of_context);
-    if let Some(cx) = remote {
+    if let Some(cx) = remote
+        && !span.is_disabled()
+    {
         // Fails only when no OpenTelemetry layer is installed.
         let _ = span.set_parent(cx);
-    }
-    if let Some(trace_id) = trace_id_of(&span).or(remote_trace) {
-        span.record("trace_id", trace_id.as_str());
     }
     span
 }
