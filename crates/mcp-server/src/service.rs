@@ -346,7 +346,8 @@ impl ServerHandler for PalisadeService {
         // Attacker-supplied: bounded before it goes anywhere (audit, messages, spans).
         let name: String = request.name.chars().take(128).collect();
         let entry = self.shared.tools.get(&name);
-        origin.principal = origin.caller.client().map(|c| self.shared.privacy.pseudonymize(c.isolation_key()));
+        origin.principal =
+            origin.caller.client().map(|c| self.shared.privacy.pseudonymize(c.isolation_key()));
         let client = origin.caller.client();
         let tenant = client.and_then(|c| c.tenant());
         let tenant_pseudonym = tenant

@@ -21,6 +21,7 @@ const USER_ID: &str = "u-7f3a9c-alice";
 const EMAIL: &str = "alice.liddell@example.com";
 const TENANT: &str = "wonderland-corp";
 const DB_PASSWORD: &str = "hunter2-db-secret";
+const PASSPHRASE: &str = "correct horse battery staple";
 
 #[derive(Deserialize, JsonSchema)]
 struct Upstream {
@@ -33,6 +34,9 @@ struct Upstream {
 async fn careless(Args(a): Args<Upstream>) -> Result<Json<Value>, ToolError> {
     tracing::info!("calling upstream with Authorization: Bearer {}", a.token);
     tracing::warn!(api_key = %a.token, dsn = %format!("postgres://svc:{DB_PASSWORD}@db:5432/main"), "upstream retry");
+    // A credential with spaces under a secret name, a token after a newline, a boolean
+    // under a secret name (it must stay valid JSON).
+    tracing::warn!(password = PASSPHRASE, has_api_key = true, "upstream said:\n{}", a.token);
     Ok(Json(json!({ "ok": true })))
 }
 
@@ -109,9 +113,15 @@ async fn no_identity_or_secret_reaches_logs_spans_or_metrics() {
     guard.flush();
 
     let logs = lines.text();
+    // Every line is JSON, scrubbing included.
+    let parsed = lines.json();
+    assert!(
+        parsed.iter().any(|l| l["password"] == "[REDACTED]" && l["has_api_key"] == "[REDACTED]"),
+        "{logs}"
+    );
     let spans: Vec<String> = receiver.all().iter().flat_map(span_strings).collect();
     let metrics_text = metrics.render();
-    assert!(logs.lines().count() > 10, "too few log lines to mean anything:\n{logs}");
+    assert!(logs.lines().count() >= 7, "too few log lines to mean anything:\n{logs}");
     assert!(spans.len() > 50, "too few span strings to mean anything");
 
     let signature = token.rsplit('.').next().unwrap();
@@ -125,6 +135,8 @@ async fn no_identity_or_secret_reaches_logs_spans_or_metrics() {
         ("token signature", signature),
         ("forged token", forged.as_str()),
         ("database password", DB_PASSWORD),
+        ("passphrase", PASSPHRASE),
+        ("passphrase's tail", "battery staple"),
     ];
     for (what, secret) in forbidden {
         for (place, text) in [("logs", logs.as_str()), ("metrics", metrics_text.as_str())] {

@@ -99,8 +99,9 @@ pub enum Rotation {
 pub struct OtlpConfig {
     /// The traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`.
     pub endpoint: String,
-    /// The fraction of new traces kept, 0.0 to 1.0. A trace that arrives with a
-    /// `traceparent` follows the caller's sampling decision.
+    /// The fraction of traces exported, 0.0 to 1.0, decided by trace id. The sampled
+    /// flag of a caller's `traceparent` is not trusted (it arrives before
+    /// authentication); its trace id still decides, the same way in every process.
     #[serde(default = "one")]
     pub sample_ratio: f64,
     /// The `service.name` resource attribute.

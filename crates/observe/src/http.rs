@@ -13,6 +13,36 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use crate::metrics::ServerMetrics;
 use crate::propagation::{context_from_headers, trace_id_of};
 
+/// One HTTP request in the metrics, from the call to its answer or its drop.
+struct InFlight {
+    metrics: Option<ServerMetrics>,
+    started: Instant,
+}
+
+impl InFlight {
+    fn start(metrics: Option<ServerMetrics>) -> Self {
+        if let Some(metrics) = &metrics {
+            metrics.http().2.inc();
+        }
+        Self { metrics, started: Instant::now() }
+    }
+
+    fn finish(&mut self, status: &str) {
+        if let Some(metrics) = self.metrics.take() {
+            let (requests, duration, in_flight) = metrics.http();
+            in_flight.dec();
+            duration.observe(self.started.elapsed().as_secs_f64());
+            requests.with_label_values(&[status]).inc();
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.finish("cancelled");
+    }
+}
+
 /// The request's span, placed in the request's extensions so that work the request
 /// starts elsewhere (rmcp runs MCP handlers on their own tasks) can hang its spans
 /// under it.
@@ -75,7 +105,19 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let method = request.method().as_str();
+        // Extension methods are caller-chosen text: only the standard ones are named.
+        let method = match *request.method() {
+            http::Method::GET => "GET",
+            http::Method::POST => "POST",
+            http::Method::PUT => "PUT",
+            http::Method::DELETE => "DELETE",
+            http::Method::HEAD => "HEAD",
+            http::Method::OPTIONS => "OPTIONS",
+            http::Method::PATCH => "PATCH",
+            http::Method::CONNECT => "CONNECT",
+            http::Method::TRACE => "TRACE",
+            _ => "_OTHER",
+        };
         let span = tracing::info_span!(
             "http.request",
             otel.name = method,
@@ -98,11 +140,9 @@ where
             }
         }
         request.extensions_mut().insert(HttpSpan { span: span.clone(), trace_id });
-        let metrics = self.metrics.clone();
-        if let Some(metrics) = &metrics {
-            metrics.http().2.inc();
-        }
-        let started = Instant::now();
+        // Counted until answered, or until the client goes away and the future is
+        // dropped (then under `cancelled`): the in-flight gauge cannot drift.
+        let mut pending = InFlight::start(self.metrics.clone());
         let response = self.inner.call(request).instrument(span.clone());
         Box::pin(async move {
             let result = response.await;
@@ -113,13 +153,7 @@ where
                     span.record("otel.status_code", "ERROR");
                 }
             }
-            if let Some(metrics) = &metrics {
-                let (requests, duration, in_flight) = metrics.http();
-                in_flight.dec();
-                duration.observe(started.elapsed().as_secs_f64());
-                let label = status.as_ref().map_or("error", http::StatusCode::as_str);
-                requests.with_label_values(&[label]).inc();
-            }
+            pending.finish(status.as_ref().map_or("error", http::StatusCode::as_str));
             result
         })
     }

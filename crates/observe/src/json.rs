@@ -16,8 +16,15 @@
 //! `span` is the innermost span; with `spans` the line also lists the outer ones
 //! (outermost first), so a log line inside a tool call still shows the HTTP request it
 //! belongs to. Fields named `otel.*` steer the OpenTelemetry layer and are left out.
+//!
+//! Values are scrubbed one by one *before* JSON escaping, never the finished line: a
+//! scrubber then sees the text as it was (a secret after a newline is not glued to the
+//! `n` of `\n`), and a replacement can never break an escape or swallow JSON structure.
+//! A field whose name says it holds a credential ([`is_secret_name`]) is replaced whole,
+//! numbers and booleans included.
 
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -27,13 +34,45 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Span fields as a JSON object body, appended to on `record`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonFields;
+use crate::scrub::{REDACTED, SecretScrubber, is_secret_name, needs_no_scan};
+
+/// Span fields as a JSON object body, appended to on `record`, each value scrubbed.
+#[derive(Clone)]
+pub struct JsonFields {
+    scrubber: Arc<dyn SecretScrubber>,
+}
 
 /// One JSON object per event, with the current span's fields (see the module docs).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonLines;
+#[derive(Clone)]
+pub struct JsonLines {
+    scrubber: Arc<dyn SecretScrubber>,
+}
+
+impl JsonFields {
+    /// Span fields scrubbed by `scrubber`.
+    pub fn new(scrubber: Arc<dyn SecretScrubber>) -> Self {
+        Self { scrubber }
+    }
+}
+
+impl JsonLines {
+    /// Lines whose values `scrubber` scrubs.
+    pub fn new(scrubber: Arc<dyn SecretScrubber>) -> Self {
+        Self { scrubber }
+    }
+}
+
+impl fmt::Debug for JsonFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JsonFields")
+    }
+}
+
+impl fmt::Debug for JsonLines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JsonLines")
+    }
+}
 
 /// Writes `text` as a JSON string, quotes included (RFC 8259 escaping).
 pub(crate) fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
@@ -61,9 +100,11 @@ pub(crate) fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Resu
     out.write_char('"')
 }
 
-/// Writes fields as `"name":value` pairs, comma-separated, skipping `otel.*`.
+/// Writes fields as `"name":value` pairs, comma-separated, skipping `otel.*`; every
+/// string is scrubbed before it is escaped.
 struct PairVisitor<'a, W: fmt::Write> {
     out: &'a mut W,
+    scrubber: &'a dyn SecretScrubber,
     /// Whether a pair has been written (a comma goes before the next).
     any: bool,
     /// The event's `message`, kept aside so it can lead the line.
@@ -72,6 +113,7 @@ struct PairVisitor<'a, W: fmt::Write> {
 }
 
 impl<W: fmt::Write> PairVisitor<'_, W> {
+    /// Writes the key; false when the field is skipped or writing failed.
     fn key(&mut self, field: &Field) -> bool {
         let name = field.name();
         if name.starts_with("otel.") || self.result.is_err() {
@@ -86,10 +128,29 @@ impl<W: fmt::Write> PairVisitor<'_, W> {
         self.result.is_ok()
     }
 
+    /// A non-string value, unless the name says it is a credential.
     fn raw(&mut self, field: &Field, value: impl fmt::Display) {
         if self.key(field) {
-            self.result = write!(self.out, "{value}");
+            self.result = if is_secret_name(field.name()) {
+                write_json_str(self.out, REDACTED)
+            } else {
+                write!(self.out, "{value}")
+            };
         }
+    }
+
+    fn text(&mut self, field: &Field, value: &str) {
+        if !self.key(field) {
+            return;
+        }
+        let name = field.name();
+        self.result = if is_secret_name(name) {
+            write_json_str(self.out, REDACTED)
+        } else if needs_no_scan(name, value) {
+            write_json_str(self.out, value)
+        } else {
+            write_json_str(self.out, &self.scrubber.scrub(value))
+        };
     }
 }
 
@@ -101,9 +162,7 @@ impl<W: fmt::Write> Visit for PairVisitor<'_, W> {
             message.push_str(value);
             return;
         }
-        if self.key(field) {
-            self.result = write_json_str(self.out, value);
-        }
+        self.text(field, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -113,10 +172,8 @@ impl<W: fmt::Write> Visit for PairVisitor<'_, W> {
             let _ = write!(message, "{value:?}");
             return;
         }
-        if self.key(field) {
-            let text = format!("{value:?}");
-            self.result = write_json_str(self.out, &text);
-        }
+        let text = format!("{value:?}");
+        self.text(field, &text);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -134,9 +191,9 @@ impl<W: fmt::Write> Visit for PairVisitor<'_, W> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value.is_finite() {
             self.raw(field, value);
-        } else if self.key(field) {
+        } else {
             // JSON has no NaN or infinity: say it as text.
-            self.result = write_json_str(self.out, &value.to_string());
+            self.text(field, &value.to_string());
         }
     }
 }
@@ -154,14 +211,26 @@ impl<'writer> FormatFields<'writer> for JsonFields {
         SPAN_FIELDS.with(|buffer| match buffer.try_borrow_mut() {
             Ok(mut buffer) => {
                 buffer.clear();
-                let mut visitor = PairVisitor { out: &mut *buffer, any: false, message: None, result: Ok(()) };
+                let mut visitor = PairVisitor {
+                    out: &mut *buffer,
+                    scrubber: &*self.scrubber,
+                    any: false,
+                    message: None,
+                    result: Ok(()),
+                };
                 fields.record(&mut visitor);
                 visitor.result?;
                 writer.write_str(&buffer)
             }
             // Re-entered (a field's Debug opened a span): write directly.
             Err(_) => {
-                let mut visitor = PairVisitor { out: &mut writer, any: false, message: None, result: Ok(()) };
+                let mut visitor = PairVisitor {
+                    out: &mut writer,
+                    scrubber: &*self.scrubber,
+                    any: false,
+                    message: None,
+                    result: Ok(()),
+                };
                 fields.record(&mut visitor);
                 visitor.result
             }
@@ -175,7 +244,13 @@ impl<'writer> FormatFields<'writer> for JsonFields {
     ) -> fmt::Result {
         let any = !current.fields.is_empty();
         current.fields.reserve(64);
-        let mut visitor = PairVisitor { out: &mut current.fields, any, message: None, result: Ok(()) };
+        let mut visitor = PairVisitor {
+            out: &mut current.fields,
+            scrubber: &*self.scrubber,
+            any,
+            message: None,
+            result: Ok(()),
+        };
         fields.record(&mut visitor);
         visitor.result
     }
@@ -200,12 +275,17 @@ where
 
         let mut fields = String::with_capacity(256);
         let mut message = String::with_capacity(64);
-        let mut visitor =
-            PairVisitor { out: &mut fields, any: false, message: Some(&mut message), result: Ok(()) };
+        let mut visitor = PairVisitor {
+            out: &mut fields,
+            scrubber: &*self.scrubber,
+            any: false,
+            message: Some(&mut message),
+            result: Ok(()),
+        };
         event.record(&mut visitor);
         visitor.result?;
         writer.write_str(",\"message\":")?;
-        write_json_str(&mut writer, &message)?;
+        write_json_str(&mut writer, &self.scrubber.scrub(&message))?;
         if !fields.is_empty() {
             writer.write_char(',')?;
             writer.write_str(&fields)?;
@@ -298,9 +378,10 @@ mod tests {
     fn lines_parse_and_carry_the_span_fields_as_recorded() {
         let capture = Capture::default();
         let sink = capture.clone();
+        let scrubber: Arc<dyn SecretScrubber> = Arc::new(crate::BuiltinScrubber::new());
         let layer = tracing_subscriber::fmt::layer()
-            .fmt_fields(JsonFields)
-            .event_format(JsonLines)
+            .fmt_fields(JsonFields::new(Arc::clone(&scrubber)))
+            .event_format(JsonLines::new(Arc::clone(&scrubber)))
             .with_writer(move || sink.clone());
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
@@ -323,19 +404,31 @@ mod tests {
         });
         tracing::subscriber::with_default(
             tracing_subscriber::registry().with(
-                tracing_subscriber::fmt::layer().fmt_fields(JsonFields).event_format(JsonLines).with_writer(
-                    {
+                tracing_subscriber::fmt::layer()
+                    .fmt_fields(JsonFields::new(Arc::clone(&scrubber)))
+                    .event_format(JsonLines::new(Arc::clone(&scrubber)))
+                    .with_writer({
                         let sink = capture.clone();
                         move || sink.clone()
-                    },
-                ),
+                    }),
             ),
-            || tracing::warn!(value = ?Some(1), "outside any span"),
+            || {
+                tracing::warn!(value = ?Some(1), "outside any span");
+                // Hostile: a secret after a newline, credentials under secret names (a
+                // number, a boolean, a value with spaces), a forged trusted field.
+                tracing::warn!(
+                    password = "correct horse battery",
+                    has_api_key = true,
+                    pin_token = 1234_u64,
+                    trace_id = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl",
+                    "upstream said:\neyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl and Bearer abcdef123456"
+                );
+            },
         );
 
         let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         let line = &lines[0];
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["message"], "tool call finished");
@@ -350,5 +443,14 @@ mod tests {
         assert_eq!(lines[1]["message"], "outside any span");
         assert_eq!(lines[1]["value"], "Some(1)");
         assert!(lines[1].get("span").is_none());
+        let hostile = &lines[2];
+        assert_eq!(hostile["password"], REDACTED);
+        assert_eq!(hostile["has_api_key"], REDACTED);
+        assert_eq!(hostile["pin_token"], REDACTED);
+        assert!(
+            !text.contains("eyJzdWIi") && !text.contains("horse") && !text.contains("abcdef123456"),
+            "{text}"
+        );
+        assert_eq!(hostile["message"], "upstream said:\n[REDACTED] and Bearer [REDACTED]");
     }
 }

@@ -245,10 +245,34 @@ fn scrub_value(scrubber: &dyn SecretScrubber, value: Value) -> Value {
     }
 }
 
-/// Span attributes whose values Palisade itself produces from bounded, validated
-/// sources (registered tool names, pseudonyms, outcome codes, ids it generated): no
-/// caller-supplied text can reach them, so scrubbing them would only cost time.
-/// Caller-supplied ids (`request_id`, `jsonrpc.request.id`) are not on this list.
+/// Whether a field's *name* says its value is a credential (`password`, `api_key`,
+/// `client_secret`, `cookie`, `authorization`, `session`, anything with `token`...).
+/// Such a value is replaced whole, whatever it looks like: a pattern could miss a
+/// password with spaces in it, the name cannot. ASCII case is ignored.
+#[must_use]
+pub fn is_secret_name(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "apikey",
+        "api_key",
+        "api-key",
+        "token",
+        "cookie",
+        "authorization",
+        "credential",
+        "private_key",
+        "privatekey",
+        "session",
+    ];
+    let lower = name.to_ascii_lowercase();
+    WORDS.iter().any(|word| lower.contains(word))
+}
+
+/// Fields whose values Palisade itself produces from bounded, validated sources
+/// (registered tool names, pseudonyms, outcome codes, trace ids it generated).
 const PRODUCED_BY_PALISADE: &[&str] = &[
     "mcp.method.name",
     "gen_ai.tool.name",
@@ -257,11 +281,34 @@ const PRODUCED_BY_PALISADE: &[&str] = &[
     "palisade.outcome",
     "error.type",
     "trace_id",
-    "http.request.method",
+    "outcome",
+    "code",
 ];
 
+/// Whether a string value can skip scanning: its field is one Palisade fills itself
+/// *and* the value has the shape such values have (lower-case letters, digits and
+/// `._:/-`, at most 128 bytes). Names alone are not trusted: a handler could log any
+/// text under `trace_id`; but no credential format fits the shape except plain
+/// lower-case hex, and Palisade puts none of those under these names.
+#[must_use]
+pub fn needs_no_scan(name: &str, value: &str) -> bool {
+    value.len() <= 128
+        && PRODUCED_BY_PALISADE.contains(&name)
+        && value.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b':' | b'/' | b'-'))
+}
+
 fn scrub_attributes(scrubber: &dyn SecretScrubber, attributes: &mut [KeyValue]) {
-    for attribute in attributes.iter_mut().filter(|a| !PRODUCED_BY_PALISADE.contains(&a.key.as_str())) {
+    for attribute in attributes.iter_mut() {
+        let key = attribute.key.as_str();
+        if is_secret_name(key) {
+            attribute.value = Value::String(StringValue::from(REDACTED));
+            continue;
+        }
+        if let Value::String(text) = &attribute.value
+            && needs_no_scan(key, text.as_str())
+        {
+            continue;
+        }
         let value = std::mem::replace(&mut attribute.value, Value::Bool(false));
         attribute.value = scrub_value(scrubber, value);
     }
@@ -354,6 +401,53 @@ mod tests {
             assert!(!out.contains(secret), "{input:?} -> {out:?} still holds {secret:?}");
             assert!(out.contains(kept), "{input:?} -> {out:?} lost {kept:?}");
         }
+    }
+
+    #[test]
+    fn secret_names_and_safe_shapes() {
+        for name in [
+            "password",
+            "DB_PASSWORD",
+            "api_key",
+            "X-Api-Key",
+            "client_secret",
+            "cookie",
+            "Authorization",
+            "access_token",
+            "session_id",
+            "has_api_key",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["request_id", "trace_id", "outcome", "gen_ai.tool.name", "duration_us", "message"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+        assert!(needs_no_scan("enduser.pseudo.id", "pid_5f2b8c1d9e0a4b7c8d6e5f4a3b2c1d0e"));
+        assert!(needs_no_scan("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"));
+        // A JWT under a trusted name: upper case and the shape fail, so it is scanned.
+        assert!(!needs_no_scan("trace_id", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"));
+        assert!(!needs_no_scan("trace_id", "ada@example.com"));
+        assert!(!needs_no_scan("request_id", "req-1"), "caller-supplied names are always scanned");
+        assert!(!needs_no_scan("trace_id", &"a".repeat(129)));
+    }
+
+    #[test]
+    fn span_attributes_under_secret_names_are_replaced_whole() {
+        let scrubber = BuiltinScrubber::new();
+        let mut attributes = vec![
+            KeyValue::new("password", "correct horse battery staple"),
+            KeyValue::new("has_api_key", true),
+            KeyValue::new("note", "Bearer abcdef123456"),
+            KeyValue::new("trace_id", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"),
+            KeyValue::new("gen_ai.tool.name", "customers.get_customer"),
+        ];
+        scrub_attributes(&scrubber, &mut attributes);
+        let text: Vec<String> = attributes.iter().map(|kv| kv.value.as_str().into_owned()).collect();
+        assert_eq!(text[0], REDACTED);
+        assert_eq!(text[1], REDACTED);
+        assert_eq!(text[2], "Bearer [REDACTED]");
+        assert!(!text[3].contains("eyJzdWIi"), "{}", text[3]);
+        assert_eq!(text[4], "customers.get_customer");
     }
 
     #[test]

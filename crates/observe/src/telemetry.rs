@@ -95,10 +95,16 @@ pub fn build(
     scrubber: Arc<dyn SecretScrubber>,
     logs: Option<BoxMakeWriter>,
 ) -> Result<(Dispatch, TelemetryGuard), ObserveError> {
-    let filter = match std::env::var("RUST_LOG") {
+    let mut filter = match std::env::var("RUST_LOG") {
         Ok(directive) if !directive.trim().is_empty() => directive,
         _ => config.log.filter.clone(),
     };
+    // rmcp logs client notifications verbatim at `info` and whole requests at `debug`:
+    // client data that the scrubbers can only partly recognise. Unless the directive
+    // names rmcp itself, it logs warnings and errors only.
+    if !filter.contains("rmcp") {
+        filter.push_str(",rmcp=warn");
+    }
     let filter = EnvFilter::try_new(&filter)
         .map_err(|e| ObserveError::Filter { filter: filter.clone(), reason: e.to_string() })?;
 
@@ -106,14 +112,18 @@ pub fn build(
         Some(writer) => writer,
         None => log_destination(config)?,
     };
-    let writer = ScrubbingMakeWriter::new(writer, Arc::clone(&scrubber));
     let log_layer = match config.log.format {
+        // Values are scrubbed one by one before escaping (see `json`).
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .fmt_fields(JsonFields)
-            .event_format(JsonLines)
+            .fmt_fields(JsonFields::new(Arc::clone(&scrubber)))
+            .event_format(JsonLines::new(Arc::clone(&scrubber)))
             .with_writer(writer)
             .boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).boxed(),
+        // Text lines have no structure to keep: the finished line is scrubbed.
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(ScrubbingMakeWriter::new(writer, Arc::clone(&scrubber)))
+            .boxed(),
     };
 
     let provider = config.otlp.as_ref().map(|otlp| tracer_provider(otlp, scrubber)).transpose()?;
@@ -222,7 +232,11 @@ fn tracer_provider(
         opentelemetry_sdk::Resource::builder().with_service_name(otlp.service_name.clone()).build();
     Ok(SdkTracerProvider::builder()
         .with_span_processor(processor)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(otlp.sample_ratio))))
+        // By trace id alone, not the caller's sampled flag: the flag comes from
+        // unauthenticated requests, and trusting it would let anyone switch export on
+        // (or off) for their traffic. Deterministic per trace id, so a trace is kept or
+        // dropped whole within the process.
+        .with_sampler(Sampler::TraceIdRatioBased(otlp.sample_ratio))
         .with_resource(resource)
         .build())
 }
