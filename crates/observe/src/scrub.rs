@@ -103,6 +103,17 @@ impl BuiltinScrubber {
 
 impl SecretScrubber for BuiltinScrubber {
     fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        // Every shape needs one of these: whitespace (a scheme and its credential), `:`
+        // or `=` (pairs, cookies, URLs), `eyJ` (a JWT) or `psk_` (an API key); non-ASCII
+        // text may hold Unicode whitespace, so it goes to the regex. Most log values
+        // (ids, codes, names) have none of them and are answered here.
+        let maybe =
+            text.bytes().any(|b| b.is_ascii_whitespace() || matches!(b, b':' | b'=' | 0x0b) || !b.is_ascii())
+                || text.contains("eyJ")
+                || text.contains("psk_");
+        if !maybe {
+            return Cow::Borrowed(text);
+        }
         // Most text holds no secret: answer that without the capture machinery.
         if !self.pattern.is_match(text) {
             return Cow::Borrowed(text);
@@ -267,8 +278,16 @@ pub fn is_secret_name(name: &str) -> bool {
         "privatekey",
         "session",
     ];
-    let lower = name.to_ascii_lowercase();
-    WORDS.iter().any(|word| lower.contains(word))
+    // Asked for every field of every line: one automaton pass, no allocation.
+    static NAMES: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> = std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(WORDS).ok()
+    });
+    match &*NAMES {
+        Some(words) => words.is_match(name),
+        // The automaton of a fixed word list always builds; were it not to, every
+        // field would count as a secret (fail closed).
+        None => true,
+    }
 }
 
 /// Fields whose values Palisade itself produces from bounded, validated sources
@@ -292,6 +311,12 @@ const PRODUCED_BY_PALISADE: &[&str] = &[
 /// lower-case hex, and Palisade puts none of those under these names.
 #[must_use]
 pub fn needs_no_scan(name: &str, value: &str) -> bool {
+    if name == "http.request.method" {
+        return matches!(
+            value,
+            "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH" | "CONNECT" | "TRACE" | "_OTHER"
+        );
+    }
     value.len() <= 128
         && PRODUCED_BY_PALISADE.contains(&name)
         && value.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b':' | b'/' | b'-'))
@@ -369,6 +394,8 @@ mod tests {
         ("Authorization: Bearer abcdef123456", "abcdef123456", "Authorization: Bearer [REDACTED]"),
         ("authorization: bearer abc.def_ghi-jkl", "abc.def_ghi-jkl", "bearer [REDACTED]"),
         ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz", "Basic [REDACTED]"),
+        ("Bearer\u{a0}abcdef123456", "abcdef123456", "Bearer [REDACTED]"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl", "eyJzdWIiOiJhIn0", "[REDACTED]"),
         (
             "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl done",
             "eyJzdWIiOiJhbGljZSJ9",
@@ -429,6 +456,8 @@ mod tests {
         assert!(!needs_no_scan("trace_id", "ada@example.com"));
         assert!(!needs_no_scan("request_id", "req-1"), "caller-supplied names are always scanned");
         assert!(!needs_no_scan("trace_id", &"a".repeat(129)));
+        assert!(needs_no_scan("http.request.method", "POST"));
+        assert!(!needs_no_scan("http.request.method", "eyJhbGciOiJIUzI1NiJ9"));
     }
 
     #[test]
