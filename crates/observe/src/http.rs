@@ -50,8 +50,11 @@ impl Drop for InFlight {
 pub struct HttpSpan {
     /// The request's span.
     pub span: tracing::Span,
-    /// Its trace id, when trace export is on: spans under it are in the same trace.
+    /// Its trace id, when it has one (exported, or the caller's): spans under it are in
+    /// the same trace.
     pub trace_id: Option<std::sync::Arc<str>>,
+    /// Whether its trace is exported (see [`crate::sampling`]); spans under it follow.
+    pub exported: bool,
 }
 
 /// Wraps an HTTP service: each request gets a server span (its parent taken from a
@@ -118,28 +121,56 @@ where
             http::Method::TRACE => "TRACE",
             _ => "_OTHER",
         };
-        let span = tracing::info_span!(
-            "http.request",
-            otel.name = method,
-            otel.kind = "server",
-            http.request.method = method,
-            http.response.status_code = Empty,
-            otel.status_code = Empty,
-            request_id = Empty,
-            trace_id = Empty,
-        );
+        let parent = context_from_headers(request.headers());
+        let parent_trace = parent.as_ref().and_then(|cx| {
+            use opentelemetry::trace::TraceContextExt as _;
+            let span = cx.span();
+            let context = span.span_context();
+            Some(context.trace_id()).filter(|_| context.is_valid())
+        });
+        let exported = match crate::sampling::export_ratio() {
+            None => false,
+            Some(ratio) => parent_trace
+                .map_or_else(|| crate::sampling::draw(ratio), |id| crate::sampling::keeps(id, ratio)),
+        };
+        macro_rules! http_span {
+            ($target:expr) => {
+                tracing::info_span!(
+                    target: $target,
+                    "http.request",
+                    otel.name = method,
+                    otel.kind = "server",
+                    http.request.method = method,
+                    http.response.status_code = Empty,
+                    otel.status_code = Empty,
+                    request_id = Empty,
+                    trace_id = Empty,
+                )
+            };
+        }
+        let span = if exported {
+            http_span!("observe::http")
+        } else {
+            http_span!(crate::sampling::UNSAMPLED_TARGET)
+        };
         let mut trace_id = None;
         if !span.is_disabled() {
-            if let Some(parent) = context_from_headers(request.headers()) {
-                // Fails only when no OpenTelemetry layer is installed: nothing to link then.
-                let _ = span.set_parent(parent);
+            if exported {
+                if let Some(parent) = parent {
+                    // Fails only when no OpenTelemetry layer is installed.
+                    let _ = span.set_parent(parent);
+                }
+                trace_id = trace_id_of(&span);
+            } else {
+                // Not exported: the caller's trace id still ties our lines to its trace.
+                trace_id = parent_trace.map(|id| id.to_string());
             }
-            if let Some(id) = trace_id_of(&span) {
+            if let Some(id) = &trace_id {
                 span.record("trace_id", id.as_str());
-                trace_id = Some(std::sync::Arc::from(id));
             }
         }
-        request.extensions_mut().insert(HttpSpan { span: span.clone(), trace_id });
+        let trace_id = trace_id.map(std::sync::Arc::from);
+        request.extensions_mut().insert(HttpSpan { span: span.clone(), trace_id, exported });
         // Counted until answered, or until the client goes away and the future is
         // dropped (then under `cancelled`): the in-flight gauge cannot drift.
         let mut pending = InFlight::start(self.metrics.clone());

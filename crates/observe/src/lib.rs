@@ -31,6 +31,7 @@ mod http;
 pub mod json;
 mod metrics;
 pub mod propagation;
+pub mod sampling;
 pub mod scrub;
 pub mod span;
 mod telemetry;

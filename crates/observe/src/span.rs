@@ -54,25 +54,41 @@ pub fn tool_call_span(
     let remote = meta.and_then(context_from_meta);
     let remote_trace = remote.as_ref().and_then(trace_id_of_context);
     let trace_id = remote_trace.as_deref().or_else(|| http.and_then(|h| h.trace_id.as_deref()));
-    let span = tracing::info_span!(
-        parent: &parent,
-        "mcp.tools_call",
-        // Formatted only when a subscriber wants the span.
-        otel.name = %format_args!("tools/call {tool}"),
-        otel.kind = "server",
-        mcp.method.name = "tools/call",
-        gen_ai.tool.name = tool,
-        jsonrpc.request.id = jsonrpc_id,
-        request_id,
-        enduser.pseudo.id = principal,
-        palisade.tenant = tenant,
-        trace_id,
-        palisade.outcome = Empty,
-        palisade.audit.seq = Empty,
-        otel.status_code = Empty,
-        error.type = Empty,
-    );
-    if let Some(cx) = remote
+    let exported = match (&remote, crate::sampling::export_ratio()) {
+        (_, None) => false,
+        (Some(cx), Some(ratio)) => {
+            use opentelemetry::trace::TraceContextExt as _;
+            crate::sampling::keeps(cx.span().span_context().trace_id(), ratio)
+        }
+        (None, Some(_)) => http.is_none_or(|h| h.exported),
+    };
+    macro_rules! tool_span {
+        ($target:expr) => {
+            tracing::info_span!(
+                target: $target,
+                parent: &parent,
+                "mcp.tools_call",
+                // Formatted only when a subscriber wants the span.
+                otel.name = %format_args!("tools/call {tool}"),
+                otel.kind = "server",
+                mcp.method.name = "tools/call",
+                gen_ai.tool.name = tool,
+                jsonrpc.request.id = jsonrpc_id,
+                request_id,
+                enduser.pseudo.id = principal,
+                palisade.tenant = tenant,
+                trace_id,
+                palisade.outcome = Empty,
+                palisade.audit.seq = Empty,
+                otel.status_code = Empty,
+                error.type = Empty,
+            )
+        };
+    }
+    let span =
+        if exported { tool_span!("observe::span") } else { tool_span!(crate::sampling::UNSAMPLED_TARGET) };
+    if exported
+        && let Some(cx) = remote
         && !span.is_disabled()
     {
         // Fails only when no OpenTelemetry layer is installed.
@@ -85,7 +101,12 @@ pub fn tool_call_span(
 /// computing their fields (a tenant pseudonym is an HMAC).
 #[must_use]
 pub fn tool_call_spans_enabled() -> bool {
-    tracing::enabled!(kind: tracing::metadata::Kind::SPAN, tracing::Level::INFO)
+    tracing::enabled!(kind: tracing::metadata::Kind::SPAN, target: "observe::span", tracing::Level::INFO)
+        || tracing::enabled!(
+            kind: tracing::metadata::Kind::SPAN,
+            target: crate::sampling::UNSAMPLED_TARGET,
+            tracing::Level::INFO
+        )
 }
 
 /// Records how the call ended on its span: the outcome, the error code when it failed,

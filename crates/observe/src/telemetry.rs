@@ -141,12 +141,15 @@ pub fn build(
             .with_context_activation(false)
             // Spans, and warnings and errors as span events; routine events stay in the
             // logs (the span's own fields already say how the call ended).
+            // Spans of traces the gate dropped never reach the bridge (`sampling`).
             .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                meta.is_span() || *meta.level() <= tracing::Level::WARN
+                meta.target() != crate::sampling::UNSAMPLED_TARGET
+                    && (meta.is_span() || *meta.level() <= tracing::Level::WARN)
             }))
     });
 
-    let subscriber = tracing_subscriber::registry().with(otel_layer).with(log_layer).with(filter);
+    let gate = config.otlp.as_ref().map(|otlp| crate::sampling::ExportGate { ratio: otlp.sample_ratio });
+    let subscriber = tracing_subscriber::registry().with(gate).with(otel_layer).with(log_layer).with(filter);
     Ok((Dispatch::new(subscriber), TelemetryGuard { provider }))
 }
 
@@ -232,11 +235,9 @@ fn tracer_provider(
         opentelemetry_sdk::Resource::builder().with_service_name(otlp.service_name.clone()).build();
     Ok(SdkTracerProvider::builder()
         .with_span_processor(processor)
-        // By trace id alone, not the caller's sampled flag: the flag comes from
-        // unauthenticated requests, and trusting it would let anyone switch export on
-        // (or off) for their traffic. Deterministic per trace id, so a trace is kept or
-        // dropped whole within the process.
-        .with_sampler(Sampler::TraceIdRatioBased(otlp.sample_ratio))
+        // The decision is made before spans open (`sampling`): spans of dropped traces
+        // never reach the bridge, so everything that does is kept.
+        .with_sampler(Sampler::AlwaysOn)
         .with_resource(resource)
         .build())
 }

@@ -131,11 +131,16 @@ impl Lines {
 /// Installs observe for the whole process (each test binary holds one test): logs into
 /// `lines`, spans to `endpoint`.
 pub fn install(endpoint: &str, lines: &Lines) -> observe::TelemetryGuard {
+    install_sampling(endpoint, lines, 1.0)
+}
+
+/// As [`install`], exporting the given share of traces.
+pub fn install_sampling(endpoint: &str, lines: &Lines, sample_ratio: f64) -> observe::TelemetryGuard {
     let config = observe::ObserveConfig {
         log: observe::LogConfig { filter: "debug,h2=off,hyper=off,reqwest=off".into(), ..Default::default() },
         otlp: Some(observe::OtlpConfig {
             endpoint: endpoint.to_owned(),
-            sample_ratio: 1.0,
+            sample_ratio,
             service_name: "mcp-server-test".into(),
             timeout_ms: 2_000,
         }),
