@@ -1,5 +1,6 @@
 //! `cargo xtask bench server`: tools/call load on 127.0.0.1 at concurrency 1, 8 and 32 in
-//! three modes (bare, auth + guard, full), with the server's CPU time per call read from
+//! four modes (bare, auth + guard, full, and full with observe: JSON logs, spans and
+//! metrics), with the server's CPU time per call read from
 //! `/proc/<pid>/stat`. The server and the load generator are separate processes built in
 //! release mode (`crates/mcp-server/examples/bench_{server,load}.rs`).
 
@@ -53,7 +54,7 @@ pub(crate) fn run() -> Result<(), String> {
     let examples = workspace_root().join("target/release/examples");
     let tick = ticks_per_second();
     let mut rows = Vec::new();
-    for mode in ["bare", "auth", "full"] {
+    for mode in ["bare", "auth", "full", "observed"] {
         let mut server = Command::new(examples.join("bench_server"))
             .arg(mode)
             .env("BENCH_JWT_SECRET", SECRET)
@@ -113,9 +114,11 @@ pub(crate) fn run() -> Result<(), String> {
         let cpu = |m: &str| rows.iter().find(|r| r.0 == m && r.1 == c).map_or(0.0, |r| r.5);
         if cpu("bare") > 0.0 {
             println!(
-                "c={c}: server CPU per call, full / bare = {:.2}, auth / bare = {:.2}",
+                "c={c}: server CPU per call, full / bare = {:.2}, auth / bare = {:.2}, observed / full = {:.2} ({:+.1} µs)",
                 cpu("full") / cpu("bare"),
-                cpu("auth") / cpu("bare")
+                cpu("auth") / cpu("bare"),
+                cpu("observed") / cpu("full"),
+                cpu("observed") - cpu("full")
             );
         }
     }

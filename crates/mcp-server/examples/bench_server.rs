@@ -58,6 +58,32 @@ async fn main() {
     let builder = McpServer::builder("bench", "0");
     let scratch = tempfile::tempdir().unwrap();
     let audit_dir = std::env::var_os("BENCH_AUDIT_DIR").map_or_else(|| scratch.path().to_owned(), Into::into);
+    // "observed": "full" plus what observe adds in a deployment: JSON log lines (to a
+    // file, each call's line written), spans, and the server's metrics.
+    let _telemetry = (mode == "observed").then(|| {
+        let config = observe::ObserveConfig {
+            log: observe::LogConfig {
+                file: Some(observe::LogFile {
+                    directory: scratch.path().join("logs"),
+                    prefix: "bench".into(),
+                    rotation: observe::Rotation::Never,
+                    keep: None,
+                }),
+                ..observe::LogConfig::default()
+            },
+            ..observe::ObserveConfig::default()
+        };
+        let (dispatch, guard) =
+            observe::build(&config, Arc::new(observe::BuiltinScrubber::new()), None).unwrap();
+        tracing::dispatcher::set_global_default(dispatch).unwrap();
+        guard
+    });
+    let builder = if mode == "observed" {
+        let metrics = observe::Metrics::new();
+        builder.metrics(observe::ServerMetrics::register(&metrics, observe::TenantLabels::Off).unwrap())
+    } else {
+        builder
+    };
     let server = match mode.as_str() {
         "bare" => builder.allow_anonymous().tool(Tool::new("echo", echo).read_only().public()),
         "auth" => builder

@@ -132,7 +132,20 @@ fn bench(c: &mut Criterion) {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         format!("http://{addr}/v1/traces")
     });
+    // Lines go to a real file, as in a deployment (the write happens on the log writer
+    // thread; formatting and the hand-over are on the call's).
+    let logs = std::env::temp_dir().join(format!("observe-bench-{}", std::process::id()));
+    let log = observe::LogConfig {
+        file: Some(observe::LogFile {
+            directory: logs.clone(),
+            prefix: "bench".into(),
+            rotation: observe::Rotation::Never,
+            keep: None,
+        }),
+        ..observe::LogConfig::default()
+    };
     let config = ObserveConfig {
+        log: log.clone(),
         otlp: Some(OtlpConfig {
             endpoint,
             sample_ratio: 1.0,
@@ -144,13 +157,12 @@ fn bench(c: &mut Criterion) {
     let metrics = Metrics::new();
     let server = ServerMetrics::register(&metrics, TenantLabels::Off).unwrap();
     let tool = server.tool("customers.get_customer");
-    let sink = || tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::sink);
 
     let mut group = c.benchmark_group("tool_call");
     let mut plain = tower::service_fn(bare);
     group.bench_function("bare", |b| b.iter(|| ready(plain.call(request())).unwrap()));
 
-    let logs_only = ObserveConfig::default();
+    let logs_only = ObserveConfig { log, ..ObserveConfig::default() };
     let mut sampled = config.clone();
     if let Some(otlp) = sampled.otlp.as_mut() {
         otlp.sample_ratio = 0.1;
@@ -167,7 +179,7 @@ fn bench(c: &mut Criterion) {
         ("observed_guardrails", &config, Arc::new(ChainScrubber::new(BuiltinScrubber::new(), log_scanner()))),
     ];
     for (name, config, scrubber) in cases {
-        let (dispatch, guard) = observe::build(config, scrubber, Some(sink())).unwrap();
+        let (dispatch, guard) = observe::build(config, scrubber, None).unwrap();
         let mut service =
             HttpTraceLayer::new(Some(server.clone())).layer(tower::service_fn(observed_call(tool.clone())));
         let make = if name == "observed_sampled_10pct" { request_without_parent } else { request };
@@ -177,6 +189,7 @@ fn bench(c: &mut Criterion) {
         drop(guard);
     }
     group.finish();
+    let _ = std::fs::remove_dir_all(&logs);
 
     let line = r#"{"timestamp":"2026-11-25T22:43:19.123456Z","level":"INFO","outcome":"ok","code":"ok","duration_us":812,"audit_seq":7,"message":"tool call finished","span":{"otel.name":"tools/call customers.get_customer","otel.kind":"server","mcp.method.name":"tools/call","gen_ai.tool.name":"customers.get_customer","jsonrpc.request.id":"41","request_id":"req-0123456789","enduser.pseudo.id":"pid_5f2b8c1d9e0a4b7c8d6e5f4a3b2c1d0e","palisade.tenant":"tid_0e1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","name":"mcp.tools_call"},"target":"mcp_server::service"}"#;
     let mut group = c.benchmark_group("scrub");
