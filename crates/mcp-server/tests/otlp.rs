@@ -27,9 +27,10 @@ async fn spans_reach_the_collector_in_the_callers_trace() {
     let server = common::start(common::Options::default()).await;
     let token = server.support();
 
-    // 1. The caller's trace arrives as an HTTP header.
+    // 1. The caller's trace arrives as an HTTP header. Its flags say "not sampled": the
+    // caller cannot switch export off (at ratio 1, everything is exported).
     let session = server.session(Some(&token)).await;
-    let traceparent = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
+    let traceparent = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-00");
     let reply = server
         .post_with(
             Some(&token),

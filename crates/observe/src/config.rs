@@ -99,10 +99,9 @@ pub enum Rotation {
 pub struct OtlpConfig {
     /// The traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`.
     pub endpoint: String,
-    /// The fraction of traces exported, 0.0 to 1.0, decided by trace id before any span
-    /// opens (see [`crate::sampling`]). The sampled flag of a caller's `traceparent` is
-    /// not trusted (it arrives before authentication); its trace id decides, the same
-    /// way in every process.
+    /// The fraction of requests whose traces are exported, 0.0 to 1.0, drawn once per
+    /// request before any span opens (see [`crate::sampling`]). Nothing the caller sends
+    /// decides it: a `traceparent` arrives before authentication.
     #[serde(default = "one")]
     pub sample_ratio: f64,
     /// The `service.name` resource attribute.

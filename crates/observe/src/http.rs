@@ -128,11 +128,7 @@ where
             let context = span.span_context();
             Some(context.trace_id()).filter(|_| context.is_valid())
         });
-        let exported = match crate::sampling::export_ratio() {
-            None => false,
-            Some(ratio) => parent_trace
-                .map_or_else(|| crate::sampling::draw(ratio), |id| crate::sampling::keeps(id, ratio)),
-        };
+        let exported = crate::sampling::export_ratio().is_some_and(crate::sampling::draw);
         macro_rules! http_span {
             ($target:expr) => {
                 tracing::info_span!(

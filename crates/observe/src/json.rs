@@ -100,6 +100,9 @@ pub(crate) fn write_json_str(out: &mut impl fmt::Write, text: &str) -> fmt::Resu
     out.write_char('"')
 }
 
+/// The keys every line has; event fields may not take them.
+const RESERVED_KEYS: &[&str] = &["timestamp", "level", "target", "span", "spans"];
+
 /// Writes fields as `"name":value` pairs, comma-separated, skipping `otel.*`; every
 /// string is scrubbed before it is escaped.
 struct PairVisitor<'a, W: fmt::Write> {
@@ -123,8 +126,20 @@ impl<W: fmt::Write> PairVisitor<'_, W> {
             self.result = self.out.write_char(',');
         }
         self.any = true;
-        self.result =
-            self.result.and_then(|()| write_json_str(self.out, name)).and_then(|()| self.out.write_char(':'));
+        // An event field named like one of the line's own keys is written as
+        // `field.NAME`: it cannot shadow the real level or timestamp for a parser that
+        // keeps the last of two equal keys.
+        let reserved = self.message.is_some() && RESERVED_KEYS.contains(&name);
+        self.result = self
+            .result
+            .and_then(|()| {
+                if reserved {
+                    write_json_str(self.out, &format!("field.{name}"))
+                } else {
+                    write_json_str(self.out, name)
+                }
+            })
+            .and_then(|()| self.out.write_char(':'));
         self.result.is_ok()
     }
 
@@ -420,6 +435,7 @@ mod tests {
                     password = "correct horse battery",
                     has_api_key = true,
                     pin_token = 1234_u64,
+                    level = "DEBUG",
                     trace_id = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl",
                     "upstream said:\neyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl and Bearer abcdef123456"
                 );
@@ -447,6 +463,8 @@ mod tests {
         assert_eq!(hostile["password"], REDACTED);
         assert_eq!(hostile["has_api_key"], REDACTED);
         assert_eq!(hostile["pin_token"], REDACTED);
+        assert_eq!(hostile["level"], "WARN", "an event field cannot shadow the level");
+        assert_eq!(hostile["field.level"], "DEBUG");
         assert!(
             !text.contains("eyJzdWIi") && !text.contains("horse") && !text.contains("abcdef123456"),
             "{text}"

@@ -7,24 +7,23 @@
 //! kept opens its spans under [`UNSAMPLED_TARGET`], which the OpenTelemetry layer never
 //! sees, and costs what logging alone costs.
 //!
-//! The decision is made once per trace, by the HTTP layer:
-//!
-//! - with a valid `traceparent`, by the caller's trace id (so every Palisade process
-//!   keeps or drops the same traces), never by the caller's sampled flag, which arrives
-//!   before authentication and would let anyone switch export on or off;
-//! - without one, by a fresh random draw.
-//!
-//! Spans under a request follow its decision; a tool call whose `_meta` names another
-//! trace is decided by that trace's id. The SDK's own sampler is then `AlwaysOn`.
+//! The decision is made once per request, by the HTTP layer (or per call where there is
+//! no HTTP request, as with stdio): a draw with probability `sample_ratio`. Nothing the
+//! caller sends decides it: not the sampled flag of its `traceparent`, and not its trace
+//! id either (both arrive before authentication; a chosen id would let anyone keep or
+//! drop their own traffic). Spans under the request follow its decision, including a
+//! tool call whose `_meta` names the caller's trace. The SDK's own sampler is then
+//! `AlwaysOn`.
 
 use std::cell::Cell;
 
-use opentelemetry::trace::TraceId;
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 
 /// The target of spans whose trace is not exported; the OpenTelemetry layer filters it out.
-pub const UNSAMPLED_TARGET: &str = "palisade::unsampled";
+/// (Under `observe`, so the directive that turns the exported spans on or off in a log
+/// filter, `observe=…`, does the same for these.)
+pub const UNSAMPLED_TARGET: &str = "observe::unsampled";
 
 /// Carries the export ratio inside the subscriber (a layer with no callbacks), so code
 /// that opens spans can ask the current subscriber whether traces are exported at all.
@@ -39,26 +38,6 @@ impl<S: Subscriber> Layer<S> for ExportGate {}
 #[must_use]
 pub fn export_ratio() -> Option<f64> {
     tracing::dispatcher::get_default(|dispatch| dispatch.downcast_ref::<ExportGate>().map(|gate| gate.ratio))
-}
-
-/// Whether the trace `trace_id` is kept at `ratio`: its low 63 bits against the ratio's
-/// share of them, the rule OpenTelemetry's `TraceIdRatioBased` sampler uses.
-#[must_use]
-pub fn keeps(trace_id: TraceId, ratio: f64) -> bool {
-    if ratio >= 1.0 {
-        return true;
-    }
-    if ratio.is_nan() || ratio <= 0.0 {
-        return false;
-    }
-    let bytes = trace_id.to_bytes();
-    let mut low = [0u8; 8];
-    low.copy_from_slice(&bytes[8..16]);
-    let value = u64::from_be_bytes(low) >> 1;
-    // 2^63 * ratio, ratio in (0, 1): exact enough for a sampling threshold.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let bound = (ratio * (1u64 << 63) as f64) as u64;
-    value < bound
 }
 
 thread_local! {
@@ -80,7 +59,7 @@ fn seed() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// A random draw for a trace that starts here: true with probability `ratio`.
+/// The export decision for one request: true with probability `ratio`.
 #[must_use]
 pub fn draw(ratio: f64) -> bool {
     if ratio >= 1.0 {
@@ -106,22 +85,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-
-    #[test]
-    fn trace_ids_decide_by_their_low_bits() {
-        let id = |low: u64| TraceId::from_bytes([[0u8; 8], low.to_be_bytes()].concat().try_into().unwrap());
-        for (low, ratio, kept) in [
-            (0, 0.5, true),
-            (u64::MAX, 0.5, false),
-            ((1u64 << 62) << 1, 0.5, false), // value 2^62 is exactly the bound at 0.5
-            (((1u64 << 62) - 1) << 1, 0.5, true),
-            (u64::MAX, 1.0, true),
-            (0, 0.0, false),
-            (0, f64::NAN, false),
-        ] {
-            assert_eq!(keeps(id(low), ratio), kept, "low={low:#x} ratio={ratio}");
-        }
-    }
 
     #[test]
     fn draws_follow_the_ratio() {

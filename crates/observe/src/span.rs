@@ -54,13 +54,13 @@ pub fn tool_call_span(
     let remote = meta.and_then(context_from_meta);
     let remote_trace = remote.as_ref().and_then(trace_id_of_context);
     let trace_id = remote_trace.as_deref().or_else(|| http.and_then(|h| h.trace_id.as_deref()));
-    let exported = match (&remote, crate::sampling::export_ratio()) {
-        (_, None) => false,
-        (Some(cx), Some(ratio)) => {
-            use opentelemetry::trace::TraceContextExt as _;
-            crate::sampling::keeps(cx.span().span_context().trace_id(), ratio)
-        }
-        (None, Some(_)) => http.is_none_or(|h| h.exported),
+    // The request's decision, so the tool span and the HTTP span are always exported
+    // together or not at all (a span the exporter cannot see would hand its events and
+    // children to whichever exported span is nearest); a call without an HTTP request
+    // (stdio) draws its own.
+    let exported = match http {
+        Some(h) => h.exported,
+        None => crate::sampling::export_ratio().is_some_and(crate::sampling::draw),
     };
     macro_rules! tool_span {
         ($target:expr) => {
@@ -87,12 +87,16 @@ pub fn tool_call_span(
     }
     let span =
         if exported { tool_span!("observe::span") } else { tool_span!(crate::sampling::UNSAMPLED_TARGET) };
-    if exported
-        && let Some(cx) = remote
-        && !span.is_disabled()
-    {
-        // Fails only when no OpenTelemetry layer is installed.
-        let _ = span.set_parent(cx);
+    if exported && !span.is_disabled() {
+        if let Some(cx) = remote {
+            // Fails only when no OpenTelemetry layer is installed.
+            let _ = span.set_parent(cx);
+        } else if trace_id.is_none()
+            && let Some(id) = crate::propagation::trace_id_of(&span)
+        {
+            // A trace that starts here (stdio): its id is known once the span exists.
+            span.record("trace_id", id.as_str());
+        }
     }
     span
 }

@@ -159,8 +159,9 @@ pub fn build(
     Ok((Dispatch::new(subscriber), TelemetryGuard { provider, logs: log_worker }))
 }
 
-/// Builds the subscriber and installs it for the whole process; also routes the
-/// `log` crate's records into it. Call once, early in `main`.
+/// Builds the subscriber and installs it for the whole process. Call once, early in
+/// `main`, before any async runtime starts. (Records of crates that use the `log`
+/// facade rather than `tracing` are not collected.)
 ///
 /// # Errors
 /// As [`build`], and [`ObserveError::AlreadyInstalled`] when a subscriber is installed.
@@ -184,6 +185,8 @@ fn off_the_request_path(
     // call writes many lines; when quiet, each line is written as it comes.
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // Bounds the queue's memory (lines are a few hundred bytes to a few KiB).
+        .buffered_lines_limit(16_384)
         .thread_name("palisade-log-writer")
         .finish(std::io::BufWriter::with_capacity(64 * 1024, writer));
     (BoxMakeWriter::new(writer), guard)

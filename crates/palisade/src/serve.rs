@@ -72,7 +72,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     let served = runtime.block_on(serve(args, config, example_mode));
-    // Export the spans of the last requests before the process exits.
+    // Tasks still running (the metrics listener, sessions) log as they are torn down:
+    // stop the runtime first, then flush logs and spans.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     drop(telemetry);
     served
 }
