@@ -11,7 +11,24 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::metrics::ServerMetrics;
-use crate::propagation::{context_from_headers, trace_id_of};
+use crate::propagation::{context_from_headers, trace_id_of, trace_id_of_context};
+
+/// The method as spans record it: extension methods are caller-chosen text, so only the
+/// standard ones are named.
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::PATCH => "PATCH",
+        http::Method::CONNECT => "CONNECT",
+        http::Method::TRACE => "TRACE",
+        _ => "_OTHER",
+    }
+}
 
 /// One HTTP request in the metrics, from the call to its answer or its drop.
 struct InFlight {
@@ -108,26 +125,8 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // Extension methods are caller-chosen text: only the standard ones are named.
-        let method = match *request.method() {
-            http::Method::GET => "GET",
-            http::Method::POST => "POST",
-            http::Method::PUT => "PUT",
-            http::Method::DELETE => "DELETE",
-            http::Method::HEAD => "HEAD",
-            http::Method::OPTIONS => "OPTIONS",
-            http::Method::PATCH => "PATCH",
-            http::Method::CONNECT => "CONNECT",
-            http::Method::TRACE => "TRACE",
-            _ => "_OTHER",
-        };
+        let method = method_label(request.method());
         let parent = context_from_headers(request.headers());
-        let parent_trace = parent.as_ref().and_then(|cx| {
-            use opentelemetry::trace::TraceContextExt as _;
-            let span = cx.span();
-            let context = span.span_context();
-            Some(context.trace_id()).filter(|_| context.is_valid())
-        });
         let exported = crate::sampling::export_ratio().is_some_and(crate::sampling::draw);
         macro_rules! http_span {
             ($target:expr) => {
@@ -159,7 +158,7 @@ where
                 trace_id = trace_id_of(&span);
             } else {
                 // Not exported: the caller's trace id still ties our lines to its trace.
-                trace_id = parent_trace.map(|id| id.to_string());
+                trace_id = parent.as_ref().and_then(trace_id_of_context);
             }
             if let Some(id) = &trace_id {
                 span.record("trace_id", id.as_str());
@@ -183,5 +182,20 @@ where
             pending.finish(status.as_ref().map_or("error", http::StatusCode::as_str));
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn extension_methods_never_reach_a_span() {
+        assert_eq!(method_label(&http::Method::POST), "POST");
+        for hostile in ["EYJHBGCIOIJIUZI1NIJ9", "PSK_SECRET", "X-CUSTOM"] {
+            assert_eq!(method_label(&http::Method::from_bytes(hostile.as_bytes()).unwrap()), "_OTHER");
+        }
     }
 }

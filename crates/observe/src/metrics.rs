@@ -198,15 +198,9 @@ impl Outcome {
         }
     }
 
+    /// The position in [`Outcome::ALL`] (declaration order).
     const fn index(self) -> usize {
-        match self {
-            Self::Ok => 0,
-            Self::Error => 1,
-            Self::Denied => 2,
-            Self::Unauthenticated => 3,
-            Self::RateLimited => 4,
-            Self::TimedOut => 5,
-        }
+        self as usize
     }
 }
 

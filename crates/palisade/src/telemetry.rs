@@ -74,6 +74,9 @@ pub(crate) fn init(config: &ObserveConfig, stdio: bool) -> Result<observe::Telem
     Ok(guard)
 }
 
+/// Picks one total out of the authentication counters.
+type AuthPick = fn(mcp_auth::AuthStats) -> u64;
+
 /// The server's metrics, plus the counters that authentication and the audit log keep.
 pub(crate) fn metrics(
     config: &ObserveConfig,
@@ -86,30 +89,27 @@ pub(crate) fn metrics(
         if config.metrics.tenant_label { TenantLabels::Hashed(privacy.clone()) } else { TenantLabels::Off };
     let fail = |e: observe::MetricsError| format!("metrics: {e}");
     let server = ServerMetrics::register(&metrics, tenants).map_err(fail)?;
-    let hits = Arc::clone(auth);
-    metrics
-        .counter_fn(
+    let auth_counters: [(&str, &str, AuthPick); 3] = [
+        (
             "palisade_auth_token_cache_hits_total",
             "Verified-token cache lookups that found the token (no signature check needed).",
-            move || hits.stats().token_cache_hits,
-        )
-        .map_err(fail)?;
-    let misses = Arc::clone(auth);
-    metrics
-        .counter_fn(
+            |s| s.token_cache_hits,
+        ),
+        (
             "palisade_auth_token_cache_misses_total",
             "Verified-token cache lookups that missed (the token was verified in full).",
-            move || misses.stats().token_cache_misses,
-        )
-        .map_err(fail)?;
-    let fetches = Arc::clone(auth);
-    metrics
-        .counter_fn(
+            |s| s.token_cache_misses,
+        ),
+        (
             "palisade_auth_jwks_refreshes_total",
             "Fetches of remote JSON Web Key Sets, scheduled or for an unknown kid.",
-            move || fetches.stats().key_set_fetches,
-        )
-        .map_err(fail)?;
+            |s| s.key_set_fetches,
+        ),
+    ];
+    for (name, help, pick) in auth_counters {
+        let auth = Arc::clone(auth);
+        metrics.counter_fn(name, help, move || pick(auth.stats())).map_err(fail)?;
+    }
     let queue = audit_log.clone();
     metrics
         .gauge_fn("palisade_audit_queue_depth", "Audit entries queued, not yet durable.", move || {
