@@ -7,9 +7,11 @@
 //! JWTs from their look-alikes, and placeholders from secrets; and [`pii`], the scanner
 //! that finds PII and secrets with a literal prefilter, regex confirmation and those
 //! validators; and [`redact`], typed placeholders (`[EMAIL_1]`) that stay consistent within
-//! one conversation. Policies, the scanner protocol and the injection detector build on
-//! them.
+//! one conversation; and [`injection`], the layered prompt-injection detector
+//! (normalisation, rules in several languages, an optional learned layer, one calibrated
+//! score).
 
+pub mod injection;
 pub mod pii;
 pub mod redact;
 pub mod validate;
