@@ -16,7 +16,7 @@
 //!    Chinese, Japanese and Korean. One `aho-corasick` pass picks the rules that can
 //!    match; each is a linear-time `regex`.
 //! 4. **Score.** Log-odds: a bias, plus for each family the weight of its strongest
-//!    rule, a little for further rules, and the signals; a learned layer's probability
+//!    rule, half the weight of its further rules (capped), and the signals; a learned layer's probability
 //!    (for example the MLP head over MiniLM embeddings, [`crate::injection::head`]) joins
 //!    as one more term when the caller has it. The sigmoid of the sum is the score;
 //!    [`DEFAULT_THRESHOLD`] separates the labels.
@@ -52,11 +52,17 @@ pub use rules::Family;
 /// Scores at or above this are labelled [`Label::Injection`].
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
-/// The log-odds of a text with no rule hit and no signal.
-const BIAS: f32 = -4.0;
-/// What each further rule hit (beyond the strongest of its family) adds, and the cap.
-const EXTRA_HIT: f32 = 0.25;
-const EXTRA_HITS_CAP: f32 = 1.0;
+/// The log-odds of a text with no rule hit and no signal. This is the calibration knob:
+/// it was set on the evaluation's dev split (never its test split) so that the default
+/// threshold of 0.5 is where a single strong rule (weight 3 and up) flags a text on its
+/// own, a single weak cue (2.5 and down) does not, and two independent cues do.
+const BIAS: f32 = -3.0;
+/// The share of each further rule's weight a family adds beyond its strongest rule, and
+/// the most a family's further rules can add: several independent cues of one family
+/// (a persona, "never refuses", "no ethical guidelines") are stronger evidence than one,
+/// but a text repeating one idea cannot grow without bound.
+const FURTHER_HIT_SHARE: f32 = 0.5;
+const FURTHER_HITS_CAP: f32 = 3.0;
 /// Signals of concealment.
 const INVISIBLE: f32 = 1.0;
 const BIDI: f32 = 1.0;
@@ -344,18 +350,18 @@ impl InjectionDetector {
 /// The log-odds of the rule hits and signals (without the learned layer).
 fn rules_logit(hits: &[Hit], signals: &Signals) -> f32 {
     // `hits` is sorted strongest first, so the first hit of a family is its strongest.
-    let mut seen: Vec<Family> = Vec::new();
+    let mut families: Vec<(Family, f32)> = Vec::new();
     let mut logit = BIAS;
-    let mut extra = 0.0;
     for hit in hits {
-        if seen.contains(&hit.family) {
-            extra += EXTRA_HIT;
-        } else {
-            seen.push(hit.family);
-            logit += hit.weight;
+        match families.iter_mut().find(|(family, _)| *family == hit.family) {
+            Some((_, further)) => *further += FURTHER_HIT_SHARE * hit.weight,
+            None => {
+                families.push((hit.family, 0.0));
+                logit += hit.weight;
+            }
         }
     }
-    logit += f32::min(extra, EXTRA_HITS_CAP);
+    logit += families.iter().map(|(_, further)| further.min(FURTHER_HITS_CAP)).sum::<f32>();
     if hits.iter().any(|hit| hit.view != View::Text) {
         logit += HIDDEN_HIT;
     }

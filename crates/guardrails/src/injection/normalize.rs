@@ -66,16 +66,19 @@ fn is_bidi_control(ch: char) -> bool {
     matches!(ch, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Whether removing `ch` between `before` and `after` is worth a signal. Emoji use
-/// U+FE0F and the zero-width joiner (👨‍👩‍👧) honestly; inside a word of letters they
-/// only split the word for a filter's sake.
+/// Whether removing `ch` between `before` and `after` is worth a signal. Zero-width
+/// characters have honest uses (joiners in emoji and in Persian or Indic scripts, break
+/// opportunities in Thai, stray ones in copied web text); splitting a Latin word so a
+/// filter cannot read it is not one of them. Tag characters and the variation selectors
+/// supplement carry hidden data and always count.
 fn suspicious_invisible(ch: char, before: Option<char>, after: Option<char>) -> bool {
     match ch {
-        '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' => {
-            before.is_some_and(char::is_alphanumeric) && after.is_some_and(char::is_alphanumeric)
-        }
         '\u{00AD}' => false, // soft hyphens are ordinary in copied prose
-        _ => true,
+        '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}' => true,
+        _ => {
+            before.is_some_and(|c| c.is_ascii_alphanumeric())
+                && after.is_some_and(|c| c.is_ascii_alphanumeric())
+        }
     }
 }
 
@@ -105,9 +108,44 @@ fn latin_lookalike(ch: char) -> Option<char> {
         'ԝ' | 'ω' => 'w',
         'х' | 'χ' => 'x',
         'у' | 'γ' => 'y',
+        _ => return None,
+    })
+}
+
+/// The Latin letter a small capital or similar Latin-script look-alike stands for. These
+/// are folded wherever they occur: honest prose does not spell words in small capitals.
+fn small_capital(ch: char) -> Option<char> {
+    Some(match ch {
+        'ᴀ' => 'a',
+        'ʙ' => 'b',
+        'ᴄ' => 'c',
+        'ᴅ' => 'd',
+        'ᴇ' => 'e',
+        'ꜰ' => 'f',
+        'ɢ' => 'g',
+        'ʜ' => 'h',
+        'ɪ' => 'i',
+        'ᴊ' => 'j',
+        'ᴋ' => 'k',
+        'ʟ' => 'l',
+        'ᴍ' => 'm',
+        'ɴ' => 'n',
+        'ᴏ' => 'o',
+        'ᴘ' => 'p',
+        'ʀ' => 'r',
+        'ꜱ' => 's',
+        'ᴛ' => 't',
+        'ᴜ' => 'u',
+        'ᴠ' => 'v',
+        'ᴡ' => 'w',
+        'ʏ' => 'y',
         'ᴢ' => 'z',
         _ => return None,
     })
+}
+
+fn is_greek(ch: char) -> bool {
+    ('\u{0370}'..='\u{03FF}').contains(&ch)
 }
 
 /// The canonical view of `text`. See the module docs.
@@ -164,10 +202,18 @@ pub fn normalize(text: &str) -> Normalized {
         }
         *space = false;
         *newline = false;
+        let small_capitals = word.chars().filter(|c| small_capital(*c).is_some()).count();
+        if small_capitals > 0 {
+            out.confusables += small_capitals;
+            *word = word.chars().map(|c| small_capital(c).unwrap_or(c)).collect();
+        }
         let has_ascii_letter = word.bytes().any(|b| b.is_ascii_alphabetic());
         let lookalikes = word.chars().filter(|c| latin_lookalike(*c).is_some()).count();
         if has_ascii_letter && lookalikes > 0 {
-            out.confusables += lookalikes;
+            // Greek letters beside Latin ones are ordinary in mathematics (`cosα`, `2π`):
+            // folded, but not counted.
+            out.confusables +=
+                word.chars().filter(|c| latin_lookalike(*c).is_some() && !is_greek(*c)).count();
             out.text.extend(word.chars().map(|c| latin_lookalike(c).unwrap_or(c)));
         } else {
             out.text.push_str(word);
