@@ -5,7 +5,10 @@
 //!   errors on all targets, every test of the workspace (nextest, then doc tests), and
 //!   rustdoc with warnings as errors, then interop with clients nobody here wrote (the
 //!   official MCP Python SDK and the MCP Inspector CLI) against the real binary, and the
-//!   official MCP conformance suite against a baseline.
+//!   official MCP conformance suite against a baseline, and the injection detector's
+//!   quality on its held-out split (`cargo xtask eval`).
+//! - `cargo xtask eval`: precision, recall and F1 of `palisade scan --task injection` on
+//!   a split built from public registry packages (see `eval.rs`); fails below its floors.
 //! - `cargo xtask lint`: `cargo deny check` (licences, advisories, bans, duplicates),
 //!   installing cargo-deny from crates.io when it is missing.
 //! - `cargo xtask bench [auth|guards|audit|conv-store|embeddings|guardrails|observe]...`: the criterion benchmarks, then a table of
@@ -23,10 +26,11 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench_server;
+mod eval;
 mod interop;
 mod models;
 
-const USAGE: &str = "usage: cargo xtask <test|lint|bench [auth|guards|audit|conv-store|embeddings|guardrails|observe|server]...|fetch-models|demo>";
+const USAGE: &str = "usage: cargo xtask <test|lint|eval|bench [auth|guards|audit|conv-store|embeddings|guardrails|observe|server]...|fetch-models|demo>";
 
 /// The benchmarks `cargo xtask bench` knows: (name, package, bench target).
 const BENCHES: &[(&str, &str, &str)] = &[
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo(),
         Some("fetch-models") => models::run(),
+        Some("eval") => eval::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -124,6 +129,8 @@ fn test() -> Result<(), String> {
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings");
     step("cargo doc (-D warnings)", doc)?;
+
+    eval::run()?;
 
     interop::run()?;
 

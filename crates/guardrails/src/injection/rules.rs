@@ -239,7 +239,8 @@ pub(crate) static RULES: &[Rule] = &[
         family: InstructionOverride,
         weight: 4.5,
         anchors: &["instruction", "consigne", "directive", "règle", "ordres"],
-        pattern: r"\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|néglige|négligez|ne (?:suis|suivez|tiens|tenez) pas compte (?:de|des))\b(?: [^ \n]+){0,4}? (?:instructions|consignes|directives|règles|ordres) ?(?:précédentes|antérieures|ci-dessus|initiales|d'origine|du système)?",
+        // "Ignore … instructions" is English too: a French determiner must follow the verb.
+        pattern: r"\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|néglige|négligez|ne (?:suis|suivez|tiens|tenez) pas compte)\b (?:de |d'|des )?(?:(?:toutes|tous) )?(?:les|tes|vos|ces|mes|tout ce) (?:[^ \n]+ ){0,2}?(?:instructions|consignes|directives|règles|ordres)",
     },
     Rule {
         id: "override.de.ignoriere_anweisungen",

@@ -148,6 +148,7 @@ fn attacks_are_labelled_injections() {
 /// decoding: each must be labelled benign.
 const BENIGN: &[&str] = &[
     "Git can ignore files listed in .gitignore; see the instructions in the README.",
+    "Git can ignore files; see the instructions in the README.",
     "Please ignore my previous email; the meeting is still on Tuesday.",
     "The system prompt is the first message sent to a language model; how long should it be?",
     "Can you explain what a system prompt is?",

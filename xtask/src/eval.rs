@@ -1,0 +1,214 @@
+//! `cargo xtask eval`: the prompt-injection detector's quality on a held-out split.
+//!
+//! `xtask/eval/injection_dataset.py` builds the set from public registry packages
+//! (sha256-pinned; see its docstring for the sources and what is reserved and never
+//! read), split half and half into `dev` (for tuning the rules) and `test` (only ever
+//! measured). This step feeds the `test` split through the real binary, `palisade scan
+//! --task injection`, exactly as an outside evaluator would, and reports precision,
+//! recall, F1, the false-positive rate on all benign texts and on the hard ones (benign
+//! texts that mention ignore / system / instructions / prompt / rules).
+//!
+//! It fails when quality falls below the floors below: they are what the detector
+//! measured when the floors were set, less a small margin, so a change that makes it
+//! worse fails CI. The targets (F1 ≥ 0.90, ≤ 5 % hard false positives) are
+//! printed beside the figures, met or not.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::{cargo, step, workspace_root};
+
+/// Quality floors for the `test` split (measured 0.862 F1, 0 false positives when set).
+const MIN_F1: f64 = 0.84;
+const MAX_FALSE_POSITIVE_RATE: f64 = 0.01;
+const MAX_HARD_FALSE_POSITIVE_RATE: f64 = 0.05;
+/// The target, reported beside the figure.
+const TARGET_F1: f64 = 0.90;
+
+/// Where the dataset's packages and the built set are kept between runs.
+fn cache_dir() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("PALISADE_EVAL_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let models = crate::models::cache_dir()?;
+    Ok(models.parent().map_or_else(|| models.join("eval"), |p| p.join("eval")))
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    true_positives: usize,
+    false_positives: usize,
+    false_negatives: usize,
+    true_negatives: usize,
+    hard: usize,
+    hard_false_positives: usize,
+}
+
+impl Counts {
+    fn precision(&self) -> f64 {
+        ratio(self.true_positives, self.true_positives + self.false_positives)
+    }
+    fn recall(&self) -> f64 {
+        ratio(self.true_positives, self.true_positives + self.false_negatives)
+    }
+    fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    }
+    fn false_positive_rate(&self) -> f64 {
+        ratio(self.false_positives, self.false_positives + self.true_negatives)
+    }
+    fn hard_false_positive_rate(&self) -> f64 {
+        ratio(self.hard_false_positives, self.hard)
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Scores one split through the binary; returns the totals and the totals per source.
+fn score(binary: &PathBuf, rows: &[Value]) -> Result<(Counts, BTreeMap<String, Counts>), String> {
+    let mut child = Command::new(binary)
+        .args(["scan", "--task", "injection"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+    let mut input = String::new();
+    for row in rows {
+        input.push_str(&json!({"task": "injection", "id": row["id"], "text": row["text"]}).to_string());
+        input.push('\n');
+    }
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().map_err(|e| format!("palisade scan: {e}"))?;
+    writer
+        .join()
+        .map_err(|_| "the writer thread panicked")?
+        .map_err(|e| format!("writing to palisade scan: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("palisade scan exited with {}", output.status));
+    }
+    let mut labels: BTreeMap<String, bool> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let answer: Value =
+            serde_json::from_str(line).map_err(|e| format!("palisade scan wrote {line:?}: {e}"))?;
+        let id = answer["id"].as_str().ok_or("an answer without an id")?.to_owned();
+        let label = answer["label"].as_str().ok_or_else(|| format!("answer {id} has no label: {answer}"))?;
+        labels.insert(id, label == "injection");
+    }
+    let mut total = Counts::default();
+    let mut by_source: BTreeMap<String, Counts> = BTreeMap::new();
+    for row in rows {
+        let id = row["id"].as_str().unwrap_or_default();
+        let predicted = *labels.get(id).ok_or_else(|| format!("no answer for {id}"))?;
+        let actual = row["label"] == "injection";
+        let hard = row["hard"] == true;
+        let source = row["source"].as_str().unwrap_or("?").to_owned();
+        for counts in [&mut total, by_source.entry(source).or_default()] {
+            match (predicted, actual) {
+                (true, true) => counts.true_positives += 1,
+                (true, false) => counts.false_positives += 1,
+                (false, true) => counts.false_negatives += 1,
+                (false, false) => counts.true_negatives += 1,
+            }
+            if hard {
+                counts.hard += 1;
+                counts.hard_false_positives += usize::from(predicted);
+            }
+        }
+    }
+    Ok((total, by_source))
+}
+
+pub(crate) fn run() -> Result<(), String> {
+    let cache = cache_dir()?;
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let dataset = cache.join("injection.jsonl");
+    let mut build = Command::new("python3");
+    build.arg(workspace_root().join("xtask/eval/injection_dataset.py")).arg(&cache).arg(&dataset);
+    step("eval: build the injection dataset (pinned PyPI packages)", build)?;
+
+    let mut palisade = cargo();
+    palisade.args(["build", "--locked", "-p", "palisade"]);
+    step("eval: build palisade", palisade)?;
+    let binary = workspace_root().join("target/debug/palisade");
+
+    let text = std::fs::read_to_string(&dataset).map_err(|e| format!("{}: {e}", dataset.display()))?;
+    let rows: Vec<Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("dataset: {e}"))?;
+    let split = |name: &str| rows.iter().filter(|r| r["split"] == name).cloned().collect::<Vec<_>>();
+    let (dev, test) = (split("dev"), split("test"));
+    if dev.is_empty() || test.is_empty() {
+        return Err("the dataset has an empty split".into());
+    }
+
+    println!("\n==> eval: palisade scan --task injection, rules only");
+    let (dev_counts, _) = score(&binary, &dev)?;
+    let (counts, by_source) = score(&binary, &test)?;
+    println!("| split | texts | precision | recall | F1 | FP rate | hard-benign FP rate |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, c, n) in [("dev (tuned on)", dev_counts, dev.len()), ("test (held out)", counts, test.len())] {
+        println!(
+            "| {name} | {n} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} ({}/{}) |",
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.false_positive_rate(),
+            c.hard_false_positive_rate(),
+            c.hard_false_positives,
+            c.hard
+        );
+    }
+    println!("\nTest split by source (wrong / texts):");
+    for (source, c) in &by_source {
+        let wrong = c.false_positives + c.false_negatives;
+        let total = c.true_positives + c.false_positives + c.false_negatives + c.true_negatives;
+        println!("  {source}: {wrong}/{total}");
+    }
+    println!(
+        "\nTarget F1 ≥ {TARGET_F1}: {}; hard-benign FP ≤ 5 %: {}",
+        if counts.f1() >= TARGET_F1 { "met" } else { "NOT met" },
+        if counts.hard_false_positive_rate() <= 0.05 { "met" } else { "NOT met" }
+    );
+    let report = cache.join("injection-report.json");
+    let summary = json!({
+        "test": {"texts": test.len(), "precision": counts.precision(), "recall": counts.recall(), "f1": counts.f1(),
+                 "false_positive_rate": counts.false_positive_rate(),
+                 "hard_false_positive_rate": counts.hard_false_positive_rate()},
+        "dev": {"texts": dev.len(), "f1": dev_counts.f1()},
+    });
+    std::fs::write(&report, format!("{summary:#}\n")).map_err(|e| format!("{}: {e}", report.display()))?;
+
+    let mut failures = Vec::new();
+    if counts.f1() < MIN_F1 {
+        failures.push(format!("F1 {:.3} < floor {MIN_F1}", counts.f1()));
+    }
+    if counts.false_positive_rate() > MAX_FALSE_POSITIVE_RATE {
+        failures
+            .push(format!("FP rate {:.3} > ceiling {MAX_FALSE_POSITIVE_RATE}", counts.false_positive_rate()));
+    }
+    if counts.hard_false_positive_rate() > MAX_HARD_FALSE_POSITIVE_RATE {
+        failures.push(format!(
+            "hard-benign FP rate {:.3} > ceiling {MAX_HARD_FALSE_POSITIVE_RATE}",
+            counts.hard_false_positive_rate()
+        ));
+    }
+    if failures.is_empty() {
+        println!(
+            "<== eval: ok (floors F1 ≥ {MIN_F1}, FP ≤ {MAX_FALSE_POSITIVE_RATE}, hard FP ≤ {MAX_HARD_FALSE_POSITIVE_RATE})"
+        );
+        Ok(())
+    } else {
+        Err(format!("eval: quality below its floor: {}", failures.join("; ")))
+    }
+}
