@@ -6,7 +6,9 @@
 //! measured). This step feeds the `test` split through the real binary, `palisade scan
 //! --task injection`, exactly as an outside evaluator would, and reports precision,
 //! recall, F1, the false-positive rate on all benign texts and on the hard ones (benign
-//! texts that mention ignore / system / instructions / prompt / rules).
+//! texts that mention ignore / system / instructions / prompt / rules), once with the rules
+//! and signals alone and once with the learned layer (so `cargo xtask fetch-models` runs
+//! first).
 //!
 //! It fails when quality falls below the floors below: they are what the detector
 //! measured when the floors were set, less a small margin, so a change that makes it
@@ -22,8 +24,10 @@ use serde_json::{Value, json};
 
 use crate::{cargo, step, workspace_root};
 
-/// Quality floors for the `test` split (measured 0.862 F1, 0 false positives when set).
-const MIN_F1: f64 = 0.84;
+/// Quality floors for the `test` split: rules and learned layer together, and rules only
+/// (measured when set: see docs/GUARDRAILS.md).
+const MIN_F1: f64 = 0.87;
+const MIN_RULES_F1: f64 = 0.84;
 const MAX_FALSE_POSITIVE_RATE: f64 = 0.01;
 const MAX_HARD_FALSE_POSITIVE_RATE: f64 = 0.05;
 /// The target, reported beside the figure.
@@ -72,9 +76,13 @@ fn ratio(a: usize, b: usize) -> f64 {
 }
 
 /// Scores one split through the binary; returns the totals and the totals per source.
-fn score(binary: &PathBuf, rows: &[Value]) -> Result<(Counts, BTreeMap<String, Counts>), String> {
+fn score(
+    binary: &PathBuf,
+    rows: &[Value],
+    learned: bool,
+) -> Result<(Counts, BTreeMap<String, Counts>), String> {
     let mut child = Command::new(binary)
-        .args(["scan", "--task", "injection"])
+        .args(["scan", "--task", "injection", "--learned", if learned { "on" } else { "off" }])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -128,6 +136,8 @@ fn score(binary: &PathBuf, rows: &[Value]) -> Result<(Counts, BTreeMap<String, C
 }
 
 pub(crate) fn run() -> Result<(), String> {
+    // The learned layer's files; a warm cache costs nothing.
+    crate::models::run()?;
     let cache = cache_dir()?;
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let dataset = cache.join("injection.jsonl");
@@ -152,14 +162,21 @@ pub(crate) fn run() -> Result<(), String> {
         return Err("the dataset has an empty split".into());
     }
 
-    println!("\n==> eval: palisade scan --task injection, rules only");
-    let (dev_counts, _) = score(&binary, &dev)?;
-    let (counts, by_source) = score(&binary, &test)?;
-    println!("| split | texts | precision | recall | F1 | FP rate | hard-benign FP rate |");
-    println!("|---|---|---|---|---|---|---|");
-    for (name, c, n) in [("dev (tuned on)", dev_counts, dev.len()), ("test (held out)", counts, test.len())] {
+    println!("\n==> eval: palisade scan --task injection (--learned off, then on)");
+    let (dev_rules, _) = score(&binary, &dev, false)?;
+    let (test_rules, _) = score(&binary, &test, false)?;
+    let (dev_counts, _) = score(&binary, &dev, true)?;
+    let (counts, by_source) = score(&binary, &test, true)?;
+    println!("| layers | split | texts | precision | recall | F1 | FP rate | hard-benign FP rate |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (layers, name, c, n) in [
+        ("rules", "dev (tuned on)", dev_rules, dev.len()),
+        ("rules", "test (held out)", test_rules, test.len()),
+        ("rules + learned", "dev (tuned on)", dev_counts, dev.len()),
+        ("rules + learned", "test (held out)", counts, test.len()),
+    ] {
         println!(
-            "| {name} | {n} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} ({}/{}) |",
+            "| {layers} | {name} | {n} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} ({}/{}) |",
             c.precision(),
             c.recall(),
             c.f1(),
@@ -169,7 +186,7 @@ pub(crate) fn run() -> Result<(), String> {
             c.hard
         );
     }
-    println!("\nTest split by source (wrong / texts):");
+    println!("\nTest split by source, rules + learned (wrong / texts):");
     for (source, c) in &by_source {
         let wrong = c.false_positives + c.false_negatives;
         let total = c.true_positives + c.false_positives + c.false_negatives + c.true_negatives;
@@ -186,10 +203,22 @@ pub(crate) fn run() -> Result<(), String> {
                  "false_positive_rate": counts.false_positive_rate(),
                  "hard_false_positive_rate": counts.hard_false_positive_rate()},
         "dev": {"texts": dev.len(), "f1": dev_counts.f1()},
+        "test_rules_only": {"precision": test_rules.precision(), "recall": test_rules.recall(), "f1": test_rules.f1(),
+                            "false_positive_rate": test_rules.false_positive_rate(),
+                            "hard_false_positive_rate": test_rules.hard_false_positive_rate()},
     });
     std::fs::write(&report, format!("{summary:#}\n")).map_err(|e| format!("{}: {e}", report.display()))?;
 
     let mut failures = Vec::new();
+    if test_rules.f1() < MIN_RULES_F1 {
+        failures.push(format!("rules-only F1 {:.3} < floor {MIN_RULES_F1}", test_rules.f1()));
+    }
+    if test_rules.false_positive_rate() > MAX_FALSE_POSITIVE_RATE {
+        failures.push(format!(
+            "rules-only FP rate {:.3} > ceiling {MAX_FALSE_POSITIVE_RATE}",
+            test_rules.false_positive_rate()
+        ));
+    }
     if counts.f1() < MIN_F1 {
         failures.push(format!("F1 {:.3} < floor {MIN_F1}", counts.f1()));
     }

