@@ -41,7 +41,7 @@ use std::pin::Pin;
 
 pub use http::HttpEmbedder;
 pub use index::{IndexError, Match, VectorIndex};
-pub use onnx::{OnnxConfig, OnnxEmbedder};
+pub use onnx::{MAX_TOKENS, OnnxConfig, OnnxEmbedder};
 pub use paths::ModelPaths;
 
 /// A boxed, sendable future: embedders are used as trait objects.

@@ -19,8 +19,8 @@ use crate::{BoxFuture, EmbedError, Embedder, Embeddings, ModelPaths, normalise};
 
 /// The model's output width.
 const DIMENSION: usize = 384;
-/// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
-const MAX_TOKENS: usize = 256;
+/// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2: the default window.
+pub const MAX_TOKENS: usize = 256;
 
 /// How an [`OnnxEmbedder`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,11 @@ pub struct OnnxConfig {
     pub max_texts_per_request: usize,
     /// Requests that may wait in the queue before callers are held back (default 256).
     pub queue: usize,
+    /// Tokens per text, at most (default [`MAX_TOKENS`], sentence-transformers' window;
+    /// clamped to `1..=MAX_TOKENS`). A head trained on shorter windows, like the injection
+    /// detector's (128), should be given what it was trained on; inference time grows
+    /// with the window.
+    pub max_tokens: usize,
 }
 
 impl Default for OnnxConfig {
@@ -49,6 +54,7 @@ impl Default for OnnxConfig {
             max_wait: Duration::ZERO,
             max_texts_per_request: 1_024,
             queue: 256,
+            max_tokens: MAX_TOKENS,
         }
     }
 }
@@ -96,13 +102,16 @@ fn environment(paths: &ModelPaths) -> Result<&'static ort::environment::Environm
     Ok(ENVIRONMENT.get_or_init(|| environment))
 }
 
-fn load_tokenizer(paths: &ModelPaths) -> Result<Tokenizer, EmbedError> {
+fn load_tokenizer(paths: &ModelPaths, max_tokens: usize) -> Result<Tokenizer, EmbedError> {
     let mut tokenizer = Tokenizer::from_file(&paths.tokenizer)
         .map_err(|e| EmbedError::ModelMissing { path: paths.tokenizer.clone(), reason: e.to_string() })?;
     // The shipped tokenizer.json pads and truncates to 128; sentence-transformers uses a
-    // 256-token window and pads to the longest text of the batch.
+    // 256-token window (the default here) and pads to the longest text of the batch.
     tokenizer
-        .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..TruncationParams::default() }))
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens.clamp(1, MAX_TOKENS),
+            ..TruncationParams::default()
+        }))
         .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
     tokenizer.with_padding(Some(PaddingParams {
         strategy: PaddingStrategy::BatchLongest,
@@ -122,7 +131,7 @@ impl OnnxEmbedder {
     pub fn new(paths: &ModelPaths, config: OnnxConfig) -> Result<Self, EmbedError> {
         paths.check()?;
         let environment = environment(paths)?;
-        let tokenizer = Arc::new(load_tokenizer(paths)?);
+        let tokenizer = Arc::new(load_tokenizer(paths, config.max_tokens)?);
         let (jobs, receiver) = mpsc::channel(config.queue.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
         let mut workers = Vec::new();

@@ -72,6 +72,9 @@ pub(crate) enum Learned {
 
 /// The head's weights inside the model cache (see `models/manifest.json`).
 const HEAD_FILE: &str = "injection-head/neural_binary_200k.json";
+/// The embedding window the head was trained on: jailguard's tokenizer truncates at 128
+/// tokens. Half the default window, so also about half the inference time.
+const HEAD_WINDOW: usize = 128;
 
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
@@ -104,7 +107,9 @@ impl LearnedLayer {
             format!("{}: {e}; run `cargo xtask fetch-models` or set PALISADE_MODELS_DIR", head_path.display())
         })?;
         let head = MlpHead::from_json(&json).map_err(|e| format!("{}: {e}", head_path.display()))?;
-        let embedder = OnnxEmbedder::new(&paths, OnnxConfig::default()).map_err(|e| e.to_string())?;
+        let embedder =
+            OnnxEmbedder::new(&paths, OnnxConfig { max_tokens: HEAD_WINDOW, ..OnnxConfig::default() })
+                .map_err(|e| e.to_string())?;
         if head.dimension() != embedder.dimension() {
             return Err(format!(
                 "the head takes {} dimensions, the embedder gives {}",
