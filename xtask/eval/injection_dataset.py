@@ -2,7 +2,8 @@
 
 Run by `cargo xtask eval` (never by hand): `python3 injection_dataset.py CACHE OUT.jsonl`.
 Every package is downloaded from PyPI by pip with its sha256 pinned (`--require-hashes`),
-read in place (no install, no code from it is run), and turned into rows
+read in place (never installed; no code of the dataset packages is run: their Python
+files are parsed with `ast`, their data read as JSON, CSV or YAML), and turned into rows
 `{"id", "text", "label", "source", "split", "hard"}`:
 
 - label: "injection" or "benign".
@@ -41,7 +42,8 @@ WHEELS = [
     ("promptinject==0.1.1.1", "promptinject-0.1.1.1-py3-none-any.whl",
      "98d020b6878c0c32703110d19c0b1651868e906da0f3b1472d349923bda5fedf", "MIT"),
 ]
-# PyYAML reads pyrit's templates; imported from its wheel (pure-Python fallback).
+# PyYAML reads pyrit's templates: the one package whose code runs here, imported from its
+# pinned wheel (its pure-Python fallback; the wheel's C extension is not loaded from a zip).
 PYYAML = ("pyyaml==6.0.3", "pyyaml-6.0.3-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
           "b8bb0864c5a28024fac8a632c443c87c5aa6f215c0b126c449ae1a150412f31d", "MIT")
 

@@ -148,7 +148,9 @@ pub(crate) fn run() -> Result<(), String> {
     let mut palisade = cargo();
     palisade.args(["build", "--locked", "-p", "palisade"]);
     step("eval: build palisade", palisade)?;
-    let binary = workspace_root().join("target/debug/palisade");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let binary = target.join("debug").join("palisade");
 
     let text = std::fs::read_to_string(&dataset).map_err(|e| format!("{}: {e}", dataset.display()))?;
     let rows: Vec<Value> = text

@@ -195,8 +195,10 @@ impl Downloader for Pip {
             let url = crate_url(wheel)
                 .ok_or_else(|| format!("{}: a .crate file must be named NAME-VERSION.crate", wheel.file))?;
             println!("    downloading {url}");
-            const FETCH: &str = "import sys, urllib.request\n\
-                                 urllib.request.urlretrieve(sys.argv[1], sys.argv[2])\n";
+            // A stalled connection fails after a minute instead of hanging CI.
+            const FETCH: &str = "import shutil, sys, urllib.request\n\
+                                 with urllib.request.urlopen(sys.argv[1], timeout=60) as src, open(sys.argv[2], 'wb') as out:\n    \
+                                 shutil.copyfileobj(src, out)\n";
             let target = dir.join(&wheel.file);
             let status = Command::new("python3")
                 .args(["-c", FETCH, &url])

@@ -3,9 +3,10 @@
 //! Every text is untrusted here (a user message, a web page, a tool result, a recalled
 //! memory); the detector answers one calibrated score in `[0, 1]` and says why.
 //!
-//! 1. **Normalisation** ([`normalize`]): NFKC, look-alike letters folded, zero-width and
-//!    bidirectional controls removed, lower case. Each trick undone is also a signal,
-//!    since honest text rarely needs one.
+//! 1. **Normalisation** ([`mod@normalize`]): compatibility forms and combining marks
+//!    folded, look-alike letters folded, zero-width and bidirectional controls removed,
+//!    lower case. Each trick undone is also a signal (compatibility forms excepted: they
+//!    are ordinary in Chinese and Japanese text), since honest text rarely needs one.
 //! 2. **Views.** Besides the normalised text, the rules read what was hidden: text in
 //!    Unicode tag characters, base64 / hex / percent-encoded payloads ([`decode`]), and,
 //!    when words are spelled out letter by letter, a "squashed" view without separators.
@@ -80,6 +81,9 @@ const HIDDEN_HIT: f32 = 1.0;
 /// by the offset.
 const LEARNED_SCALE: f32 = 0.5;
 const LEARNED_OFFSET: f32 = 0.5;
+/// Rules this strong or stronger are precise enough that the learned layer may not argue
+/// them down.
+const STRONG_RULE: f32 = 4.0;
 
 /// The verdict's label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,10 +219,11 @@ impl Default for InjectionDetector {
     }
 }
 
-/// Rewrites a rule's pattern for the normalised text: `\b` becomes an ASCII word
-/// boundary and `\s` the two separators normalisation leaves.
+/// Rewrites a rule's pattern for the normalised text: folded like the text (accents
+/// dropped, see [`normalize::fold_marks`]), `\b` an ASCII word boundary, `\s` the two
+/// separators normalisation leaves.
 fn prepare(pattern: &str) -> String {
-    pattern.replace(r"\b", r"(?-u:\b)").replace(r"\s", r"[ \n]")
+    normalize::fold_marks(pattern).replace(r"\b", r"(?-u:\b)").replace(r"\s", r"[ \n]")
 }
 
 // A run of single letters separated by single separators: a word spelled out.
@@ -250,7 +255,7 @@ impl InjectionDetector {
                 unanchored.push(index);
             }
             for anchor in compiled.rule.anchors {
-                literals.push(*anchor);
+                literals.push(normalize::fold_marks(anchor));
                 anchor_owner.push(index);
             }
         }
@@ -332,12 +337,17 @@ impl InjectionDetector {
         if !normalized.tag_text.is_empty() {
             self.match_rules(&normalize(&normalized.tag_text).text, View::TagCharacters, &mut hits);
         }
-        for (encoding, payload) in decode::payloads(text) {
+        for (encoding, payload) in decode::payloads(&normalized.visible) {
             signals.decoded_payloads += 1;
             self.match_rules(&normalize(&payload).text, View::Decoded(encoding), &mut hits);
         }
-        if SPELLED_OUT.is_match(&normalized.text) {
-            let letters: String = normalized.text.chars().filter(|c| c.is_alphanumeric()).collect();
+        // Only the spelled-out runs are squashed: squashing the whole text would join
+        // unrelated words ("a system prompt? grades: a b c d") into phrases.
+        let letters: String = SPELLED_OUT
+            .find_iter(&normalized.text)
+            .flat_map(|run| run.as_str().chars().filter(|c| c.is_alphanumeric()))
+            .collect();
+        if !letters.is_empty() {
             for found in self.squashed.find_overlapping_iter(&letters) {
                 let (phrase, family, weight) = rules::SQUASHED[found.pattern().as_usize()];
                 if !hits.iter().any(|hit: &Hit| hit.rule == phrase) {
@@ -346,8 +356,14 @@ impl InjectionDetector {
             }
         }
         hits.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-        let logit = rules_logit(&hits, &signals)
-            + learned.map_or(0.0, |p| LEARNED_SCALE * logit_of(p.clamp(1e-4, 1.0 - 1e-4)) + LEARNED_OFFSET);
+        let learned_term = learned.map_or(0.0, |p| {
+            let term = LEARNED_SCALE * logit_of(p.clamp(1e-4, 1.0 - 1e-4)) + LEARNED_OFFSET;
+            // The head reads only the first 128 tokens: prose in front of an attack would
+            // let it vouch for a text a precise rule has caught. It may add to a strong
+            // rule's evidence, never take from it.
+            if hits.first().is_some_and(|hit| hit.weight >= STRONG_RULE) { term.max(0.0) } else { term }
+        });
+        let logit = rules_logit(&hits, &signals) + learned_term;
         let score = sigmoid(logit);
         let label = if score >= self.threshold { Label::Injection } else { Label::Benign };
         Verdict { score, label, hits, signals, learned }

@@ -163,7 +163,13 @@ fn answer(line: &str, args: &ScanArgs, scanners: &Scanners) -> Result<Value, Str
             None => error("missing string \"text\"".into()),
         },
         Task::Injection => match object.get("text").and_then(Value::as_str) {
-            Some(text) => injection(&id, text, &scanners.injection, scanners.learned.as_ref()),
+            Some(text) => injection(
+                &id,
+                text,
+                &scanners.injection,
+                scanners.learned.as_ref(),
+                args.learned == Learned::On,
+            ),
             None => error("missing string \"text\"".into()),
         },
         Task::Tools => error("semantic tool ranking is not built yet".into()),
@@ -233,15 +239,27 @@ fn rounded(value: f32) -> f64 {
     (f64::from(value) * 1000.0).round() / 1000.0
 }
 
-fn injection(id: &Value, text: &str, detector: &InjectionDetector, learned: Option<&LearnedLayer>) -> Value {
-    let probability = learned.and_then(|layer| match layer.probability(text) {
-        Ok(p) => Some(p),
-        Err(error) => {
-            // The rules' verdict still stands; the answer shows the layer was missing.
+fn injection(
+    id: &Value,
+    text: &str,
+    detector: &InjectionDetector,
+    learned: Option<&LearnedLayer>,
+    required: bool,
+) -> Value {
+    let probability = match learned.map(|layer| layer.probability(text)) {
+        Some(Ok(p)) => Some(p),
+        // Required: no verdict without the layer, rather than a rules-only one that
+        // looks like the real thing.
+        Some(Err(error)) if required => {
+            return json!({ "id": id, "error": format!("the learned layer failed: {error}") });
+        }
+        Some(Err(error)) => {
+            // The rules' verdict still stands; `"learned": null` shows the layer was missing.
             eprintln!("palisade scan: the learned layer failed for id {id}: {error}");
             None
         }
-    });
+        None => None,
+    };
     let verdict = match probability {
         Some(p) => detector.scan_with_learned(text, p),
         None => detector.scan(text),

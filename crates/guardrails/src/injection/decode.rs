@@ -3,17 +3,19 @@
 //!
 //! A run of the encoding's alphabet long enough to carry a sentence is decoded; the
 //! result is kept only if it is UTF-8 and mostly printable, so a hash digest, a UUID or
-//! a compressed blob decodes to nothing worth scanning. Decoding is bounded: at most
-//! [`MAX_PAYLOADS`] payloads per text and never more decoded bytes than the text has, so
-//! a hostile text cannot make the scan grow beyond linear.
+//! a compressed blob decodes to nothing worth scanning. Decoding is bounded: the runs of
+//! one encoding never overlap, so decoding them all is linear in the text; at most
+//! [`MAX_PAYLOADS`] readable payloads are kept, never more decoded bytes than the text
+//! has, so scanning them stays linear too.
 
 use std::sync::LazyLock;
 
 use base64::Engine as _;
 use regex::Regex;
 
-/// Payloads decoded per text, at most.
-pub const MAX_PAYLOADS: usize = 16;
+/// Readable payloads scanned per text, at most. Runs that decode to nothing readable
+/// do not count: a text cannot push its real payload past the limit with digests.
+pub const MAX_PAYLOADS: usize = 64;
 
 /// Shortest base64 run decoded (18 bytes of payload: a short instruction).
 const MIN_BASE64: usize = 24;
@@ -123,16 +125,16 @@ pub fn payloads(text: &str) -> Vec<(Encoding, String)> {
     };
     // Cheap gates first: most texts have no run long enough for any encoding.
     if text.contains('%') {
-        for run in PERCENT_RUN.find_iter(text).take(MAX_PAYLOADS) {
+        for run in PERCENT_RUN.find_iter(text) {
             take(Encoding::Percent, Some(decode_percent(run.as_str())), &mut found);
         }
     }
-    for run in HEX_RUN.find_iter(text).take(MAX_PAYLOADS) {
+    for run in HEX_RUN.find_iter(text) {
         if run.len() >= MIN_HEX {
             take(Encoding::Hex, decode_hex(run.as_str()), &mut found);
         }
     }
-    for run in BASE64_RUN.find_iter(text).take(MAX_PAYLOADS * 4) {
+    for run in BASE64_RUN.find_iter(text) {
         let run = run.as_str();
         // All hex digits is hex's business (and a digest decodes to noise either way).
         if run.len() >= MIN_BASE64 && !run.bytes().all(|b| b.is_ascii_hexdigit()) {

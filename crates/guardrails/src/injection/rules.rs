@@ -174,7 +174,7 @@ pub(crate) static RULES: &[Rule] = &[
         family: InstructionOverride,
         weight: 4.0,
         anchors: &[":"],
-        pattern: r"\b(?:system|admin|administrator|developer|root|sudo|security|openai|anthropic)(?: (?:override|mode|command|update|notice|alert|instruction|message|prompt|team))?\s*:\s*(?:ignore|disregard|you (?:are|must|will|should)|new (?:instructions|rules|task)|override|forget|reveal|execute|the (?:assistant|ai|model) (?:must|should|will))",
+        pattern: r"\b(?:system|admin|administrator|developer|root|sudo|openai|anthropic)(?: (?:override|mode|command|update|notice|alert|instruction|message|prompt|team))?\s*:\s*(?:ignore|disregard|you (?:are|must|will|should) now|you are no longer|new (?:instructions|rules|task)|override|forget|reveal|the (?:assistant|ai|model) (?:must|should|will))",
     },
     Rule {
         id: "override.en.disregard_the_above",
@@ -187,7 +187,16 @@ pub(crate) static RULES: &[Rule] = &[
         id: "override.en.my_rules_take_precedence",
         family: InstructionOverride,
         weight: 4.0,
-        anchors: &["instruction", "rules", "commands", "follow", "obey"],
+        anchors: &[
+            "system prompt",
+            "programming",
+            "listen to",
+            "instruction",
+            "rules",
+            "commands",
+            "follow",
+            "obey",
+        ],
         pattern: r"\b(?:my|user|these|the following|new) (?:instructions|rules|commands)\b(?: [^ \n]+){0,3}? (?:override|overrides|supersede|supersedes|take precedence|takes precedence|take priority|takes priority|are more important|have priority|has priority|outrank|outranks|replace)|\bonly (?:follow|obey|listen to) (?:my|these|the following|user'?s?)\b|\b(?:delete|erase|remove|reset|clear) (?:your|the) (?:system prompt|instructions|programming|rules)\b",
     },
     Rule {
@@ -201,7 +210,7 @@ pub(crate) static RULES: &[Rule] = &[
         id: "override.en.prioritize_over_safety",
         family: InstructionOverride,
         weight: 3.0,
-        anchors: &["priorit", "above", "over "],
+        anchors: &["before", "priorit", "above", "over "],
         pattern: r"\b(?:prioriti[sz]e|put|place|rank|value)\b(?: [^ \n]+){0,4}? (?:over|above|before) (?:all |any |your |the )?(?:safety|ethic|ethical|rules|guidelines|restrictions|instructions|system|policies|content polic)",
     },
     Rule {
@@ -240,7 +249,7 @@ pub(crate) static RULES: &[Rule] = &[
         weight: 4.5,
         anchors: &["instruction", "consigne", "directive", "règle", "ordres"],
         // "Ignore … instructions" is English too: a French determiner must follow the verb.
-        pattern: r"\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|néglige|négligez|ne (?:suis|suivez|tiens|tenez) pas compte)\b (?:de |d'|des )?(?:(?:toutes|tous) )?(?:les|tes|vos|ces|mes|tout ce) (?:[^ \n]+ ){0,2}?(?:instructions|consignes|directives|règles|ordres)",
+        pattern: r"\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|néglige|négligez)\b (?:(?:toutes|tous) )?(?:les|tes|vos|ces|mes|tout ce) (?:[^ \n]+ ){0,2}?(?:instructions|consignes|directives|règles|ordres)|\bne (?:suis|suivez|tiens|tenez) pas compte (?:de |d'|des )?(?:[^ \n]+ ){0,3}?(?:instructions|consignes|directives|règles|ordres)",
     },
     Rule {
         id: "override.de.ignoriere_anweisungen",
@@ -376,7 +385,14 @@ pub(crate) static RULES: &[Rule] = &[
         family: Jailbreak,
         weight: 5.5,
         anchors: &["anything", "dan", "gpt", "evil", "mongo", "d.a.n"],
-        pattern: r"\bdo\.? ?anything\.? ?now\b|\b(?:betterdan|anti-?dan|basedgpt|based gpt|nsfwgpt|freegpt|chaosgpt|wormgpt|darkgpt|evilbot|evil confidant|mongo tom|dan mode|dan prompt|as dan|you are dan|called dan|named dan|d\.a\.n\.?)(?-u:\b|$)",
+        pattern: r"\bdo\.? ?anything\.? ?now\b|\b(?:betterdan|anti-?dan|basedgpt|based gpt|nsfwgpt|freegpt|chaosgpt|wormgpt|darkgpt|evilbot|evil confidant|mongo tom|dan mode|dan prompt|d\.a\.n\.?)(?-u:\b|$)",
+    },
+    Rule {
+        id: "jailbreak.en.dan_persona",
+        family: Jailbreak,
+        weight: 2.0,
+        anchors: &["dan"],
+        pattern: r"\b(?:you are|you're|as|called|named|pretend to be|act as|become) dan\b",
     },
     Rule {
         id: "jailbreak.en.mode_switch",
@@ -438,6 +454,9 @@ pub(crate) static RULES: &[Rule] = &[
         family: Jailbreak,
         weight: 2.5,
         anchors: &[
+            "limit",
+            "legal",
+            "constraint",
             "rules",
             "restriction",
             "limitation",
@@ -456,7 +475,7 @@ pub(crate) static RULES: &[Rule] = &[
         id: "jailbreak.en.stay_in_character",
         family: Jailbreak,
         weight: 2.5,
-        anchors: &["character", "persona"],
+        anchors: &["role", "character", "persona"],
         pattern: r"\b(?:stay|remain|keep|staying|never break|don't break|do not break|never step out of|always stay) (?:in )?(?:character|role|persona)\b",
     },
     Rule {
@@ -464,6 +483,8 @@ pub(crate) static RULES: &[Rule] = &[
         family: Jailbreak,
         weight: 2.5,
         anchors: &[
+            "mention",
+            "remind",
             "without",
             "break",
             "refuse",
@@ -487,6 +508,7 @@ pub(crate) static RULES: &[Rule] = &[
         family: Jailbreak,
         weight: 3.0,
         anchors: &[
+            "here's",
             "unrestricted",
             "i will",
             "i am",
@@ -531,6 +553,7 @@ pub(crate) static RULES: &[Rule] = &[
         family: Jailbreak,
         weight: 2.5,
         anchors: &[
+            "sans aucun",
             "partir de maintenant",
             "sans restriction",
             "sans filtre",
@@ -626,7 +649,7 @@ pub(crate) static RULES: &[Rule] = &[
             "pose as",
             "play the role",
         ],
-        pattern: r"\b(?:act as|acting as|pretend(?:ing)? to be|roleplay as|role-play as|role play as|(?:take up|adopt|assume) the persona|new persona|immerse (?:yourself )?(?:in|into)|simulate|pose as|play the role of)\b",
+        pattern: r"\b(?:act as|pretend(?:ing)? to be|roleplay as|role-play as|role play as|(?:take up|adopt|assume) the persona|new persona|immerse (?:yourself )?(?:in|into)|simulate|pose as|play the role of)\b",
     },
     Rule {
         id: "addressed.en.names_the_vendor",
@@ -698,7 +721,7 @@ pub(crate) static RULES: &[Rule] = &[
         id: "tools.en.send_secrets_away",
         family: ToolHijack,
         weight: 4.0,
-        anchors: &["@", "http", "address", "url", "endpoint", "server", "webhook"],
+        anchors: &["email", "mail", "@", "http", "address", "url", "endpoint", "server", "webhook"],
         pattern: r"\b(?:send|forward|email|e-mail|mail|transfer|upload|post|transmit|exfiltrate|leak|copy|share|submit|deliver)\b(?: [^ \n]+){0,6}? \b(?:credentials|passwords?|api keys?|secret keys?|secrets|tokens?|private keys?|ssh keys?|conversation|chat history|conversation history|message history|(?:all|every)(?: the| of the| my| your| their| of his| of her)? (?:files|emails|e-mails|messages|data|documents|contacts|records|notes)|environment variables|env vars|\.env|cookies|session)\b(?: [^ \n]+){0,6}? (?:to|at|via)\b (?:[^ \n]*@|https?:|the (?:following|this|my) (?:address|url|endpoint|server|email|webhook)|this (?:address|url|endpoint|server|email|webhook)|my (?:server|email|address|endpoint|webhook))",
     },
     Rule {
@@ -778,7 +801,7 @@ pub(crate) static RULES: &[Rule] = &[
         family: AddressedToAi,
         weight: 3.5,
         anchors: &["ai", "llm", "language model", "chatbot", "assistant", "agent", "gpt", "bot"],
-        pattern: r"\b(?:if you are|if you're|you are|as|to) an? (?:ai|a\.i\.|llm|large language model|language model|ai assistant|ai model|ai agent|chatbot|assistant|agent|gpt|bot)\b(?: [^ \n]+){0,6}? \b(?:reading|processing|summari[sz]ing|scanning|analy[sz]ing|parsing|reviewing|seeing|browsing|crawling|ingesting)\b",
+        pattern: r"\b(?:if you are|if you're|you are|as|to) an? (?:ai|a\.i|llm|large language model|language model|ai assistant|ai model|ai agent|chatbot|assistant|agent|gpt|bot)\b(?: [^ \n]+){0,6}? \b(?:reading|processing|summari[sz]ing|scanning|analy[sz]ing|parsing|reviewing|seeing|browsing|crawling|ingesting)\b",
     },
     Rule {
         id: "addressed.en.note_to_ai",
@@ -797,7 +820,7 @@ pub(crate) static RULES: &[Rule] = &[
             "copilot",
             "gemini",
         ],
-        pattern: r"\b(?:note|message|instructions?|attention|important|notice|memo|reminder|directive) (?:to|for) (?:the |any |all |every )?(?:ai|a\.i\.|llm|llms|large language models?|language models?|assistants?|ai assistants?|ai agents?|agents?|chatbots?|models?|gpt|claude|chatgpt|copilot|gemini)\b",
+        pattern: r"\b(?:note|message|instructions?|attention|important|notice|memo|reminder|directive) (?:to|for) (?:the |any |all |every )?(?:ai|a\.i|llm|llms|large language models?|language models?|ai assistants?|ai agents?|ai models?|chatbots?|gpt|claude|chatgpt|copilot|gemini)\b",
     },
     Rule {
         id: "addressed.en.ai_imperative",
