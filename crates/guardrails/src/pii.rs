@@ -95,6 +95,33 @@ impl Entity {
         }
     }
 
+    /// Every entity type, in declaration order.
+    pub const ALL: [Self; 17] = [
+        Self::CreditCard,
+        Self::UsSsn,
+        Self::EmailAddress,
+        Self::IbanCode,
+        Self::IpAddress,
+        Self::AwsAccessKeyId,
+        Self::AwsSecretAccessKey,
+        Self::GithubToken,
+        Self::SlackToken,
+        Self::SlackWebhookUrl,
+        Self::StripeKey,
+        Self::GoogleApiKey,
+        Self::OpenaiApiKey,
+        Self::AnthropicApiKey,
+        Self::Jwt,
+        Self::PrivateKey,
+        Self::DbConnectionString,
+    ];
+
+    /// The entity type with protocol name `name` (the inverse of [`Entity::name`]).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|entity| entity.name() == name)
+    }
+
     /// The short label of redaction placeholders (`[EMAIL_1]`, `[CARD_2]`).
     #[must_use]
     pub fn label(self) -> &'static str {
