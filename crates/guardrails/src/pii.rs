@@ -217,6 +217,9 @@ struct Pattern {
 fn not_placeholder(text: &str) -> bool {
     !validate::is_placeholder(text)
 }
+fn github_token(text: &str) -> bool {
+    validate::github_token_checksum(text) && not_placeholder(text)
+}
 fn card(text: &str) -> bool {
     validate::card_brand(text).is_some()
 }
@@ -291,8 +294,8 @@ const PATTERNS: &[Pattern] = &[
         regex: r"gh[pousr]_[A-Za-z0-9]{36}",
         group: 0,
         boundary: key_chars,
-        validate: not_placeholder,
-        confidence: 0.95,
+        validate: github_token,
+        confidence: 0.99,
         decimal_guard: false,
     },
     Pattern {
