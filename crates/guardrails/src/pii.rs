@@ -68,6 +68,10 @@ pub enum Entity {
     PrivateKey,
     /// A database connection URL carrying a password.
     DbConnectionString,
+    /// A credential no vendor format names: a high-entropy value assigned to a key named
+    /// like a secret (`api_key = …`, `"client_secret": "…"`), or a password assigned
+    /// to `password` / `passwd` / `pwd`.
+    GenericSecret,
 }
 
 impl Entity {
@@ -92,11 +96,12 @@ impl Entity {
             Self::Jwt => "JWT",
             Self::PrivateKey => "PRIVATE_KEY",
             Self::DbConnectionString => "DB_CONNECTION_STRING",
+            Self::GenericSecret => "SECRET",
         }
     }
 
     /// Every entity type, in declaration order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::CreditCard,
         Self::UsSsn,
         Self::EmailAddress,
@@ -114,6 +119,7 @@ impl Entity {
         Self::Jwt,
         Self::PrivateKey,
         Self::DbConnectionString,
+        Self::GenericSecret,
     ];
 
     /// The entity type with protocol name `name` (the inverse of [`Entity::name`]).
@@ -143,6 +149,7 @@ impl Entity {
             Self::Jwt => "JWT",
             Self::PrivateKey => "PRIVATE_KEY",
             Self::DbConnectionString => "DB_URL",
+            Self::GenericSecret => "SECRET",
         }
     }
 
@@ -242,6 +249,33 @@ fn db_url(text: &str) -> bool {
     let credentials = authority.rsplit_once('@').map_or("", |(credentials, _)| credentials);
     let password = credentials.split_once(':').map_or("", |(_, password)| password);
     !password.is_empty() && not_placeholder(password)
+}
+/// A value assigned to a secret-named key: long, mixed letters and digits, high entropy,
+/// not a placeholder. The context word already said "secret"; the value must look random.
+fn generic_secret(text: &str) -> bool {
+    text.len() >= 16
+        && text.bytes().any(|b| b.is_ascii_digit())
+        && text.bytes().any(|b| b.is_ascii_alphabetic())
+        && validate::shannon_entropy(text.as_bytes()) >= 3.3
+        && not_placeholder(text)
+}
+/// A value assigned to `password`: anything but a placeholder, a reference to where the
+/// password really is (`${DB_PASSWORD}`, `os.environ[…]`, `{password}`), or a word that
+/// describes rather than is one (`required`, `none`, `string`…).
+fn password_value(text: &str) -> bool {
+    const NOT_PASSWORDS: &[&str] = &[
+        "none", "null", "nil", "true", "false", "required", "optional", "string", "empty", "hidden",
+        "password", "secret",
+    ];
+    let lower = text.to_ascii_lowercase();
+    let reference = text.starts_with(['$', '{', '%', '@'])
+        || text.contains('(')
+        || lower.contains("env")
+        || lower.contains("secret")
+        || lower.contains("vault");
+    // Plain lower-case words are prose ("password: see below"), not credentials.
+    let word_like = text.bytes().all(|b| b.is_ascii_lowercase());
+    !reference && !word_like && !NOT_PASSWORDS.contains(&lower.as_str()) && not_placeholder(text)
 }
 fn email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else { return false };
@@ -409,6 +443,29 @@ const PATTERNS: &[Pattern] = &[
         boundary: none,
         validate: db_url,
         confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::GenericSecret,
+        name: "generic_secret_assignment",
+        literals: &["key", "secret", "token", "passphrase"],
+        regex: r#"(?i:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passphrase)["']?\s*(?::=|=>|:|=)\s*["']?([A-Za-z0-9+/_.~=-]{16,128})"#,
+        group: 1,
+        // Not `=`: it separates the key from the value, and pads base64 only at the end.
+        boundary: |b| b.is_ascii_alphanumeric() || b"+/_.~-".contains(&b),
+        validate: generic_secret,
+        confidence: 0.8,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::GenericSecret,
+        name: "password_assignment",
+        literals: &["password", "passwd", "pwd"],
+        regex: r#"(?i:password|passwd|pwd)["']?\s*(?::=|=>|:|=)\s*["']?([^\s"'`<>,;]{6,128})"#,
+        group: 1,
+        boundary: |b| !(b.is_ascii_whitespace() || b"\"'`<>,;=:".contains(&b)),
+        validate: password_value,
+        confidence: 0.75,
         decimal_guard: false,
     },
     Pattern {
@@ -817,7 +874,8 @@ fn floor_char_boundary(text: &str, index: usize) -> usize {
 /// Keeps, of overlapping findings, the secret over the PII, then the longer, then the
 /// one that starts first.
 fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
-    let rank = |f: &Finding| (f.entity.is_secret(), f.end - f.start);
+    // Secrets over PII, a vendor's format over the generic detector, then the longer.
+    let rank = |f: &Finding| (f.entity.is_secret(), f.entity != Entity::GenericSecret, f.end - f.start);
     findings.sort_by(|a, b| rank(b).cmp(&rank(a)).then(a.start.cmp(&b.start)));
     // Kept spans never overlap, so a candidate only has to be checked against its two
     // neighbours by start: O(n log n) even for a megabyte of card numbers.

@@ -277,3 +277,42 @@ proptest! {
         let _ = char_offsets(&text, &findings);
     }
 }
+
+#[test]
+fn generic_secrets_need_a_secret_name_and_a_random_looking_value() {
+    let scanner = PiiScanner::new();
+    let found = |text: &str| -> Vec<(Entity, String)> {
+        scanner.scan(text).iter().map(|f| (f.entity, text[f.start..f.end].to_owned())).collect()
+    };
+    let positives = [
+        ("api_key = \"q8Zr2LmX0vT7pK4wN1bY6cHs\"", "q8Zr2LmX0vT7pK4wN1bY6cHs"),
+        ("\"client_secret\": \"9fK2xLq7Wm3Zp8Rt5Vb1Nc6Y\"", "9fK2xLq7Wm3Zp8Rt5Vb1Nc6Y"),
+        ("export AUTH_TOKEN=Zx81kQp0Lm27Rt9vWb34Nc56", "Zx81kQp0Lm27Rt9vWb34Nc56"),
+        ("password: hunter2!", "hunter2!"),
+        ("DB_PASSWORD='S3cure#Pass'", "S3cure#Pass"),
+        ("pwd=Tr0ub4dor&3", "Tr0ub4dor&3"),
+    ];
+    for (text, value) in positives {
+        assert_eq!(found(text), [(Entity::GenericSecret, value.to_owned())], "{text}");
+    }
+    let negatives = [
+        "api_key = \"<your-api-key>\"",
+        "token: ${{ secrets.GITHUB_TOKEN }}",
+        "secret = \"xxxxxxxxxxxxxxxxxxxxxxxx\"",
+        "api_key = \"abcdefghijklmnopqrstuvwx\"", // no digit, one ascending run
+        "token = 1234567890123456",               // digits only
+        "password: required",
+        "password = os.environ[\"DB_PASSWORD\"]",
+        "password: ${DB_PASSWORD}",
+        "password={password}",
+        "password: see the vault",
+        "the tokenizer = BertTokenizer",
+        "commit 3f2a9c1be0d9a4c7e1f2b3a4c5d6e7f8a9b0c1d2 and 550e8400-e29b-41d4-a716-446655440000",
+    ];
+    for text in negatives {
+        assert_eq!(found(text), [], "{text}");
+    }
+    // A vendor's format wins over the generic detector for the same span.
+    let text = "api_key=AKIAZ7SKPC2LQFOVIWEB";
+    assert_eq!(found(text), [(Entity::AwsAccessKeyId, "AKIAZ7SKPC2LQFOVIWEB".to_owned())]);
+}
