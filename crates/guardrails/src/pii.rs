@@ -26,7 +26,7 @@
 //! ```
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 use crate::validate;
 
@@ -68,6 +68,9 @@ pub enum Entity {
     PrivateKey,
     /// A database connection URL carrying a password.
     DbConnectionString,
+    /// A telephone number, valid in its country's numbering plan (libphonenumber's
+    /// metadata, through the `phonenumber` crate).
+    PhoneNumber,
     /// A credential no vendor format names: a high-entropy value assigned to a key named
     /// like a secret (`api_key = …`, `"client_secret": "…"`), or a password assigned
     /// to `password` / `passwd` / `pwd`.
@@ -97,11 +100,12 @@ impl Entity {
             Self::PrivateKey => "PRIVATE_KEY",
             Self::DbConnectionString => "DB_CONNECTION_STRING",
             Self::GenericSecret => "SECRET",
+            Self::PhoneNumber => "PHONE_NUMBER",
         }
     }
 
     /// Every entity type, in declaration order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::CreditCard,
         Self::UsSsn,
         Self::EmailAddress,
@@ -120,6 +124,7 @@ impl Entity {
         Self::PrivateKey,
         Self::DbConnectionString,
         Self::GenericSecret,
+        Self::PhoneNumber,
     ];
 
     /// The entity type with protocol name `name` (the inverse of [`Entity::name`]).
@@ -150,6 +155,7 @@ impl Entity {
             Self::PrivateKey => "PRIVATE_KEY",
             Self::DbConnectionString => "DB_URL",
             Self::GenericSecret => "SECRET",
+            Self::PhoneNumber => "PHONE",
         }
     }
 
@@ -158,7 +164,12 @@ impl Entity {
     pub fn is_secret(self) -> bool {
         !matches!(
             self,
-            Self::CreditCard | Self::UsSsn | Self::EmailAddress | Self::IbanCode | Self::IpAddress
+            Self::CreditCard
+                | Self::UsSsn
+                | Self::EmailAddress
+                | Self::IbanCode
+                | Self::IpAddress
+                | Self::PhoneNumber
         )
     }
 }
@@ -276,6 +287,45 @@ fn password_value(text: &str) -> bool {
     // Plain lower-case words are prose ("password: see below"), not credentials.
     let word_like = text.bytes().all(|b| b.is_ascii_lowercase());
     !reference && !word_like && !NOT_PASSWORDS.contains(&lower.as_str()) && not_placeholder(text)
+}
+/// Valid in its numbering plan, by the country code it carries (`+44 20 7946 0958`).
+fn international_phone(text: &str) -> bool {
+    phonenumber::parse(None, text).is_ok_and(|number| number.is_valid())
+}
+/// A North American number written the North American way (`(415) 555-2671`).
+fn nanp_phone(text: &str) -> bool {
+    phonenumber::parse(Some(phonenumber::country::Id::US), text).is_ok_and(|number| number.is_valid())
+        || phonenumber::parse(Some(phonenumber::country::Id::CA), text).is_ok_and(|number| number.is_valid())
+}
+/// A national number after a telephone word, valid in one of the countries whose
+/// national numbers start with a trunk 0.
+fn national_phone(text: &str) -> bool {
+    use phonenumber::country::Id;
+    const TRUNK_ZERO: &[Id] = &[
+        Id::GB,
+        Id::DE,
+        Id::FR,
+        Id::NL,
+        Id::BE,
+        Id::AT,
+        Id::CH,
+        Id::ES,
+        Id::IT,
+        Id::PT,
+        Id::IE,
+        Id::SE,
+        Id::AU,
+        Id::NZ,
+        Id::BR,
+        Id::IN,
+        Id::JP,
+        Id::KR,
+        Id::ZA,
+        Id::TR,
+    ];
+    TRUNK_ZERO
+        .iter()
+        .any(|country| phonenumber::parse(Some(*country), text).is_ok_and(|number| number.is_valid()))
 }
 fn email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else { return false };
@@ -469,6 +519,60 @@ const PATTERNS: &[Pattern] = &[
         decimal_guard: false,
     },
     Pattern {
+        entity: Entity::PhoneNumber,
+        name: "phone_international",
+        literals: &["+"],
+        regex: r"\+[1-9](?:[ .()-]{0,2}[0-9]){6,16}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: international_phone,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::PhoneNumber,
+        name: "phone_nanp",
+        literals: &[],
+        // The separators are required: a bare ten-digit run is an id as often as a phone.
+        regex: r"(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: nanp_phone,
+        confidence: 0.85,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::PhoneNumber,
+        name: "phone_national_in_context",
+        // Not bare "tel" or "call": hotels, telemetry and callbacks are everywhere.
+        literals: &[
+            "phone",
+            "tel:",
+            "tel.",
+            "tel ",
+            "mobile",
+            "cell",
+            "fax",
+            "whatsapp",
+            "call me",
+            "call us",
+            "call on",
+            "call at",
+            "handy",
+            "portable",
+            "móvil",
+            "telefon",
+            "teléfono",
+            "téléphone",
+        ],
+        regex: r"(?i:phone|tel[:. ]|mobile|cell|fax|whatsapp|call (?:me|us|on|at)|handy|portable|móvil|telefon|teléfono|telefone|téléphone)[^0-9\n]{0,20}?(\(?0[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: national_phone,
+        confidence: 0.8,
+        decimal_guard: true,
+    },
+    Pattern {
         entity: Entity::EmailAddress,
         name: "email_address",
         literals: &["@"],
@@ -583,6 +687,11 @@ pub struct PiiScanner {
     prefilter: AhoCorasick,
     /// For each prefilter literal, the pattern it anchors.
     literal_owner: Vec<usize>,
+    /// The patterns without a literal (the number-shaped ones), as one set: a single
+    /// pass over a text with digits says which of them need their own search.
+    digit_set: RegexSet,
+    /// For each member of `digit_set`, its index in `patterns`.
+    digit_owner: Vec<usize>,
 }
 
 impl std::fmt::Debug for PiiScanner {
@@ -647,7 +756,12 @@ impl PiiScanner {
             .match_kind(MatchKind::Standard)
             .build(&literals)
             .expect("the literal set is small and fixed");
-        Self { patterns, prefilter, literal_owner }
+        let digit_owner: Vec<usize> =
+            (0..patterns.len()).filter(|&index| patterns[index].pattern.literals.is_empty()).collect();
+        #[allow(clippy::expect_used)]
+        let digit_set = RegexSet::new(digit_owner.iter().map(|&index| patterns[index].pattern.regex))
+            .expect("the built-in patterns compile");
+        Self { patterns, prefilter, literal_owner, digit_set, digit_owner }
     }
 
     /// Names of the detectors, for reports and documentation.
@@ -662,14 +776,14 @@ impl PiiScanner {
         for found in self.prefilter.find_overlapping_iter(text) {
             triggered[self.literal_owner[found.pattern().as_usize()]] = true;
         }
-        let has_digit = text.bytes().any(|b| b.is_ascii_digit());
-        let mut findings = Vec::new();
-        for (index, compiled) in self.patterns.iter().enumerate() {
-            let pattern = compiled.pattern;
-            let run = if pattern.literals.is_empty() { has_digit } else { triggered[index] };
-            if run {
-                scan_pattern(text, compiled, &mut findings);
+        if text.bytes().any(|b| b.is_ascii_digit()) {
+            for member in self.digit_set.matches(text).iter() {
+                triggered[self.digit_owner[member]] = true;
             }
+        }
+        let mut findings = Vec::new();
+        for (compiled, _) in self.patterns.iter().zip(&triggered).filter(|(_, run)| **run) {
+            scan_pattern(text, compiled, &mut findings);
         }
         resolve_overlaps(findings)
     }

@@ -109,7 +109,9 @@ impl Placeholders {
 /// lower case for e-mail addresses, the parsed form for IP addresses.
 fn canonical(entity: Entity, value: &str) -> String {
     match entity {
-        Entity::CreditCard | Entity::UsSsn => value.chars().filter(char::is_ascii_digit).collect(),
+        Entity::CreditCard | Entity::UsSsn | Entity::PhoneNumber => {
+            value.chars().filter(char::is_ascii_digit).collect()
+        }
         Entity::IbanCode => {
             value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
         }

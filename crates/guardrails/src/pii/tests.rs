@@ -316,3 +316,43 @@ fn generic_secrets_need_a_secret_name_and_a_random_looking_value() {
     let text = "api_key=AKIAZ7SKPC2LQFOVIWEB";
     assert_eq!(found(text), [(Entity::AwsAccessKeyId, "AKIAZ7SKPC2LQFOVIWEB".to_owned())]);
 }
+
+#[test]
+fn phone_numbers_valid_in_their_numbering_plan() {
+    let scanner = PiiScanner::new();
+    let phones = |text: &str| -> Vec<String> {
+        scanner
+            .scan(text)
+            .iter()
+            .filter(|f| f.entity == Entity::PhoneNumber)
+            .map(|f| text[f.start..f.end].to_owned())
+            .collect()
+    };
+    let positives = [
+        ("Call +1 650-253-0000 today", "+1 650-253-0000"),
+        ("office (650) 253-0000.", "(650) 253-0000"),
+        ("Berlin: +49 30 901820", "+49 30 901820"),
+        ("Paris +33 1 42 68 53 00, ask for Ann", "+33 1 42 68 53 00"),
+        ("London +44 20 7946 0958", "+44 20 7946 0958"),
+        ("mobile +91 98765 43210", "+91 98765 43210"),
+        ("Tel.: 030 901820", "030 901820"),
+        ("please call me on 07700 900123", "07700 900123"),
+        ("Téléphone : 01 42 68 53 00", "01 42 68 53 00"),
+    ];
+    for (text, number) in positives {
+        assert_eq!(phones(text), [number.to_owned()], "{text}");
+    }
+    let negatives = [
+        "Released on 2024-05-17 at 09:40:12.",
+        "Order 1234-5678-9012 shipped; tracking 1Z999AA10123456784.",
+        "Dial +1234567 for nothing.",
+        "version 2.14.3, build 20240517",
+        "from 10.0.12.7 and 192.168.1.1",
+        "invoice 555-123-4567 is paid", // no area code can start with 5 and exchange 123 is invalid
+        "the total was 030 901820 euros", // a national number without a telephone word
+        "+1 (000) 000-0000",
+    ];
+    for text in negatives {
+        assert_eq!(phones(text), Vec::<String>::new(), "{text}");
+    }
+}
