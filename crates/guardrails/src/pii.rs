@@ -68,6 +68,22 @@ pub enum Entity {
     PrivateKey,
     /// A database connection URL carrying a password.
     DbConnectionString,
+    /// A UK National Insurance number (HMRC prefix rules).
+    UkNino,
+    /// A Spanish DNI or NIE (check letter).
+    EsNif,
+    /// An Italian codice fiscale (layout and check letter).
+    ItFiscalCode,
+    /// A Dutch BSN (eleven test), after a BSN context word.
+    NlBsn,
+    /// An Indian Aadhaar number (Verhoeff check digit).
+    InAadhaar,
+    /// A Brazilian CPF (two mod-11 check digits).
+    BrCpf,
+    /// A French social security number (NIR key mod 97).
+    FrNir,
+    /// A Canadian social insurance number (Luhn), after a SIN context word.
+    CaSin,
     /// A telephone number, valid in its country's numbering plan (libphonenumber's
     /// metadata, through the `phonenumber` crate).
     PhoneNumber,
@@ -101,11 +117,19 @@ impl Entity {
             Self::DbConnectionString => "DB_CONNECTION_STRING",
             Self::GenericSecret => "SECRET",
             Self::PhoneNumber => "PHONE_NUMBER",
+            Self::UkNino => "UK_NINO",
+            Self::EsNif => "ES_NIF",
+            Self::ItFiscalCode => "IT_FISCAL_CODE",
+            Self::NlBsn => "NL_BSN",
+            Self::InAadhaar => "IN_AADHAAR",
+            Self::BrCpf => "BR_CPF",
+            Self::FrNir => "FR_NIR",
+            Self::CaSin => "CA_SIN",
         }
     }
 
     /// Every entity type, in declaration order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 27] = [
         Self::CreditCard,
         Self::UsSsn,
         Self::EmailAddress,
@@ -125,6 +149,14 @@ impl Entity {
         Self::DbConnectionString,
         Self::GenericSecret,
         Self::PhoneNumber,
+        Self::UkNino,
+        Self::EsNif,
+        Self::ItFiscalCode,
+        Self::NlBsn,
+        Self::InAadhaar,
+        Self::BrCpf,
+        Self::FrNir,
+        Self::CaSin,
     ];
 
     /// The entity type with protocol name `name` (the inverse of [`Entity::name`]).
@@ -156,6 +188,14 @@ impl Entity {
             Self::DbConnectionString => "DB_URL",
             Self::GenericSecret => "SECRET",
             Self::PhoneNumber => "PHONE",
+            Self::UkNino => "NINO",
+            Self::EsNif => "ES_ID",
+            Self::ItFiscalCode => "IT_CF",
+            Self::NlBsn => "BSN",
+            Self::InAadhaar => "AADHAAR",
+            Self::BrCpf => "CPF",
+            Self::FrNir => "NIR",
+            Self::CaSin => "SIN",
         }
     }
 
@@ -170,6 +210,14 @@ impl Entity {
                 | Self::IbanCode
                 | Self::IpAddress
                 | Self::PhoneNumber
+                | Self::UkNino
+                | Self::EsNif
+                | Self::ItFiscalCode
+                | Self::NlBsn
+                | Self::InAadhaar
+                | Self::BrCpf
+                | Self::FrNir
+                | Self::CaSin
         )
     }
 }
@@ -517,6 +565,95 @@ const PATTERNS: &[Pattern] = &[
         validate: password_value,
         confidence: 0.75,
         decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::UkNino,
+        name: "uk_nino",
+        literals: &[],
+        regex: r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
+        group: 0,
+        boundary: base62,
+        validate: validate::uk_nino,
+        confidence: 0.85,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::EsNif,
+        name: "es_dni_nie",
+        literals: &[],
+        regex: r"(?:[XYZ][0-9]{7}|[0-9]{8})-?[A-Z]",
+        group: 0,
+        boundary: base62,
+        validate: validate::es_nif,
+        confidence: 0.9,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::ItFiscalCode,
+        name: "it_codice_fiscale",
+        literals: &[],
+        regex: r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]",
+        group: 0,
+        boundary: base62,
+        validate: validate::it_fiscal_code,
+        confidence: 0.95,
+        decimal_guard: false,
+    },
+    Pattern {
+        entity: Entity::NlBsn,
+        name: "nl_bsn_in_context",
+        literals: &["bsn", "burgerservicenummer", "sofinummer"],
+        regex: r"(?i:bsn|burgerservicenummer|sofinummer)[^0-9\n]{0,20}?([0-9]{4}\.?[0-9]{2}\.?[0-9]{3})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::nl_bsn,
+        confidence: 0.85,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::InAadhaar,
+        name: "in_aadhaar",
+        literals: &[],
+        // Grouped 4-4-4 as printed on the card; a bare twelve-digit run is too common.
+        regex: r"[2-9][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: validate::in_aadhaar,
+        confidence: 0.85,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::BrCpf,
+        name: "br_cpf",
+        literals: &[],
+        regex: r"[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: validate::br_cpf,
+        confidence: 0.95,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::FrNir,
+        name: "fr_nir",
+        literals: &[],
+        regex: r"[12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]|[2-9][0-9]) ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: validate::fr_nir,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::CaSin,
+        name: "ca_sin_in_context",
+        literals: &["sin:", "sin ", "sin#", "social insurance", "nas:", "nas "],
+        regex: r"(?i:\bsin\b|social insurance(?: number)?|\bnas\b)[^0-9\n]{0,20}?([0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::ca_sin,
+        confidence: 0.85,
+        decimal_guard: true,
     },
     Pattern {
         entity: Entity::PhoneNumber,

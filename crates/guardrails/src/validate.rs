@@ -402,6 +402,170 @@ pub fn is_placeholder(text: &str) -> bool {
     false
 }
 
+/// The ASCII digits of `text`, as numbers, ignoring separators.
+fn digits_of(text: &str) -> Vec<u32> {
+    text.chars().filter_map(|c| c.to_digit(10)).collect()
+}
+
+/// A UK National Insurance number (`QQ 12 34 56 C`): HMRC's prefix rules (first letter not
+/// D, F, I, Q, U, V; second not D, F, I, O, Q, U, V; not BG, GB, KN, NK, NT, TN, ZZ) and a
+/// suffix A–D.
+#[must_use]
+pub fn uk_nino(text: &str) -> bool {
+    let compact: String =
+        text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    let bytes = compact.as_bytes();
+    if bytes.len() != 9 || !bytes[2..8].iter().all(u8::is_ascii_digit) || !(b'A'..=b'D').contains(&bytes[8]) {
+        return false;
+    }
+    let (first, second) = (bytes[0], bytes[1]);
+    let first_ok = first.is_ascii_uppercase() && !b"DFIQUV".contains(&first);
+    let second_ok = second.is_ascii_uppercase() && !b"DFIOQUV".contains(&second);
+    first_ok && second_ok && !["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"].contains(&&compact[..2])
+}
+
+/// A Spanish DNI (`12345678Z`) or NIE (`X1234567L`): the check letter is
+/// `TRWAGMYFPDXBNJZSQVHLCKE[number mod 23]`, the NIE's X/Y/Z standing for 0/1/2.
+#[must_use]
+pub fn es_nif(text: &str) -> bool {
+    const LETTERS: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    let compact: String =
+        text.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+    let bytes = compact.as_bytes();
+    if bytes.len() != 9 {
+        return false;
+    }
+    let lead = match bytes[0] {
+        b'X' => b'0',
+        b'Y' => b'1',
+        b'Z' => b'2',
+        digit => digit,
+    };
+    let mut number: u32 = 0;
+    for &b in std::iter::once(&lead).chain(&bytes[1..8]) {
+        if !b.is_ascii_digit() {
+            return false;
+        }
+        number = number * 10 + u32::from(b - b'0');
+    }
+    LETTERS[(number % 23) as usize] == bytes[8]
+}
+
+/// An Italian codice fiscale (`RSSMRA85T10A562S`): the layout (six letters, two digits,
+/// a month letter, two digits, a letter, three digits; digits may be replaced by
+/// letters for homonyms) and the check letter from the odd- and even-position tables.
+#[must_use]
+pub fn it_fiscal_code(text: &str) -> bool {
+    // Values of characters in odd positions (1st, 3rd…), digits and letters alike.
+    const ODD: [u32; 26] =
+        [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
+    let code = text.to_ascii_uppercase();
+    let bytes = code.as_bytes();
+    if bytes.len() != 16 || !bytes.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let letters_at = [0, 1, 2, 3, 4, 5, 8, 11, 15];
+    if letters_at.iter().any(|&i| !bytes[i].is_ascii_uppercase()) || !b"ABCDEHLMPRST".contains(&bytes[8]) {
+        return false;
+    }
+    let mut sum = 0;
+    for (i, &b) in bytes[..15].iter().enumerate() {
+        let index = if b.is_ascii_digit() { u32::from(b - b'0') } else { u32::from(b - b'A') };
+        // Positions are counted from 1, so index 0 is an odd position.
+        sum += if i % 2 == 0 { ODD[index as usize] } else { index };
+    }
+    u32::from(bytes[15] - b'A') == sum % 26
+}
+
+/// A Dutch BSN (nine digits): the "eleven test", 9·d1 + 8·d2 + … + 2·d8 − d9 divisible by 11
+/// and not zero.
+#[must_use]
+pub fn nl_bsn(text: &str) -> bool {
+    let digits = digits_of(text);
+    if digits.len() != 9 || digits.iter().all(|&d| d == 0) {
+        return false;
+    }
+    let sum: i64 = digits[..8].iter().zip((2..=9).rev()).map(|(&d, w)| i64::from(d) * w).sum::<i64>()
+        - i64::from(digits[8]);
+    sum % 11 == 0
+}
+
+/// An Indian Aadhaar number (twelve digits, not starting 0 or 1) with its Verhoeff check
+/// digit.
+#[must_use]
+pub fn in_aadhaar(text: &str) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let digits = digits_of(text);
+    if digits.len() != 12 || digits[0] < 2 {
+        return false;
+    }
+    let mut check = 0u8;
+    for (i, &d) in digits.iter().rev().enumerate() {
+        check = D[usize::from(check)][usize::from(P[i % 8][d as usize])];
+    }
+    check == 0
+}
+
+/// A Brazilian CPF (`123.456.789-09`): two mod-11 check digits, and not one digit
+/// repeated (those pass the arithmetic but are never issued).
+#[must_use]
+pub fn br_cpf(text: &str) -> bool {
+    let digits = digits_of(text);
+    if digits.len() != 11 || digits.iter().all(|&d| d == digits[0]) {
+        return false;
+    }
+    let check = |len: usize| {
+        let sum: u32 = digits[..len].iter().zip((2..=len as u32 + 1).rev()).map(|(d, w)| d * w).sum();
+        let rest = (sum * 10) % 11;
+        if rest == 10 { 0 } else { rest }
+    };
+    check(9) == digits[9] && check(10) == digits[10]
+}
+
+/// A French NIR (social security number, 13 digits and a 2-digit key): the key is
+/// 97 − (number mod 97), with Corsica's 2A/2B read as 19/18.
+#[must_use]
+pub fn fr_nir(text: &str) -> bool {
+    let compact: String =
+        text.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+    if compact.len() != 15 || !compact.starts_with(['1', '2']) {
+        return false;
+    }
+    let (body, key) = compact.split_at(13);
+    let body = body.replacen("2A", "19", 1).replacen("2B", "18", 1);
+    let (Ok(number), Ok(key)) = (body.parse::<u64>(), key.parse::<u64>()) else { return false };
+    (1..=97).contains(&key) && 97 - number % 97 == key
+}
+
+/// A Canadian SIN (nine digits, `123 456 782`): Luhn, and a first digit that is issued
+/// (not 0 or 8).
+#[must_use]
+pub fn ca_sin(text: &str) -> bool {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    digits.len() == 9 && !digits.starts_with(['0', '8']) && luhn(&digits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,6 +802,65 @@ mod tests {
         ];
         for token in invalid {
             assert!(!github_token_checksum(token), "{token}");
+        }
+    }
+
+    #[test]
+    fn national_ids_table() {
+        // Valid vectors computed outside this code (independent Python implementations).
+        type Check = fn(&str) -> bool;
+        let table: &[(&str, Check, &[&str], &[&str])] = &[
+            (
+                "UK NINO",
+                uk_nino,
+                &["AB 12 34 56 C", "ab123456d"],
+                &["QQ 12 34 56 C", "BG 12 34 56 A", "AB 12 34 56 E", "AO 12 34 56 A"],
+            ),
+            (
+                "ES DNI/NIE",
+                es_nif,
+                &["12345678Z", "12345678-z", "X1234567L", "Y7654321G"],
+                &["12345678A", "X1234567Z", "1234567Z"],
+            ),
+            (
+                "IT codice fiscale",
+                it_fiscal_code,
+                &["RSSMRA85T10A562S", "BNCLRA90A41H501F"],
+                &["RSSMRA85T10A562T", "RSSMRA85Z10A562S", "RSSMRA85T10A562"],
+            ),
+            ("NL BSN", nl_bsn, &["111222333", "1112.22.333"], &["111222334", "000000000", "12345678"]),
+            (
+                "IN Aadhaar",
+                in_aadhaar,
+                &["2341 2341 2346", "498765432102"],
+                &["2341 2341 2347", "1341 2341 2346", "23412341234"],
+            ),
+            (
+                "BR CPF",
+                br_cpf,
+                &["111.444.777-35", "529.982.247-25"],
+                &["111.444.777-36", "111.111.111-11", "529.982.247-2"],
+            ),
+            (
+                "FR NIR",
+                fr_nir,
+                &["1 85 05 78 006 084 91", "269029934173285", "185052A00608435"],
+                &["185057800608492", "385057800608491", "18505780060849"],
+            ),
+            (
+                "CA SIN",
+                ca_sin,
+                &["130 456 783", "130-456-783"],
+                &["130 456 784", "046 454 286", "830 456 782"],
+            ),
+        ];
+        for (name, check, valid, invalid) in table {
+            for text in *valid {
+                assert!(check(text), "{name}: {text} should pass");
+            }
+            for text in *invalid {
+                assert!(!check(text), "{name}: {text} should fail");
+            }
         }
     }
 }

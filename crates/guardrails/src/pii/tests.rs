@@ -356,3 +356,36 @@ fn phone_numbers_valid_in_their_numbering_plan() {
         assert_eq!(phones(text), Vec::<String>::new(), "{text}");
     }
 }
+
+#[test]
+fn national_ids_in_text() {
+    let scanner = PiiScanner::new();
+    let found = |text: &str| -> Vec<(Entity, String)> {
+        scanner.scan(text).iter().map(|f| (f.entity, text[f.start..f.end].to_owned())).collect()
+    };
+    let positives = [
+        ("NI number AB 12 34 56 C on file", Entity::UkNino, "AB 12 34 56 C"),
+        ("DNI 12345678Z, NIE pending", Entity::EsNif, "12345678Z"),
+        ("codice fiscale RSSMRA85T10A562S", Entity::ItFiscalCode, "RSSMRA85T10A562S"),
+        ("mijn BSN is 111222333.", Entity::NlBsn, "111222333"),
+        ("Aadhaar: 2341 2341 2346", Entity::InAadhaar, "2341 2341 2346"),
+        ("CPF 111.444.777-35", Entity::BrCpf, "111.444.777-35"),
+        ("n° de sécu 1 85 05 78 006 084 91", Entity::FrNir, "1 85 05 78 006 084 91"),
+        ("SIN: 130 456 783", Entity::CaSin, "130 456 783"),
+    ];
+    for (text, entity, value) in positives {
+        assert_eq!(found(text), [(entity, value.to_owned())], "{text}");
+    }
+    let negatives = [
+        "ORDER AB 12 34 56 E shipped",  // NINO suffix out of range
+        "ref 12345678A",                // wrong DNI letter
+        "id 111222334 in the log",      // no BSN context and fails the eleven test anyway
+        "room 2341 2341 2347",          // Verhoeff fails
+        "version 111.444.777-36",       // CPF check digits fail
+        "since 130 456 783 days",       // "since" is not "SIN"
+        "serial 1 85 05 78 006 084 92", // NIR key fails
+    ];
+    for text in negatives {
+        assert_eq!(found(text), [], "{text}");
+    }
+}
