@@ -20,14 +20,14 @@ pyrit's `pliny` templates are left out for their licence.
 
 import ast
 import csv
-import hashlib
 import io
 import json
 import re
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from pinned import ensure, split_of, stable_hash
 
 # (requirement, wheel file name, sha256 of the wheel, licence as the package declares it)
 WHEELS = [
@@ -51,35 +51,6 @@ HARD = re.compile(r"\b(ignor\w*|system|instructions?|prompts?|rules|disregard|ov
 MAX_CHARS = 6000
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def ensure(cache, requirement, file, digest, platform=False):
-    path = cache / file
-    if path.exists() and sha256(path) == digest:
-        return path
-    req = cache / (file + ".req")
-    req.write_text(f"{requirement} --hash=sha256:{digest}\n")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--require-hashes",
-           "--disable-pip-version-check", "-q", "-r", str(req), "-d", str(cache)]
-    if platform:
-        cmd[5:5] = ["--platform", "manylinux_2_28_x86_64", "--python-version", "3.11", "--implementation", "cp",
-                    "--abi", "cp311"]
-    subprocess.run(cmd, check=True)
-    if sha256(path) != digest:
-        sys.exit(f"{file}: sha256 mismatch; refused")
-    return path
-
-
-def stable_hash(text):
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 class Rows:
     def __init__(self):
         self.rows = {}
@@ -99,7 +70,7 @@ class Rows:
             "text": text,
             "label": label,
             "source": source,
-            "split": "dev" if int(digest[:2], 16) % 2 == 0 else "test",
+            "split": split_of(key),
             "hard": label == "benign" and bool(HARD.search(text)),
         }
 

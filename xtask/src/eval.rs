@@ -1,4 +1,5 @@
-//! `cargo xtask eval`: the prompt-injection detector's quality on a held-out split.
+//! `cargo xtask eval`: the guardrails' quality on held-out splits: the prompt-injection
+//! detector, then the PII and secret scanner.
 //!
 //! `xtask/eval/injection_dataset.py` builds the set from public registry packages
 //! (sha256-pinned; see its docstring for the sources and what is reserved and never
@@ -14,6 +15,12 @@
 //! measured when the floors were set, less a small margin, so a change that makes it
 //! worse fails CI. The issue's targets (F1 ≥ 0.90, ≤ 5 % hard false positives) are
 //! printed beside the figures, met or not.
+//!
+//! The PII and secret split (`xtask/eval/pii_dataset.py`: values from Faker and Google's
+//! phonenumbers, credentials in the vendors' formats, and look-alike negatives) is scored
+//! leniently, as the issue asks: a finding counts when its type is right and its span
+//! overlaps the true one. Its floors are the issue's targets: micro-F1 ≥ 0.97, at most
+//! 1 % of look-alike texts flagged.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -32,6 +39,9 @@ const MAX_FALSE_POSITIVE_RATE: f64 = 0.01;
 const MAX_HARD_FALSE_POSITIVE_RATE: f64 = 0.05;
 /// The issue's target, reported beside the figure.
 const TARGET_F1: f64 = 0.90;
+/// The PII and secret floors: the issue's targets.
+const MIN_PII_F1: f64 = 0.97;
+const MAX_LOOKALIKES_FLAGGED: f64 = 0.01;
 
 /// Where the dataset's packages and the built set are kept between runs.
 fn cache_dir() -> Result<PathBuf, String> {
@@ -234,6 +244,7 @@ pub(crate) fn run() -> Result<(), String> {
             counts.hard_false_positive_rate()
         ));
     }
+    failures.extend(pii(&cache, &binary)?);
     if failures.is_empty() {
         println!(
             "<== eval: ok (floors F1 ≥ {MIN_F1}, FP ≤ {MAX_FALSE_POSITIVE_RATE}, hard FP ≤ {MAX_HARD_FALSE_POSITIVE_RATE})"
@@ -242,4 +253,150 @@ pub(crate) fn run() -> Result<(), String> {
     } else {
         Err(format!("eval: quality below its floor: {}", failures.join("; ")))
     }
+}
+
+/// Lenient counts of one PII split: true positives, false positives, false negatives,
+/// look-alike texts and how many of them were flagged.
+#[derive(Debug, Default, Clone, Copy)]
+struct PiiCounts {
+    true_positives: usize,
+    false_positives: usize,
+    false_negatives: usize,
+    lookalikes: usize,
+    lookalikes_flagged: usize,
+}
+
+impl PiiCounts {
+    fn f1(&self) -> f64 {
+        let p = ratio(self.true_positives, self.true_positives + self.false_positives);
+        let r = ratio(self.true_positives, self.true_positives + self.false_negatives);
+        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    }
+}
+
+fn pii_counts(binary: &PathBuf, rows: &[Value]) -> Result<(PiiCounts, BTreeMap<String, usize>), String> {
+    let mut child = Command::new(binary)
+        .args(["scan", "--task", "pii", "--offsets", "chars"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+    let mut input = String::new();
+    for row in rows {
+        input.push_str(&json!({"task": "pii", "id": row["id"], "text": row["text"]}).to_string());
+        input.push('\n');
+    }
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().map_err(|e| format!("palisade scan: {e}"))?;
+    writer
+        .join()
+        .map_err(|_| "the writer thread panicked")?
+        .map_err(|e| format!("writing to palisade scan: {e}"))?;
+    let mut answers: BTreeMap<String, Vec<(String, u64, u64)>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let answer: Value =
+            serde_json::from_str(line).map_err(|e| format!("palisade scan wrote {line:?}: {e}"))?;
+        let id = answer["id"].as_str().ok_or("an answer without an id")?.to_owned();
+        let findings =
+            answer["findings"].as_array().ok_or_else(|| format!("answer {id} has no findings: {answer}"))?;
+        let spans = findings
+            .iter()
+            .map(|f| {
+                (
+                    f["type"].as_str().unwrap_or_default().to_owned(),
+                    f["start"].as_u64().unwrap_or(0),
+                    f["end"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        answers.insert(id, spans);
+    }
+    let mut counts = PiiCounts::default();
+    let mut missed: BTreeMap<String, usize> = BTreeMap::new();
+    for row in rows {
+        let id = row["id"].as_str().unwrap_or_default();
+        let predicted = answers.get(id).ok_or_else(|| format!("no answer for {id}"))?;
+        let gold = row["entities"].as_array().cloned().unwrap_or_default();
+        let mut used = vec![false; predicted.len()];
+        for entity in &gold {
+            let (kind, start, end) = (
+                entity["type"].as_str().unwrap_or_default(),
+                entity["start"].as_u64().unwrap_or(0),
+                entity["end"].as_u64().unwrap_or(0),
+            );
+            let hit = predicted
+                .iter()
+                .enumerate()
+                .position(|(i, (t, s, e))| !used[i] && t == kind && *s < end && start < *e);
+            match hit {
+                Some(i) => {
+                    used[i] = true;
+                    counts.true_positives += 1;
+                }
+                None => {
+                    counts.false_negatives += 1;
+                    *missed.entry(kind.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        counts.false_positives += used.iter().filter(|u| !**u).count();
+        if gold.is_empty() {
+            counts.lookalikes += 1;
+            counts.lookalikes_flagged += usize::from(!predicted.is_empty());
+        }
+    }
+    Ok((counts, missed))
+}
+
+/// Builds and scores the PII and secret split; returns the floors it fell below.
+fn pii(cache: &std::path::Path, binary: &PathBuf) -> Result<Vec<String>, String> {
+    let dataset = cache.join("pii.jsonl");
+    let mut build = Command::new("python3");
+    // A fixed hash seed: the generators must give the same set on every run and machine.
+    build
+        .arg(workspace_root().join("xtask/eval/pii_dataset.py"))
+        .arg(cache)
+        .arg(&dataset)
+        .env("PYTHONHASHSEED", "0");
+    step("eval: build the PII and secret dataset (Faker and phonenumbers, pinned)", build)?;
+    let text = std::fs::read_to_string(&dataset).map_err(|e| format!("{}: {e}", dataset.display()))?;
+    let rows: Vec<Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("dataset: {e}"))?;
+    println!("\n==> eval: palisade scan --task pii (lenient: right type, overlapping span)");
+    println!("| split | texts | precision | recall | micro-F1 | look-alikes flagged |");
+    println!("|---|---|---|---|---|---|");
+    let mut test = PiiCounts::default();
+    let mut test_missed = BTreeMap::new();
+    for split in ["dev", "test"] {
+        let part: Vec<Value> = rows.iter().filter(|r| r["split"] == split).cloned().collect();
+        let (c, missed) = pii_counts(binary, &part)?;
+        println!(
+            "| {split} | {} | {:.3} | {:.3} | {:.3} | {:.3} ({}/{}) |",
+            part.len(),
+            ratio(c.true_positives, c.true_positives + c.false_positives),
+            ratio(c.true_positives, c.true_positives + c.false_negatives),
+            c.f1(),
+            ratio(c.lookalikes_flagged, c.lookalikes),
+            c.lookalikes_flagged,
+            c.lookalikes
+        );
+        if split == "test" {
+            (test, test_missed) = (c, missed);
+        }
+    }
+    println!("Missed on the test split, by type: {test_missed:?}");
+    let mut failures = Vec::new();
+    if test.f1() < MIN_PII_F1 {
+        failures.push(format!("PII micro-F1 {:.3} < {MIN_PII_F1}", test.f1()));
+    }
+    let flagged = ratio(test.lookalikes_flagged, test.lookalikes);
+    if flagged > MAX_LOOKALIKES_FLAGGED {
+        failures.push(format!("PII look-alikes flagged {flagged:.3} > {MAX_LOOKALIKES_FLAGGED}"));
+    }
+    Ok(failures)
 }

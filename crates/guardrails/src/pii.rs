@@ -287,7 +287,11 @@ fn github_token(text: &str) -> bool {
     validate::github_token_checksum(text) && not_placeholder(text)
 }
 fn card(text: &str) -> bool {
-    validate::card_brand(text).is_some()
+    // Twelve digits in groups is an order number's shape far more often than a
+    // twelve-digit Maestro card's (those are written in one run when they are written).
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    let grouped = text.bytes().any(|b| b == b' ' || b == b'-');
+    validate::card_brand(text).is_some() && !(digits == 12 && grouped)
 }
 fn ipv4(text: &str) -> bool {
     text.parse::<std::net::Ipv4Addr>().is_ok()
@@ -374,6 +378,11 @@ fn national_phone(text: &str) -> bool {
     TRUNK_ZERO
         .iter()
         .any(|country| phonenumber::parse(Some(*country), text).is_ok_and(|number| number.is_valid()))
+}
+/// After a telephone word, a number valid in any plan it could belong to: by its
+/// country code, North American, or one of the trunk-0 countries.
+fn phone_in_context(text: &str) -> bool {
+    if text.starts_with('+') { international_phone(text) } else { nanp_phone(text) || national_phone(text) }
 }
 fn email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else { return false };
@@ -614,8 +623,9 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::InAadhaar,
         name: "in_aadhaar",
         literals: &[],
-        // Grouped 4-4-4 as printed on the card; a bare twelve-digit run is too common.
-        regex: r"[2-9][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}",
+        // Grouped 4 4 4 with spaces, as printed on the card: a bare twelve-digit run, or
+        // one dashed 4-4-4, is an order or ticket number as often as not.
+        regex: r"[2-9][0-9]{3} [0-9]{4} [0-9]{4}",
         group: 0,
         boundary: digits_and_separators,
         validate: validate::in_aadhaar,
@@ -702,10 +712,10 @@ const PATTERNS: &[Pattern] = &[
             "teléfono",
             "téléphone",
         ],
-        regex: r"(?i:phone|tel[:. ]|mobile|cell|fax|whatsapp|call (?:me|us|on|at)|handy|portable|móvil|telefon|teléfono|telefone|téléphone)[^0-9\n]{0,20}?(\(?0[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4})",
+        regex: r"(?i:phone|tel[:. ]|mobile|cell|fax|whatsapp|call (?:me|us|on|at)|handy|portable|móvil|telefon|teléfono|telefone|téléphone)[^0-9+\n]{0,20}?(\+?\(?[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4})",
         group: 1,
         boundary: digits_and_separators,
-        validate: national_phone,
+        validate: phone_in_context,
         confidence: 0.8,
         decimal_guard: true,
     },
@@ -1027,12 +1037,21 @@ fn extend_local_part(text: &str, start: usize) -> usize {
     extended
 }
 
-/// True when the dotted quad at `start` follows `v`, `ver ` or `version ` (any case):
-/// `version 1.0.0.0` is a version, not an address.
+/// True when the dotted quad at `start` follows the word `v`, `ver` or `version` (any
+/// case, `v` glued or not): `version 1.0.0.0` is a version, not an address. A word that
+/// merely ends so (`server 10.0.0.1`, `failover 10.0.0.2`) is not.
 fn after_version_word(bytes: &[u8], start: usize) -> bool {
-    let before = &bytes[start.saturating_sub(8)..start];
-    let lower: Vec<u8> = before.iter().map(u8::to_ascii_lowercase).collect();
-    lower.ends_with(b"version ") || lower.ends_with(b"ver ") || lower.ends_with(b"v")
+    let before = &bytes[..start];
+    let word_starts_at = |len: usize| {
+        before.len() >= len
+            && (before.len() == len || !before[before.len() - len - 1].is_ascii_alphanumeric())
+    };
+    let lower = |suffix: &[u8]| {
+        before.len() >= suffix.len() && before[before.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    (lower(b"version ") && word_starts_at(8))
+        || (lower(b"ver ") && word_starts_at(4))
+        || (lower(b"v") && word_starts_at(1))
 }
 
 /// Valid card numbers made of whole digit groups of the candidate `start..end` (digits
@@ -1070,7 +1089,7 @@ fn cards_within(bytes: &[u8], start: usize, end: usize) -> Vec<(usize, usize)> {
             if (12..=19).contains(&digits)
                 && free_before(s)
                 && free_after(e)
-                && std::str::from_utf8(&bytes[s..e]).is_ok_and(|t| validate::card_brand(t).is_some())
+                && std::str::from_utf8(&bytes[s..e]).is_ok_and(card)
             {
                 best = Some((j, s, e));
             }

@@ -115,7 +115,8 @@ pub fn card_brand(text: &str) -> Option<CardBrand> {
         CardBrand::Jcb
     } else if p2 == 62 && (16..=19).contains(&len) {
         CardBrand::UnionPay
-    } else if (matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761..=6763) || p2 == 50)
+    } else if (matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6390 | 6759 | 6761..=6763)
+        || matches!(p2, 50 | 56..=58))
         && (12..=19).contains(&len)
     {
         CardBrand::Maestro
