@@ -8,8 +8,9 @@
 //!    lower case. Each trick undone is also a signal (compatibility forms excepted: they
 //!    are ordinary in Chinese and Japanese text), since honest text rarely needs one.
 //! 2. **Views.** Besides the normalised text, the rules read what was hidden: text in
-//!    Unicode tag characters, base64 / hex / percent-encoded payloads ([`decode`]), and,
-//!    when words are spelled out letter by letter, a "squashed" view without separators.
+//!    Unicode tag characters, base64 / hex / percent-encoded payloads ([`decode`]), words
+//!    joined by `_` or `-` read with spaces, a leetspeak reading (`1gn0r3`), and words
+//!    spelled out letter by letter, joined in place and squashed.
 //! 3. **Rules** ([`Family`]): instruction override, system-prompt extraction, persona
 //!    jailbreaks, chat-template tokens and fake turns, tool hijacking, markdown
 //!    exfiltration, text addressed to the AI, decode-and-obey; in English and, for the
@@ -117,6 +118,11 @@ pub enum View {
     Decoded(Encoding),
     /// The letters of a text that spells words out, without separators.
     Squashed,
+    /// The text with `_` and `-` between letters read as spaces (not counted as hidden:
+    /// such words are ordinary in code).
+    Respaced,
+    /// The leetspeak reading of words that mix letters and digits (`1gn0r3`).
+    Leet,
 }
 
 impl View {
@@ -128,6 +134,8 @@ impl View {
             Self::TagCharacters => "tag_characters",
             Self::Decoded(encoding) => encoding.name(),
             Self::Squashed => "squashed",
+            Self::Respaced => "respaced",
+            Self::Leet => "leet",
         }
     }
 }
@@ -229,8 +237,49 @@ fn prepare(pattern: &str) -> String {
 // A run of single letters separated by single separators: a word spelled out.
 #[allow(clippy::expect_used)]
 static SPELLED_OUT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[ \n])(?:[a-z][ .\-_*|/]){4,}[a-z](?:$|[ \n.,!?:;])").expect("a constant pattern")
+    Regex::new(r"(^|[ \n])((?:[a-z][ .\-_*|/]){4,}[a-z])($|[ \n.,!?:;])").expect("a constant pattern")
 });
+
+// Letters joined by `_` or `-` (`ignore_previous_rules`, `nul-ignore-nul-previous`).
+#[allow(clippy::expect_used)]
+static JOINED_WORDS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[a-z][_-][a-z]").expect("a constant pattern"));
+
+/// The leetspeak reading of `text`, when at least two of its words mix letters and the
+/// digits leetspeak writes for them (`1gn0r3 4ll`); `None` otherwise.
+fn leet_view(text: &str) -> Option<String> {
+    let mixed = |word: &str| {
+        word.bytes().any(|b| b.is_ascii_alphabetic()) && word.bytes().any(|b| b"013457@$".contains(&b))
+    };
+    if text.split([' ', '\n']).filter(|w| mixed(w)).take(2).count() < 2 {
+        return None;
+    }
+    let fold = |word: &str| -> String {
+        if !mixed(word) {
+            return word.to_owned();
+        }
+        word.chars()
+            .map(|c| match c {
+                '0' => 'o',
+                '1' => 'i',
+                '3' => 'e',
+                '4' | '@' => 'a',
+                '5' | '$' => 's',
+                '7' => 't',
+                _ => c,
+            })
+            .collect()
+    };
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let words: Vec<String> = line.split(' ').map(fold).collect();
+        out.push_str(&words.join(" "));
+    }
+    Some(out)
+}
 
 impl InjectionDetector {
     /// Compiles every rule, with [`DEFAULT_THRESHOLD`].
@@ -341,13 +390,30 @@ impl InjectionDetector {
             signals.decoded_payloads += 1;
             self.match_rules(&normalize(&payload).text, View::Decoded(encoding), &mut hits);
         }
-        // Only the spelled-out runs are squashed: squashing the whole text would join
-        // unrelated words ("a system prompt? grades: a b c d") into phrases.
+        // Words split by `_` or `-` are read with spaces ("x-override: ignore_safety_rules").
+        // Not a hidden view: such words are ordinary in code, so no bonus.
+        if JOINED_WORDS.is_match(&normalized.text) {
+            let respaced: String =
+                normalized.text.chars().map(|c| if c == '_' || c == '-' { ' ' } else { c }).collect();
+            self.match_rules(&respaced, View::Respaced, &mut hits);
+        }
+        if let Some(leet) = leet_view(&normalized.text) {
+            self.match_rules(&leet, View::Leet, &mut hits);
+        }
+        // Spelled-out runs are joined in place for the rules ("i-g-n-o-r-e all previous
+        // instructions"), and squashed for the phrase list when a whole sentence is
+        // spelled out; only the runs, since squashing the whole text would join unrelated
+        // words ("a system prompt? grades: a b c d") into phrases.
         let letters: String = SPELLED_OUT
-            .find_iter(&normalized.text)
-            .flat_map(|run| run.as_str().chars().filter(|c| c.is_alphanumeric()))
+            .captures_iter(&normalized.text)
+            .flat_map(|run| run[2].chars().filter(|c| c.is_alphanumeric()).collect::<Vec<_>>())
             .collect();
         if !letters.is_empty() {
+            let joined = SPELLED_OUT.replace_all(&normalized.text, |run: &regex::Captures<'_>| {
+                let word: String = run[2].chars().filter(|c| c.is_alphanumeric()).collect();
+                format!("{}{word}{}", &run[1], &run[3])
+            });
+            self.match_rules(&joined, View::Squashed, &mut hits);
             for found in self.squashed.find_overlapping_iter(&letters) {
                 let (phrase, family, weight) = rules::SQUASHED[found.pattern().as_usize()];
                 if !hits.iter().any(|hit: &Hit| hit.rule == phrase) {
@@ -405,7 +471,7 @@ fn rules_logit(hits: &[Hit], signals: &Signals) -> f32 {
         }
     }
     logit += families.iter().map(|(_, further)| further.min(FURTHER_HITS_CAP)).sum::<f32>();
-    if hits.iter().any(|hit| hit.view != View::Text) {
+    if hits.iter().any(|hit| !matches!(hit.view, View::Text | View::Respaced)) {
         logit += HIDDEN_HIT;
     }
     if signals.invisible > 0 {

@@ -335,7 +335,7 @@ pub(crate) static RULES: &[Rule] = &[
         family: PromptExtraction,
         weight: 2.5,
         anchors: &["your "],
-        pattern: r"\byour (?:system prompt|system instructions|initial instructions|hidden instructions|system message|original instructions|secret instructions|initial prompt|hidden prompt|instructions say)\b",
+        pattern: r"\byour (?:system prompt|system instructions|initial instructions|hidden instructions|system message|original instructions|secret instructions|initial prompt|hidden prompt|instructions say|(?:internal |hidden |system )?(?:configuration|config))\b",
     },
     Rule {
         id: "extraction.en.starting_with_you_are",
@@ -384,8 +384,8 @@ pub(crate) static RULES: &[Rule] = &[
         id: "jailbreak.en.do_anything_now",
         family: Jailbreak,
         weight: 5.5,
-        anchors: &["anything", "dan", "gpt", "evil", "mongo", "d.a.n"],
-        pattern: r"\bdo\.? ?anything\.? ?now\b|\b(?:betterdan|anti-?dan|basedgpt|based gpt|nsfwgpt|freegpt|chaosgpt|wormgpt|darkgpt|evilbot|evil confidant|mongo tom|dan mode|dan prompt|d\.a\.n\.?)(?-u:\b|$)",
+        anchors: &["strive to avoid", "anything", "dan", "gpt", "evil", "mongo", "d.a.n"],
+        pattern: r"\bdo\.? ?anything\.? ?now\b|\bstrive to avoid norms\b|\b(?:betterdan|anti-?dan|basedgpt|based gpt|nsfwgpt|freegpt|chaosgpt|wormgpt|darkgpt|evilbot|evil confidant|mongo tom|dan mode|dan prompt|d\.a\.n\.?)(?-u:\b|$)",
     },
     Rule {
         id: "jailbreak.en.dan_persona",
@@ -469,7 +469,7 @@ pub(crate) static RULES: &[Rule] = &[
             "boundar",
             "safety",
         ],
-        pattern: r"\b(?:without|no|not bound by|ignoring|free from|regardless of|don't care about|do not care about|doesn't care about|does not care about|not care about|(?:doesn't|doesnt|does not|don't|dont|do not|won't|will not) (?:have|follow|abide by|adhere to)|(?:not|never) (?:restrained|restricted|limited|constrained|bound) by|unrestrained by|has no|have no|with no|disregard(?:ing)?|beyond)\b(?: any| all| the| your)? (?:(?:ethical|moral|legal)(?:,? (?:or|and) (?:ethical|moral|legal))? (?:guidelines|constraints|principles|boundaries|considerations|restrictions|limits|limitations?)|restrictions|limitations|limits|filters|censorship|filtering|ethical (?:guidelines|constraints|principles|boundaries|considerations)|moral (?:guidelines|constraints|principles|compass|considerations)|content (?:polic(?:y|ies)|filters?|guidelines)|safety (?:guidelines|protocols|measures|filters|rules)|(?:openai|anthropic|google|meta)'?s? (?:policies|policy|rules|guidelines|content policy)|ethics|morals|boundaries|rules to follow|rules or restrictions|limits or restrictions)\b",
+        pattern: r"\b(?:without|no|not bound by|ignoring|free from|regardless of|don't care about|do not care about|doesn't care about|does not care about|not care about|(?:doesn't|doesnt|does not|don't|dont|do not|won't|will not) (?:have|follow|abide by|adhere to)|(?:not|never) (?:restrained|restricted|limited|constrained|bound) by|unrestrained by|avoid(?:ing)? all|has no|have no|with no|disregard(?:ing)?|beyond)\b(?: any| all| the| your)? (?:(?:ethical|moral|legal)(?:,? (?:or|and) (?:ethical|moral|legal))? (?:guidelines|constraints|principles|boundaries|considerations|restrictions|limits|limitations?)|restrictions|limitations|limits|filters|censorship|filtering|ethical (?:guidelines|constraints|principles|boundaries|considerations)|moral (?:guidelines|constraints|principles|compass|considerations)|content (?:polic(?:y|ies)|filters?|guidelines)|safety (?:guidelines|protocols|measures|filters|rules)|(?:openai|anthropic|google|meta)'?s? (?:policies|policy|rules|guidelines|content policy)|ethics|morals|boundaries|rules to follow|rules or restrictions|limits or restrictions)\b",
     },
     Rule {
         id: "jailbreak.en.stay_in_character",
@@ -525,7 +525,7 @@ pub(crate) static RULES: &[Rule] = &[
         family: Jailbreak,
         weight: 3.5,
         anchors: &["ethic", "moral", "safety", "guideline", "filter", "censor", "polic"],
-        pattern: r"\b(?:ethics|morals|morality|safety (?:rules|guidelines|filters)|guidelines|filters|censorship|content polic(?:y|ies)) (?:are|is|have been|has been) (?:off|disabled|turned off|switched off|suspended|lifted|removed|deactivated|not (?:applicable|relevant|important)|irrelevant)\b",
+        pattern: r"\b(?:ethics|morals|morality|safety (?:rules|guidelines|filters)|guidelines|filters|censorship|content polic(?:y|ies)) (?:are|is|have been|has been) (?:now )?(?:off|disabled|turned off|switched off|suspended|lifted|removed|deactivated|not (?:applicable|relevant|important)|irrelevant)\b",
     },
     Rule {
         id: "jailbreak.en.hypothetical_no_rules",
@@ -624,7 +624,7 @@ pub(crate) static RULES: &[Rule] = &[
         family: Jailbreak,
         weight: 2.5,
         anchors: &["developer mode"],
-        pattern: r"\bdeveloper mode (?:enabled|output|responses?|policies)\b|\b(?:simulate|with|act as [^ \n]+ with) developer mode\b",
+        pattern: r"\bdeveloper mode (?:enabled|output|responses?|policies)\b|\b(?:simulate|with|enter|activate|act as [^ \n]+ with) developer mode\b",
     },
     Rule {
         id: "jailbreak.en.violates_policy",
@@ -750,14 +750,14 @@ pub(crate) static RULES: &[Rule] = &[
         family: ToolHijack,
         weight: 2.0,
         anchors: &["before"],
-        pattern: r"\bbefore (?:making|modifying|editing|changing|touching|committing|you (?:make|modify|edit|change|commit|continue|proceed|answer|respond))\b(?: [^ \n]+){0,8}?[ :,]+(?:\n)?(?:'''[a-z]*\n)?(?:you must |please |first )?(?:run|execute|install|add|paste|call|curl|pip install|npm install|download)\b|\b(?:run|execute|install|add)\b(?: [^ \n]+){0,4}? before (?:making|modifying|editing|changing|touching|committing)\b",
+        pattern: r"\bbefore (?:making|modifying|editing|changing|touching|committing|you (?:make|modify|edit|change|commit|continue|proceed|answer|respond))\b(?: [^ \n]+){0,8}?[ :,]+(?:\n)?(?:'''[a-z]*\n)?(?:# ?)?(?:you must |please |first )?(?:run|execute|install|add|paste|call|curl|pip install|npm install|download|verify|initialize|initialise|configure|capture|validate|set up)\b|\b(?:run|execute|install|add)\b(?: [^ \n]+){0,4}? before (?:making|modifying|editing|changing|touching|committing)\b",
     },
     Rule {
         id: "tools.secret_dump_command",
         family: ToolHijack,
-        weight: 3.0,
-        anchors: &["$", ".env", "environ", "printenv", "curl", "wget", "os.system"],
-        pattern: r"\becho \$[a-z_]*(?:secret|token|key|password|pass|credential)[a-z_]*|\bcat [^ \n]*\.env\b|\bprintenv\b|\bos\.environ\b|\b(?:curl|wget) [^\n|]*\| ?(?:ba|z)?sh\b|\bos\.system\(",
+        weight: 2.5,
+        anchors: &["cat ", "env ", "$", ".env", "environ", "printenv", "curl", "wget", "os.system"],
+        pattern: r"\becho \$[a-z_]*(?:secret|token|key|password|pass|credential)[a-z_]*|\bcat [^ \n]*(?:\.env|secret|credential|token|id_rsa|id_ed25519|\.netrc|/shadow)[^ \n]*|\bprintenv\b|\benv \| ?sort\b|\benv > |\bos\.environ\b|\b(?:curl|wget) [^\n|]*\| ?(?:ba|z)?sh\b|\bos\.system\(",
     },
     Rule {
         id: "tools.fake_tool_call",
