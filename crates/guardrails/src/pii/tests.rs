@@ -389,3 +389,92 @@ fn national_ids_in_text() {
         assert_eq!(found(text), [], "{text}");
     }
 }
+
+#[test]
+fn vendor_tokens_in_their_published_formats() {
+    // Generated outside this code from each vendor's published format.
+    let examples: &[(&str, &str)] = &[
+        ("GITLAB_TOKEN", "glpat-PtYgjmUhBel31iEl2hpC"),
+        ("GITLAB_TOKEN", "glrt-OOL8dKLzdocJ2isAjIhK"),
+        ("NPM_TOKEN", "npm_tJ0RlgLKOmxgJTeKdNnFRIBXuDL7DxtpYlSX"),
+        ("PYPI_TOKEN", "pypi-AgEIcHlwaS5vcmcFkM-R5Kjp1vRt_1fjORS-6ilI8ihN5KXSc7Tvo-hBKqFYY-kv5ZJr3J1TWDt"),
+        ("HUGGINGFACE_TOKEN", "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"),
+        ("SENDGRID_API_KEY", "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"),
+        ("TWILIO_API_KEY", "SKb40928b5b7a767c76fb008f86bebb273"),
+        ("MAILGUN_API_KEY", "key-7f6a6f0fb23c6f5da2cec255404e4fb4"),
+        ("MAILCHIMP_API_KEY", "40034d6608697a8d41bed440e50454f3-us14"),
+        ("DIGITALOCEAN_TOKEN", "dop_v1_1af3176813e02ea68ef786e4d3cea27d26934b484e73cf575dcad6ba2b0aee0c"),
+        ("SHOPIFY_TOKEN", "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"),
+        ("SQUARE_TOKEN", "sq0atp-q3hDavJA76rNicHTp8hkqd"),
+        ("TELEGRAM_BOT_TOKEN", "123456789:AAlm7tOtHWnsCGRlrwZbqcabUGJmGEp7CgQ"),
+        ("VAULT_TOKEN", "hvs.0PBQFI14zGtSnovm14TUOizw"),
+        (
+            "TERRAFORM_CLOUD_TOKEN",
+            "d1iaeOV4qBkdfQ.atlasv1.1y3GQsMpSscDlkrCaqx9vJupc94tnwlavyfErGPmpGXafq0fjzLczbttOofL9H2WjQ5",
+        ),
+        ("DOPPLER_TOKEN", "dp.pt.TY4MyWuUFjsUNPjc01T5GOBUSZGi6HWGK10Zb0RLZ5T"),
+        ("POSTMAN_API_KEY", "PMAK-72014b3ce107f80e222f8287-67efc2f91624a8940f1f836f99eee3692f"),
+        ("LINEAR_API_KEY", "lin_api_bsDe0G9Cryn687neLfjVHq8xiM0OGr4hTxoF54Fz"),
+        ("NOTION_TOKEN", "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"),
+        ("DATABRICKS_TOKEN", "dapi319478da6bd0c621de49f145fda9988c"),
+        (
+            "ATLASSIAN_API_TOKEN",
+            "ATATT3PptEJQzhkPkenG5ZFJoC6vWCBiJmpflvJfupxqZKm4bV3AyAVHnyrvWdFrK9xiRGHOY32nfr5pyzPCB9t2039bicBTW5ZE9LFaez7770H2DCpYgojjHRg80USP2W5DfJXcaYioK6cPTt9iOqHOBSWhgetH8LmyqoYMaaItDr9uP14pEHpJpb9ATPtd",
+        ),
+        ("HEROKU_API_KEY", "HRKU-bmF4RPAfqoQB7xoFcSvTAxRzmaZsV2GenFmtX0moDoqW4sg8NFNl5oFA6Qd8"),
+        ("GRAFANA_TOKEN", "glsa_Mj7zdnbMjAdTdlzC5T4uUhf7kvmlP7HV_e19cbae5"),
+        ("NEW_RELIC_KEY", "NRAK-GAFRFW0H9NYWT1FD4MX82MUX4B0"),
+        (
+            "SENTRY_TOKEN",
+            "sntrys_pZOXzcycDeZ6dqmVe5Mvxrv99NcqVTSu7rtaUWM6ZO88eb0ogET9D9XyYq6B0Fi7FlaZ7Vt0SXjMpu3u",
+        ),
+        ("AGE_SECRET_KEY", "AGE-SECRET-KEY-1AH9VE206YZ752MXYS9DX6LUTWG6A08JJ33HSSVU0T00FJV5YES0WXAZXQ7"),
+        ("GOOGLE_OAUTH_CLIENT_SECRET", "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"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_XQ8agOMTNwncxvjcnqcMUP6n0a0uARxl"),
+        (
+            "CLOUDFLARE_ORIGIN_CA_KEY",
+            "v1.0-9261ff2d3c425c8d99d19bdd-0b6cc60d5d32cbe54014c2b54b95523cf6941fa1c257c6f561c5cb347611a3ce9d97dcbee500fe7ee5fc324bdb2e1142a21c402364f9572b85a8e48f687ab165c58ac5831be38cb8cb",
+        ),
+        ("GROQ_API_KEY", "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"),
+        ("PERPLEXITY_API_KEY", "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"),
+        (
+            "XAI_API_KEY",
+            "xai-M7HUFpk5acdIbzlpkd6XgaNJQ8mjAmHMPGPPA0NlGtetOd4UYETIay2BV6DfVPClogqoPchv5V7S82qT",
+        ),
+        ("REPLICATE_API_TOKEN", "r8_drOJRBRY6HqsP795nf4Gakq5p1Vm8kV6um4yv"),
+        ("OPENROUTER_API_KEY", "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"),
+        ("LANGSMITH_API_KEY", "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"),
+        ("PINECONE_API_KEY", "pcsk_ntqB5_IGky4Oo8DiIMWSWMPcwLuHj31CQJVukDCSXqLoivDP4SpGmrtWT01NjUjpUuMHwk"),
+        ("SUPABASE_TOKEN", "sbp_7a683536c4499d863386ce10cd79e048c07dd775"),
+        ("NETLIFY_TOKEN", "nfp_PhDBuqOSg5ApYzTTOkq2BEDbN2AHRQ73l5Pu"),
+        ("FLY_IO_TOKEN", "fo1_Xay1F6gcqInkTY88mHwg2KDInTEGbOY1xHvAV8DnRlz"),
+        ("PLANETSCALE_TOKEN", "pscale_tkn_GW7hUNwOdqryzdaeA6AOSRwLqgotVz89HoZ9zDnki7X"),
+        ("JFROG_API_KEY", "AKCpeZZOmEPJUo09jwQO10Y0ADsWJPiX1EwY2orTyRqBRlEaZUZrwpPtuEFBNOfQ5xj7t2ydf"),
+        ("DOCKER_HUB_TOKEN", "dckr_pat_0K5uY8iH1wOLaQan8ePsqMgLj2o"),
+        ("BUILDKITE_TOKEN", "bkua_5eb46c5296f62e338d74ff1fe4f7f505aef9ebdd"),
+        ("CIRCLECI_TOKEN", "CCIPAT_9RelOxOPbbNcRV7vZgGEFW_416d4a3baf69dad8199bfca8b6f3a6a9421cc1c9"),
+    ];
+    let scanner = PiiScanner::new();
+    for (kind, token) in examples {
+        let text = format!("config: {token} (do not share)");
+        let found: Vec<(&str, &str)> =
+            scanner.scan(&text).iter().map(|f| (f.entity.name(), &text[f.start..f.end])).collect();
+        assert_eq!(found, [(*kind, *token)], "{text}");
+        assert_eq!(Entity::from_name(kind).map(Entity::name), Some(*kind));
+    }
+    let key = "k7Ff2LmX0vT7pK4wN1bY6cHs9Rq3Zp8Wt5Vb1Nc6YjD2gH4sA0eU3oI9lK8mJ7nB6vC5xZ4aS3dF2gH1jK0lQ9==";
+    let azure = format!(
+        "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={key};EndpointSuffix=core.windows.net"
+    );
+    let found: Vec<(Entity, &str)> =
+        scanner.scan(&azure).iter().map(|f| (f.entity, &azure[f.start..f.end])).collect();
+    assert_eq!(found, [(Entity::Token("AZURE_STORAGE_KEY"), key)], "{azure}");
+    // Placeholders in vendor shapes are not findings.
+    for placeholder in [
+        "npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "hf_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        "glpat-xxxxxxxxxxxxxxxxxxxx",
+    ] {
+        assert!(scanner.scan(placeholder).is_empty(), "{placeholder}");
+    }
+}
