@@ -85,6 +85,40 @@ def card_layout(rng, number):
     return sep.join(number[i:i + 4] for i in range(0, 16, 4))
 
 
+def dni(rng):
+    n = rng.randrange(10_000_000, 100_000_000)
+    return f"{n}{'TRWAGMYFPDXBNJZSQVHLCKE'[n % 23]}"
+
+
+def cpf(rng):
+    digits = [rng.randrange(10) for _ in range(9)]
+    for length in (9, 10):
+        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1)))
+        rest = (total * 10) % 11
+        digits.append(0 if rest == 10 else rest)
+    s = "".join(map(str, digits))
+    return f"{s[:3]}.{s[3:6]}.{s[6:9]}-{s[9:]}"
+
+
+VERHOEFF_D = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+              [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+              [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+              [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
+VERHOEFF_P = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+              [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+              [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]
+VERHOEFF_INV = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9]
+
+
+def aadhaar(rng):
+    body = str(rng.randrange(2, 10)) + "".join(str(rng.randrange(10)) for _ in range(10))
+    c = 0
+    for i, ch in enumerate(reversed(body)):
+        c = VERHOEFF_D[c][VERHOEFF_P[(i + 1) % 8][int(ch)]]
+    n = body + str(VERHOEFF_INV[c])
+    return f"{n[:4]} {n[4:8]} {n[8:]}"
+
+
 def luhn_ok(digits):
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -123,6 +157,13 @@ TEMPLATES = {
     "JWT": ["Authorization: Bearer {v}", "the session token {v} expired"],
     "PRIVATE_KEY": ["Here is the key:\n{v}\nkeep it safe", "{v}"],
     "DB_CONNECTION_STRING": ["DATABASE_URL={v}", "connect with {v}"],
+    "SECRET": ["client_secret = \"{v}\"", "api_key: {v}"],
+    "GITLAB_TOKEN": ["CI token {v}", "GITLAB_TOKEN={v}"],
+    "HUGGINGFACE_TOKEN": ["HF_TOKEN={v}", "use {v} to pull the model"],
+    "NPM_TOKEN": ["//registry.npmjs.org/:_authToken={v}"],
+    "ES_NIF": ["DNI {v}, nacido en Madrid", "NIF: {v}"],
+    "BR_CPF": ["CPF {v} cadastrado", "meu CPF é {v}"],
+    "IN_AADHAAR": ["Aadhaar: {v}", "my aadhaar number is {v}"],
 }
 
 NEGATIVE_TEMPLATES = ["Reference {v} in the ticket.", "See {v} for details.", "value: {v}"]
@@ -199,6 +240,20 @@ def main():
             return jwt(rng)
         if kind == "PRIVATE_KEY":
             return pem(rng)
+        if kind == "SECRET":
+            return rand(rng, ALNUM, 28)
+        if kind == "GITLAB_TOKEN":
+            return "glpat-" + rand(rng, ALNUM + "_-", 20)
+        if kind == "HUGGINGFACE_TOKEN":
+            return "hf_" + rand(rng, string.ascii_letters, 34)
+        if kind == "NPM_TOKEN":
+            return "npm_" + rand(rng, ALNUM, 36)
+        if kind == "ES_NIF":
+            return dni(rng)
+        if kind == "BR_CPF":
+            return cpf(rng)
+        if kind == "IN_AADHAAR":
+            return aadhaar(rng)
         if kind == "DB_CONNECTION_STRING":
             scheme = rng.choice(["postgresql", "mysql", "mongodb+srv", "redis"])
             return f"{scheme}://{f.user_name()}:{rand(rng, ALNUM, 14)}@{f.domain_name()}:5432/{f.word()}"
@@ -248,6 +303,16 @@ def main():
             return "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + rand(rng, ALNUM + "+/", 43) + " " + f.user_name() + "@host"
         if kind == "ean":
             return f.ean13() if rng.random() < 0.5 else f.isbn13()
+        if kind == "spaced_order":
+            return " ".join(str(rng.randrange(1000, 10000)) for _ in range(3))
+        if kind == "cue_words":
+            # Telephone and password words in ordinary sentences.
+            return rng.choice([
+                f"Intel Core i7-{rng.randrange(10000, 14999)}", f"Hotel room {rng.randrange(1000, 9999)} {rng.randrange(1000, 9999)}",
+                f"headphones SKU {rng.randrange(10**7, 10**8)}", f"cell count {rng.randrange(10**5, 10**6)} per ml",
+                "Password: Required", f"PWD=/home/{f.user_name()}/app", f"{f.user_name()} ALL=(ALL) NOPASSWD: /usr/bin/systemctl",
+                f"microphone model {rng.randrange(1990, 2030)} {rng.randrange(1000, 9999)}",
+            ])
         raise ValueError(kind)
 
     rows = {}
@@ -267,7 +332,8 @@ def main():
             start = text.index(v)
             add(text, [{"type": kind, "start": start, "end": start + len(v)}])
     negative_kinds = ["uuid", "git_sha", "digest", "version", "oid", "datetime", "order", "tracking",
-                      "luhn_invalid_card", "iban_invalid", "phone_invalid", "placeholder", "url", "public_key", "ean"]
+                      "luhn_invalid_card", "iban_invalid", "phone_invalid", "placeholder", "url", "public_key", "ean",
+                      "spaced_order", "cue_words"]
     for kind in negative_kinds:
         for i in range(NEGATIVES_PER_KIND):
             add(NEGATIVE_TEMPLATES[i % len(NEGATIVE_TEMPLATES)].replace("{v}", negative(kind)), [], kind)

@@ -294,6 +294,9 @@ fn pii_counts(binary: &PathBuf, rows: &[Value]) -> Result<(PiiCounts, BTreeMap<S
         .join()
         .map_err(|_| "the writer thread panicked")?
         .map_err(|e| format!("writing to palisade scan: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("palisade scan --task pii exited with {}", output.status));
+    }
     let mut answers: BTreeMap<String, Vec<(String, u64, u64)>> = BTreeMap::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let answer: Value =
@@ -318,7 +321,10 @@ fn pii_counts(binary: &PathBuf, rows: &[Value]) -> Result<(PiiCounts, BTreeMap<S
     for row in rows {
         let id = row["id"].as_str().unwrap_or_default();
         let predicted = answers.get(id).ok_or_else(|| format!("no answer for {id}"))?;
-        let gold = row["entities"].as_array().cloned().unwrap_or_default();
+        let gold = row["entities"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| format!("dataset row {id} has no entities list"))?;
         let mut used = vec![false; predicted.len()];
         for entity in &gold {
             let (kind, start, end) = (

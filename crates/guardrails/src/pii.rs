@@ -340,14 +340,17 @@ fn password_value(text: &str) -> bool {
         "none", "null", "nil", "true", "false", "required", "optional", "string", "empty", "hidden",
         "password", "secret",
     ];
+    // A trailing full stop or comma belongs to the sentence ("Password: required.").
+    let text = text.trim_end_matches(['.', '!', '?', ':']);
     let lower = text.to_ascii_lowercase();
-    let reference = text.starts_with(['$', '{', '%', '@'])
+    let reference = text.starts_with(['$', '{', '%', '@', '/', '~'])
         || text.contains('(')
         || lower.contains("env")
         || lower.contains("secret")
         || lower.contains("vault");
-    // Plain lower-case words are prose ("password: see below"), not credentials.
-    let word_like = text.bytes().all(|b| b.is_ascii_lowercase());
+    // Plain words are prose or form labels ("password: see below", "Password: Required"),
+    // not credentials; a path is a working directory (`PWD=/home/alice`).
+    let word_like = text.bytes().all(|b| b.is_ascii_alphabetic()) || text.contains('/');
     !reference && !word_like && !NOT_PASSWORDS.contains(&lower.as_str()) && not_placeholder(text)
 }
 /// Valid in its numbering plan, by the country code it carries (`+44 20 7946 0958`).
@@ -391,8 +394,59 @@ fn national_phone(text: &str) -> bool {
 }
 /// After a telephone word, a number valid in any plan it could belong to: by its
 /// country code, North American, or one of the trunk-0 countries.
+/// The E.164 form of a phone number the detectors accept (`+442079460958`), found the
+/// way they validate it: by its country code, by its trunk 0, or as North American. One
+/// number written two ways (`+1 650-253-0000`, `(650) 253-0000`) gives one form, so
+/// redaction gives it one placeholder.
+#[must_use]
+pub fn phone_e164(text: &str) -> Option<String> {
+    use phonenumber::country::Id;
+    const TRUNK_ZERO: &[Id] = &[
+        Id::GB,
+        Id::DE,
+        Id::FR,
+        Id::NL,
+        Id::BE,
+        Id::AT,
+        Id::CH,
+        Id::ES,
+        Id::IT,
+        Id::PT,
+        Id::IE,
+        Id::SE,
+        Id::AU,
+        Id::NZ,
+        Id::BR,
+        Id::IN,
+        Id::JP,
+        Id::KR,
+        Id::ZA,
+        Id::TR,
+    ];
+    let regions: Vec<Option<Id>> = if text.starts_with('+') {
+        vec![None]
+    } else if text.starts_with('0') || text.starts_with("(0") {
+        TRUNK_ZERO.iter().copied().map(Some).collect()
+    } else {
+        vec![Some(Id::US), Some(Id::CA)]
+    };
+    regions.into_iter().find_map(|region| {
+        phonenumber::parse(region, text)
+            .ok()
+            .filter(phonenumber::PhoneNumber::is_valid)
+            .map(|number| number.format().mode(phonenumber::Mode::E164).to_string())
+    })
+}
 fn phone_in_context(text: &str) -> bool {
-    if text.starts_with('+') { international_phone(text) } else { nanp_phone(text) || national_phone(text) }
+    if text.starts_with('+') {
+        international_phone(text)
+    } else if text.starts_with('0') || text.starts_with("(0") {
+        // The trunk 0 is what makes a national number recognisable as one; without it,
+        // libphonenumber accepts most six- to eight-digit runs somewhere.
+        national_phone(text)
+    } else {
+        nanp_phone(text)
+    }
 }
 fn email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else { return false };
@@ -704,7 +758,7 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::GenericSecret,
         name: "generic_secret_assignment",
         literals: &["key", "secret", "token", "passphrase"],
-        regex: r#"(?i:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passphrase)["']?\s*(?::=|=>|:|=)\s*["']?([A-Za-z0-9+/_.~=-]{16,128})"#,
+        regex: r#"(?i:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passphrase)["']?\s*(?::=|=>|:|=)\s*["']?([A-Za-z0-9+/_.~=-]{16,})"#,
         group: 1,
         // Not `=`: it separates the key from the value, and pads base64 only at the end.
         boundary: |b| b.is_ascii_alphanumeric() || b"+/_.~-".contains(&b),
@@ -716,7 +770,9 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::GenericSecret,
         name: "password_assignment",
         literals: &["password", "passwd", "pwd"],
-        regex: r#"(?i:password|passwd|pwd)["']?\s*(?::=|=>|:|=)\s*["']?([^\s"'`<>,;]{6,128})"#,
+        // The key starts a word or follows `_`/`-` (`DB_PASSWORD`), so `OLDPWD` and
+        // `NOPASSWD` are not keys.
+        regex: r#"(?:^|[^A-Za-z0-9])(?i:password|passwd|pwd)["']?\s*(?::=|=>|:|=)\s*["']?([^\s"'`<>,;]{6,})"#,
         group: 1,
         boundary: |b| !(b.is_ascii_whitespace() || b"\"'`<>,;=:".contains(&b)),
         validate: password_value,
@@ -725,10 +781,11 @@ const PATTERNS: &[Pattern] = &[
     },
     Pattern {
         entity: Entity::UkNino,
-        name: "uk_nino",
-        literals: &[],
-        regex: r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
-        group: 0,
+        name: "uk_nino_in_context",
+        // No check digit: without a context word a part number (`HP123456A`) has the shape.
+        literals: &["national insurance", "ni number", "ni no", "nino", "nin:", "nin "],
+        regex: r"(?:(?i:national insurance(?: number| no\.?)?)|\bNI (?:number|no\.?)|\bNINO\b|\bNIN\b)[^A-Z0-9\n]{0,20}?([A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D])",
+        group: 1,
         boundary: base62,
         validate: validate::uk_nino,
         confidence: 0.85,
@@ -769,12 +826,11 @@ const PATTERNS: &[Pattern] = &[
     },
     Pattern {
         entity: Entity::InAadhaar,
-        name: "in_aadhaar",
-        literals: &[],
-        // Grouped 4 4 4 with spaces, as printed on the card: a bare twelve-digit run, or
-        // one dashed 4-4-4, is an order or ticket number as often as not.
-        regex: r"[2-9][0-9]{3} [0-9]{4} [0-9]{4}",
-        group: 0,
+        name: "in_aadhaar_in_context",
+        // After a context word: Verhoeff passes one twelve-digit order number in ten.
+        literals: &["aadhaar", "aadhar", "uidai", "आधार"],
+        regex: r"(?:(?i:aadhaa?r|uidai)|आधार)[^0-9\n]{0,20}?([2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4})",
+        group: 1,
         boundary: digits_and_separators,
         validate: validate::in_aadhaar,
         confidence: 0.85,
@@ -806,7 +862,8 @@ const PATTERNS: &[Pattern] = &[
         entity: Entity::CaSin,
         name: "ca_sin_in_context",
         literals: &["sin:", "sin ", "sin#", "social insurance", "nas:", "nas "],
-        regex: r"(?i:\bsin\b|social insurance(?: number)?|\bnas\b)[^0-9\n]{0,20}?([0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3})",
+        // Upper-case SIN and NAS only: Spanish "sin" means "without".
+        regex: r"(?:\bSIN\b|(?i:social insurance(?: number)?)|\bNAS\b)[^0-9\n]{0,20}?([0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{3})",
         group: 1,
         boundary: digits_and_separators,
         validate: validate::ca_sin,
@@ -856,11 +913,15 @@ const PATTERNS: &[Pattern] = &[
             "handy",
             "portable",
             "móvil",
+            "MÓVIL",
             "telefon",
             "teléfono",
+            "TELÉFONO",
             "téléphone",
+            "TÉLÉPHONE",
         ],
-        regex: r"(?i:phone|tel[:. ]|mobile|cell|fax|whatsapp|call (?:me|us|on|at)|handy|portable|móvil|telefon|teléfono|telefone|téléphone)[^0-9+\n]{0,20}?(\+?\(?[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4})",
+        // Whole words only: "microphone", "hotel", "Intel" and "excellent" are not cues.
+        regex: r"(?i:\b(?:phone|telephone|tel[:. ]|mobile|cell|fax|whatsapp|call (?:me|us|on|at)|handy|portable|móvil|telefon|teléfono|telefone|téléphone))[^0-9+\n]{0,20}?(\+?\(?[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4})",
         group: 1,
         boundary: digits_and_separators,
         validate: phone_in_context,
@@ -1070,6 +1131,14 @@ impl PiiScanner {
     /// Every finding in `text`, in order of position, without overlaps.
     #[must_use]
     pub fn scan(&self, text: &str) -> Vec<Finding> {
+        resolve_overlaps(self.scan_overlapping(text))
+    }
+
+    /// Every finding in `text`, overlapping ones included (a database URL and the IP
+    /// address inside it both), in order of position. A policy must see them all: which
+    /// one [`PiiScanner::scan`] keeps says nothing about which one the policy blocks.
+    #[must_use]
+    pub fn scan_overlapping(&self, text: &str) -> Vec<Finding> {
         let mut triggered = vec![false; self.patterns.len()];
         for found in self.prefilter.find_overlapping_iter(text) {
             triggered[self.literal_owner[found.pattern().as_usize()]] = true;
@@ -1083,7 +1152,8 @@ impl PiiScanner {
         for (compiled, _) in self.patterns.iter().zip(&triggered).filter(|(_, run)| **run) {
             scan_pattern(text, compiled, &mut findings);
         }
-        resolve_overlaps(findings)
+        findings.sort_by_key(|f| (f.start, f.end));
+        findings
     }
 }
 
@@ -1188,9 +1258,10 @@ fn extend_local_part(text: &str, start: usize) -> usize {
     extended
 }
 
-/// True when the dotted quad at `start` follows the word `v`, `ver` or `version` (any
-/// case, `v` glued or not): `version 1.0.0.0` is a version, not an address. A word that
-/// merely ends so (`server 10.0.0.1`, `failover 10.0.0.2`) is not.
+/// True when the dotted quad at `start` follows the word `v`, `ver` or `version` and a
+/// space (any case; a `v` glued to the address is refused as a fragment already):
+/// `version 1.0.0.0` is a version, not an address. A word that merely ends so
+/// (`server 10.0.0.1`, `failover 10.0.0.2`) is not.
 fn after_version_word(bytes: &[u8], start: usize) -> bool {
     let before = &bytes[..start];
     let word_starts_at = |len: usize| {
@@ -1202,7 +1273,7 @@ fn after_version_word(bytes: &[u8], start: usize) -> bool {
     };
     (lower(b"version ") && word_starts_at(8))
         || (lower(b"ver ") && word_starts_at(4))
-        || (lower(b"v") && word_starts_at(1))
+        || (lower(b"v ") && word_starts_at(2))
 }
 
 /// Valid card numbers made of whole digit groups of the candidate `start..end` (digits

@@ -109,8 +109,19 @@ impl Placeholders {
 /// lower case for e-mail addresses, the parsed form for IP addresses.
 fn canonical(entity: Entity, value: &str) -> String {
     match entity {
-        Entity::CreditCard | Entity::UsSsn | Entity::PhoneNumber => {
-            value.chars().filter(char::is_ascii_digit).collect()
+        Entity::CreditCard | Entity::UsSsn => value.chars().filter(char::is_ascii_digit).collect(),
+        Entity::PhoneNumber => crate::pii::phone_e164(value)
+            .unwrap_or_else(|| value.chars().filter(char::is_ascii_digit).collect()),
+        // National ids: separators and case are spelling, not identity.
+        Entity::UkNino
+        | Entity::EsNif
+        | Entity::ItFiscalCode
+        | Entity::NlBsn
+        | Entity::InAadhaar
+        | Entity::BrCpf
+        | Entity::FrNir
+        | Entity::CaSin => {
+            value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
         }
         Entity::IbanCode => {
             value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
@@ -221,6 +232,10 @@ mod tests {
             (Entity::EmailAddress, "Ann@Example.com", "ann@example.com"),
             (Entity::IbanCode, "gb82 west 1234 5698 7654 32", "GB82WEST12345698765432"),
             (Entity::IpAddress, "2001:db8:0:0:0:0:0:1", "2001:db8::1"),
+            (Entity::PhoneNumber, "+1 650-253-0000", "(650) 253-0000"),
+            (Entity::PhoneNumber, "+44 20 7946 0958", "020 7946 0958"),
+            (Entity::UkNino, "AB 12 34 56 C", "ab123456c"),
+            (Entity::BrCpf, "111.444.777-35", "11144477735"),
         ];
         for (entity, a, b) in pairs {
             assert_eq!(p.placeholder(entity, a), p.placeholder(entity, b), "{a} / {b}");

@@ -179,11 +179,14 @@ impl Scanner {
         learned: Option<f32>,
     ) -> Outcome {
         let rules = policy.rules(direction);
-        let findings = self.pii.scan(text);
+        // Every finding, overlaps included: the policy decides on each one, so an SSN
+        // inside a secret-named value is blocked by a PII rule even where the scanner
+        // would report the secret alone.
+        let all = self.pii.scan_overlapping(text);
         let mut counts: BTreeMap<(&'static str, Action), usize> = BTreeMap::new();
         let mut decision = Decision::Passed;
         let mut to_redact: Vec<Finding> = Vec::new();
-        for finding in &findings {
+        for finding in &all {
             let action = rules.action(finding.entity);
             if action == Action::Allow {
                 continue;
@@ -212,7 +215,7 @@ impl Scanner {
         }
         let passed_on = match decision {
             Decision::Blocked => None,
-            Decision::Redacted => Some(redact(text, &to_redact, placeholders).text),
+            Decision::Redacted => Some(redact(text, &merge_spans(to_redact), placeholders).text),
             Decision::Passed | Decision::Warned => Some(text.to_owned()),
         };
         let report = Report {
@@ -230,8 +233,28 @@ impl Scanner {
                 .map(|v| v.hits.iter().map(|h| h.rule).collect())
                 .unwrap_or_default(),
         };
-        Outcome { decision, text: passed_on, findings, injection, report }
+        Outcome { decision, text: passed_on, findings: self.pii.scan(text), injection, report }
     }
+}
+
+/// Overlapping findings to redact merged into one span each, named after the longest
+/// of them (the URL around an address), so nothing of any of them is left.
+fn merge_spans(mut findings: Vec<Finding>) -> Vec<Finding> {
+    findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
+    for finding in findings {
+        match merged.last_mut() {
+            Some(last) if finding.start < last.end => {
+                if finding.end - finding.start > last.end - last.start {
+                    last.entity = finding.entity;
+                    last.detector = finding.detector;
+                }
+                last.end = last.end.max(finding.end);
+            }
+            _ => merged.push(finding),
+        }
+    }
+    merged
 }
 
 #[cfg(test)]
@@ -370,6 +393,28 @@ mod tests {
         for value in ["ann@example.com", "AKIAZ7SKPC2LQFOVIWEB", "previous instructions"] {
             assert!(!serialized.contains(value), "{value} leaked into {serialized}");
         }
+    }
+
+    #[test]
+    fn overlapping_findings_each_get_their_own_action() {
+        // The SSN inside a password-named value: the scanner alone reports the secret,
+        // but a policy that blocks PII and allows secrets must still block.
+        let rules = Rules { pii: Action::Block, secrets: Action::Allow, ..Rules::default() };
+        let policy = Policy::default().with(Direction::UserInput, rules);
+        assert_eq!(scan("password=536-22-1412", Direction::UserInput, &policy).decision, Decision::Blocked);
+        // An IP address inside a connection URL, blocked by type while secrets only warn.
+        let rules = Rules {
+            secrets: Action::Warn,
+            entities: BTreeMap::from([(Entity::IpAddress, Action::Block)]),
+            ..Rules::default()
+        };
+        let policy = Policy::default().with(Direction::ToolResult, rules);
+        let url = "postgres://app:S3cretPw9@10.1.2.3/db";
+        assert_eq!(scan(url, Direction::ToolResult, &policy).decision, Decision::Blocked);
+        // Both redacted: one merged placeholder, nothing of either left.
+        let outcome = scan(url, Direction::ToolResult, &Policy::default());
+        let text = outcome.text.unwrap();
+        assert!(!text.contains("10.1.2.3") && !text.contains("S3cretPw9"), "{text}");
     }
 
     #[test]

@@ -767,7 +767,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn validators_never_panic(text in ".{0,64}", digits in "[0-9 -]{0,40}") {
+        fn validators_never_panic(text in "\\PC{0,64}", digits in "[0-9 A-Z-]{0,40}") {
             let _ = luhn(&text);
             let _ = card_brand(&text);
             let _ = card_brand(&digits);
@@ -777,6 +777,10 @@ mod tests {
             let _ = jwt(&text);
             let _ = shannon_entropy(text.as_bytes());
             let _ = is_placeholder(&text);
+            for check in [github_token_checksum, uk_nino, es_nif, it_fiscal_code, nl_bsn, in_aadhaar, br_cpf, fr_nir, ca_sin] {
+                let _ = check(&text);
+                let _ = check(&digits);
+            }
         }
     }
 

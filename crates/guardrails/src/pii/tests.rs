@@ -478,3 +478,39 @@ fn vendor_tokens_in_their_published_formats() {
         assert!(scanner.scan(placeholder).is_empty(), "{placeholder}");
     }
 }
+
+#[test]
+fn review_regressions_ordinary_text_is_not_a_phone_password_sin_or_nino() {
+    let scanner = PiiScanner::new();
+    let found = |text: &str| -> Vec<(Entity, String)> {
+        scanner.scan(text).iter().map(|f| (f.entity, text[f.start..f.end].to_owned())).collect()
+    };
+    for text in [
+        "Intel Core i7-12700 with 32 GB",
+        "Hotel room 4021 1234, second floor",
+        "headphones SKU 40001234",
+        "microphone model 2024 0517",
+        "cell count 250000 per ml",
+        "phone: 2024 12 31 is the deadline",
+        "PWD=/home/alice/app",
+        "OLDPWD=/tmp/build-42",
+        "alice ALL=(ALL) NOPASSWD: /usr/bin/systemctl",
+        "Password: Required",
+        "Password: required.",
+        "sin coste: 130 456 783 unidades",
+        "part HP123456A is back in stock",
+        "see 1234 5678 9012 and 2222 3333 4444",
+    ] {
+        assert_eq!(found(text), [], "{text}");
+    }
+    // The cues still work where they are words.
+    assert_eq!(
+        found("National Insurance number: AB 12 34 56 C"),
+        [(Entity::UkNino, "AB 12 34 56 C".to_owned())]
+    );
+    assert_eq!(found("TELÉFONO: 030 901820"), [(Entity::PhoneNumber, "030 901820".to_owned())]);
+    // A secret longer than any fixed cap is still reported whole.
+    let long = varied(200, 99);
+    let text = format!("client_secret={long}");
+    assert_eq!(found(&text), [(Entity::GenericSecret, long)]);
+}
