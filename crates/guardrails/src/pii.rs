@@ -84,6 +84,22 @@ pub enum Entity {
     FrNir,
     /// A Canadian social insurance number (Luhn), after a SIN context word.
     CaSin,
+    /// A UK NHS number (mod-11 check digit), after a context word.
+    UkNhs,
+    /// A German tax id (ISO 7064 MOD 11,10), after a context word.
+    DeTaxId,
+    /// A Polish PESEL (date fields and weighted check digit), after a context word.
+    PlPesel,
+    /// A Swedish personnummer (date and Luhn), after a context word.
+    SePersonnummer,
+    /// A Chinese resident identity number (birth date and MOD 11-2).
+    CnResidentId,
+    /// A US ITIN (9XX-GG-NNNN with an issued group).
+    UsItin,
+    /// A US bank routing number (ABA checksum), after a context word.
+    UsBankRouting,
+    /// A device IMEI (Luhn), after a context word.
+    Imei,
     /// A telephone number, valid in its country's numbering plan (libphonenumber's
     /// metadata, through the `phonenumber` crate).
     PhoneNumber,
@@ -121,6 +137,14 @@ impl Entity {
             Self::GenericSecret => "SECRET",
             Self::Token(name) => name,
             Self::PhoneNumber => "PHONE_NUMBER",
+            Self::UkNhs => "UK_NHS",
+            Self::DeTaxId => "DE_TAX_ID",
+            Self::PlPesel => "PL_PESEL",
+            Self::SePersonnummer => "SE_PERSONNUMMER",
+            Self::CnResidentId => "CN_RESIDENT_ID",
+            Self::UsItin => "US_ITIN",
+            Self::UsBankRouting => "US_BANK_ROUTING",
+            Self::Imei => "IMEI",
             Self::UkNino => "UK_NINO",
             Self::EsNif => "ES_NIF",
             Self::ItFiscalCode => "IT_FISCAL_CODE",
@@ -134,7 +158,7 @@ impl Entity {
 
     /// Every entity type with a variant of its own, in declaration order (vendor
     /// [`Entity::Token`] types are listed by [`PiiScanner::detectors`]).
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 35] = [
         Self::CreditCard,
         Self::UsSsn,
         Self::EmailAddress,
@@ -162,6 +186,14 @@ impl Entity {
         Self::BrCpf,
         Self::FrNir,
         Self::CaSin,
+        Self::UkNhs,
+        Self::DeTaxId,
+        Self::PlPesel,
+        Self::SePersonnummer,
+        Self::CnResidentId,
+        Self::UsItin,
+        Self::UsBankRouting,
+        Self::Imei,
     ];
 
     /// The entity type with protocol name `name` (the inverse of [`Entity::name`]),
@@ -198,6 +230,14 @@ impl Entity {
             Self::GenericSecret => "SECRET",
             Self::Token(name) => name,
             Self::PhoneNumber => "PHONE",
+            Self::UkNhs => "NHS",
+            Self::DeTaxId => "DE_TAX_ID",
+            Self::PlPesel => "PESEL",
+            Self::SePersonnummer => "PNR",
+            Self::CnResidentId => "CN_ID",
+            Self::UsItin => "ITIN",
+            Self::UsBankRouting => "ROUTING",
+            Self::Imei => "IMEI",
             Self::UkNino => "NINO",
             Self::EsNif => "ES_ID",
             Self::ItFiscalCode => "IT_CF",
@@ -228,6 +268,14 @@ impl Entity {
                 | Self::BrCpf
                 | Self::FrNir
                 | Self::CaSin
+                | Self::UkNhs
+                | Self::DeTaxId
+                | Self::PlPesel
+                | Self::SePersonnummer
+                | Self::CnResidentId
+                | Self::UsItin
+                | Self::UsBankRouting
+                | Self::Imei
         )
     }
 }
@@ -868,6 +916,95 @@ const PATTERNS: &[Pattern] = &[
         boundary: digits_and_separators,
         validate: validate::ca_sin,
         confidence: 0.85,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::UkNhs,
+        name: "uk_nhs_in_context",
+        // Ten digits grouped 3-3-4 is also a North American phone number: context only.
+        literals: &["nhs"],
+        regex: r"\bNHS\b(?:[^0-9\n]{0,20}?)([0-9]{3} ?[0-9]{3} ?[0-9]{4})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::uk_nhs,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::DeTaxId,
+        name: "de_tax_id_in_context",
+        literals: &["steuer", "identifikationsnummer", "idnr", "tax id"],
+        regex: r"(?i:steuer-?id(?:entifikationsnummer)?|steueridentifikationsnummer|identifikationsnummer|\bidnr\b|tax id)[^0-9\n]{0,20}?([1-9][0-9](?: ?[0-9]){9})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::de_tax_id,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::PlPesel,
+        name: "pl_pesel_in_context",
+        literals: &["pesel"],
+        regex: r"(?i:\bpesel\b)[^0-9\n]{0,20}?([0-9]{11})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::pl_pesel,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::SePersonnummer,
+        name: "se_personnummer_in_context",
+        literals: &["personnummer", "personnr", "samordningsnummer"],
+        regex: r"(?i:personnummer|personnr|samordningsnummer)[^0-9\n]{0,20}?((?:19|20)?[0-9]{6}[-+ ]?[0-9]{4})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::se_personnummer,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::CnResidentId,
+        name: "cn_resident_id",
+        literals: &[],
+        regex: r"[1-8][0-9]{16}[0-9Xx]",
+        group: 0,
+        boundary: base62,
+        validate: validate::cn_resident_id,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::UsItin,
+        name: "us_itin",
+        literals: &[],
+        regex: r"9[0-9]{2}[- ][5-9][0-9][- ][0-9]{4}",
+        group: 0,
+        boundary: digits_and_separators,
+        validate: validate::us_itin,
+        confidence: 0.9,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::UsBankRouting,
+        name: "us_bank_routing_in_context",
+        literals: &["routing", "aba", "rtn"],
+        regex: r"(?:(?i:routing(?: number| no\.?| #)?)|\bABA\b|\bRTN\b)[^0-9\n]{0,20}?([0-9]{9})",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::us_bank_routing,
+        confidence: 0.85,
+        decimal_guard: true,
+    },
+    Pattern {
+        entity: Entity::Imei,
+        name: "imei_in_context",
+        literals: &["imei"],
+        regex: r"(?i:\bimei\b)[^0-9\n]{0,20}?([0-9]{2}[ -]?[0-9]{6}[ -]?[0-9]{6}[ -]?[0-9])",
+        group: 1,
+        boundary: digits_and_separators,
+        validate: validate::imei,
+        confidence: 0.9,
         decimal_guard: true,
     },
     Pattern {

@@ -120,7 +120,15 @@ fn canonical(entity: Entity, value: &str) -> String {
         | Entity::InAadhaar
         | Entity::BrCpf
         | Entity::FrNir
-        | Entity::CaSin => {
+        | Entity::CaSin
+        | Entity::UkNhs
+        | Entity::DeTaxId
+        | Entity::PlPesel
+        | Entity::SePersonnummer
+        | Entity::CnResidentId
+        | Entity::UsItin
+        | Entity::UsBankRouting
+        | Entity::Imei => {
             value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
         }
         Entity::IbanCode => {

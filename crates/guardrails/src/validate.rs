@@ -567,6 +567,141 @@ pub fn ca_sin(text: &str) -> bool {
     digits.len() == 9 && !digits.starts_with(['0', '8']) && luhn(&digits)
 }
 
+/// A UK NHS number (ten digits): the mod-11 check digit (a remainder giving 10 is never
+/// issued).
+#[must_use]
+pub fn uk_nhs(text: &str) -> bool {
+    let d = digits_of(text);
+    if d.len() != 10 {
+        return false;
+    }
+    let sum: u32 = d[..9].iter().zip((2..=10).rev()).map(|(x, w)| x * w).sum();
+    match 11 - sum % 11 {
+        11 => d[9] == 0,
+        10 => false,
+        check => d[9] == check,
+    }
+}
+
+/// A German tax id (Steuer-Identifikationsnummer, eleven digits): no leading 0, exactly
+/// one digit of the first ten repeated (twice or three times), and the ISO 7064
+/// MOD 11,10 check digit.
+#[must_use]
+pub fn de_tax_id(text: &str) -> bool {
+    let d = digits_of(text);
+    if d.len() != 11 || d[0] == 0 {
+        return false;
+    }
+    let mut counts = [0u8; 10];
+    for &x in &d[..10] {
+        counts[x as usize] += 1;
+    }
+    let repeated: Vec<u8> = counts.iter().copied().filter(|&c| c > 1).collect();
+    if repeated.len() != 1 || !(2..=3).contains(&repeated[0]) {
+        return false;
+    }
+    let mut product = 10;
+    for &x in &d[..10] {
+        let mut sum = (x + product) % 10;
+        if sum == 0 {
+            sum = 10;
+        }
+        product = (2 * sum) % 11;
+    }
+    let check = (11 - product) % 10;
+    d[10] == check
+}
+
+/// A Polish PESEL (eleven digits): a month field that encodes the century (01–12,
+/// 21–32, 41–52, 61–72, 81–92), a day 01–31, and the weighted check digit.
+#[must_use]
+pub fn pl_pesel(text: &str) -> bool {
+    const WEIGHTS: [u32; 10] = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
+    let d = digits_of(text);
+    if d.len() != 11 {
+        return false;
+    }
+    let month = d[2] * 10 + d[3];
+    let day = d[4] * 10 + d[5];
+    if !(1..=12).contains(&(month % 20)) || !(1..=31).contains(&day) {
+        return false;
+    }
+    let sum: u32 = d[..10].iter().zip(WEIGHTS).map(|(x, w)| x * w).sum();
+    (10 - sum % 10) % 10 == d[10]
+}
+
+/// A Swedish personnummer or samordningsnummer (`YYMMDD-NNNC`, optionally with the
+/// century): a real month, a day 01–31 (61–91 for samordningsnummer), and Luhn over the
+/// last ten digits.
+#[must_use]
+pub fn se_personnummer(text: &str) -> bool {
+    let d = digits_of(text);
+    let ten: String = match d.len() {
+        10 => d.iter().map(u32::to_string).collect(),
+        12 => d[2..].iter().map(u32::to_string).collect(),
+        _ => return false,
+    };
+    let tail = &d[d.len() - 10..];
+    let month = tail[2] * 10 + tail[3];
+    let day = tail[4] * 10 + tail[5];
+    (1..=12).contains(&month) && ((1..=31).contains(&day) || (61..=91).contains(&day)) && luhn(&ten)
+}
+
+/// A Chinese resident identity number (17 digits and a check character 0–9 or X): a
+/// birth date that exists between 1900 and 2099, and the ISO 7064 MOD 11-2 check.
+#[must_use]
+pub fn cn_resident_id(text: &str) -> bool {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECKS: &[u8; 11] = b"10X98765432";
+    let bytes = text.as_bytes();
+    if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let digit = |i: usize| u32::from(bytes[i] - b'0');
+    let year = (6..10).fold(0, |n, i| n * 10 + digit(i));
+    let month = digit(10) * 10 + digit(11);
+    let day = digit(12) * 10 + digit(13);
+    if !(1900..=2099).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return false;
+    }
+    let sum: u32 = (0..17).map(|i| digit(i) * WEIGHTS[i]).sum();
+    CHECKS[(sum % 11) as usize] == bytes[17].to_ascii_uppercase()
+}
+
+/// A US ITIN (`9XX-GG-NNNN`): the group digits the IRS issues (50–65, 70–88, 90–92,
+/// 94–99).
+#[must_use]
+pub fn us_itin(text: &str) -> bool {
+    let d = digits_of(text);
+    if d.len() != 9 || d[0] != 9 {
+        return false;
+    }
+    let group = d[3] * 10 + d[4];
+    matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99)
+}
+
+/// A US bank routing (ABA) number: a Federal Reserve prefix (00–12, 21–32, 61–72, 80)
+/// and the 3-7-1 weighted checksum.
+#[must_use]
+pub fn us_bank_routing(text: &str) -> bool {
+    let d = digits_of(text);
+    if d.len() != 9 {
+        return false;
+    }
+    let prefix = d[0] * 10 + d[1];
+    if !matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80) {
+        return false;
+    }
+    (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])).is_multiple_of(10)
+}
+
+/// A device IMEI (fifteen digits) with its Luhn check digit.
+#[must_use]
+pub fn imei(text: &str) -> bool {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    digits.len() == 15 && luhn(&digits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -777,7 +912,10 @@ mod tests {
             let _ = jwt(&text);
             let _ = shannon_entropy(text.as_bytes());
             let _ = is_placeholder(&text);
-            for check in [github_token_checksum, uk_nino, es_nif, it_fiscal_code, nl_bsn, in_aadhaar, br_cpf, fr_nir, ca_sin] {
+            for check in [
+                github_token_checksum, uk_nino, es_nif, it_fiscal_code, nl_bsn, in_aadhaar, br_cpf, fr_nir, ca_sin, uk_nhs,
+                de_tax_id, pl_pesel, se_personnummer, cn_resident_id, us_itin, us_bank_routing, imei,
+            ] {
                 let _ = check(&text);
                 let _ = check(&digits);
             }
@@ -857,6 +995,49 @@ mod tests {
                 ca_sin,
                 &["130 456 783", "130-456-783"],
                 &["130 456 784", "046 454 286", "830 456 782"],
+            ),
+            ("UK NHS", uk_nhs, &["943 476 5919", "4010232137"], &["943 476 5918", "1234567890", "943476591"]),
+            (
+                "DE tax id",
+                de_tax_id,
+                &["86095742719", "65 478 021 436"],
+                &["86095742718", "06095742719", "12345678901"],
+            ),
+            (
+                "PL PESEL",
+                pl_pesel,
+                &["44051401359", "02212309122"],
+                &["44051401358", "44151401359", "4405140135"],
+            ),
+            (
+                "SE personnummer",
+                se_personnummer,
+                &["811228-9874", "19640823-3234", "640883-3231"],
+                &["811228-9875", "811328-9874", "8112289"],
+            ),
+            (
+                "CN resident id",
+                cn_resident_id,
+                &["11010519491231002X", "440524198001010013", "11010519491231002x"],
+                &["110105194912310021", "11010518491231002X", "11010519491331002X"],
+            ),
+            (
+                "US ITIN",
+                us_itin,
+                &["912-70-1234", "999 94 0000"],
+                &["912-93-1234", "812-70-1234", "912-49-1234"],
+            ),
+            (
+                "US bank routing",
+                us_bank_routing,
+                &["021000021", "111000614"],
+                &["021000022", "991000021", "02100002"],
+            ),
+            (
+                "IMEI",
+                imei,
+                &["490154203237518", "35-693803-564380-9"],
+                &["490154203237519", "49015420323751"],
             ),
         ];
         for (name, check, valid, invalid) in table {

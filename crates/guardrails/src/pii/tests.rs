@@ -514,3 +514,37 @@ fn review_regressions_ordinary_text_is_not_a_phone_password_sin_or_nino() {
     let text = format!("client_secret={long}");
     assert_eq!(found(&text), [(Entity::GenericSecret, long)]);
 }
+
+#[test]
+fn more_national_and_device_ids_in_text() {
+    let scanner = PiiScanner::new();
+    let found = |text: &str| -> Vec<(Entity, String)> {
+        scanner.scan(text).iter().map(|f| (f.entity, text[f.start..f.end].to_owned())).collect()
+    };
+    // Published example numbers, checked by independent Python implementations.
+    let positives = [
+        ("NHS number: 943 476 5919", Entity::UkNhs, "943 476 5919"),
+        ("Steuer-ID 86095742719", Entity::DeTaxId, "86095742719"),
+        ("PESEL: 44051401359", Entity::PlPesel, "44051401359"),
+        ("personnummer 811228-9874", Entity::SePersonnummer, "811228-9874"),
+        ("身份证 11010519491231002X", Entity::CnResidentId, "11010519491231002X"),
+        ("ITIN 912-70-1234 on the W-7", Entity::UsItin, "912-70-1234"),
+        ("routing number 021000021", Entity::UsBankRouting, "021000021"),
+        ("IMEI: 490154203237518", Entity::Imei, "490154203237518"),
+    ];
+    for (text, entity, value) in positives {
+        assert_eq!(found(text), [(entity, value.to_owned())], "{text}");
+    }
+    for text in [
+        "order 86095742719 shipped",     // no tax-id word
+        "serial 11010519491231002Y",     // not a check character
+        "batch 110105184912310021 done", // 1849 is outside the range and the check fails
+        "code 912-93-1234",              // group 93 is never issued
+        "routing number 021000022",      // checksum fails
+        "IMEI: 490154203237519",         // Luhn fails
+    ] {
+        assert_eq!(found(text), [], "{text}");
+    }
+    // Without "NHS", the same ten digits are what they look like: a North American phone.
+    assert_eq!(found("call 943 476 5919 today"), [(Entity::PhoneNumber, "943 476 5919".to_owned())]);
+}
