@@ -20,6 +20,7 @@ mod keys;
 mod scan;
 mod serve;
 mod telemetry;
+mod tool_rank;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -16,8 +16,8 @@
 //! `guardrails::injection`: rules and signals, plus, where the model files are in the
 //! cache (`cargo xtask fetch-models`), the learned layer: the text's all-MiniLM-L6-v2
 //! embedding through the MLP head (`--learned auto|on|off`; every text is untrusted).
-//! `tools` lines are answered with an `error` naming what is missing, never with a
-//! made-up ranking.
+//! The `tools` task ranks the given tools for the query ([`crate::tool_rank`]): by MiniLM
+//! embeddings when the model cache has them, else by a documented lexical method (BM25).
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -27,6 +27,8 @@ use embeddings::{Embedder as _, ModelPaths, OnnxConfig, OnnxEmbedder};
 use guardrails::injection::InjectionDetector;
 use guardrails::injection::head::MlpHead;
 use guardrails::pii::{PiiScanner, char_offsets};
+
+use crate::tool_rank::{self, Semantic};
 use serde_json::{Map, Value, json};
 
 /// The unit of `start` and `end` in PII findings.
@@ -45,7 +47,7 @@ pub(crate) enum Task {
     Injection,
     /// PII and secrets: findings with type, start and end.
     Pii,
-    /// Tool ranking (not available yet: lines are answered with an error).
+    /// Tool ranking: every tool given, best first (semantic, else lexical).
     Tools,
 }
 
@@ -85,9 +87,10 @@ pub(crate) struct ScanArgs {
     /// or `bytes` (UTF-8). `end` is exclusive.
     #[arg(long, value_enum, default_value = "chars")]
     offsets: Offsets,
-    /// Injection task: add the learned layer (the text's MiniLM embedding through the MLP
-    /// head, from the model cache `cargo xtask fetch-models` fills): `auto` when the files
-    /// are there, `on` to require them, `off` for rules and signals only.
+    /// Use the model files of the cache `cargo xtask fetch-models` fills: for injection,
+    /// the learned layer (the text's MiniLM embedding through the MLP head); for tools,
+    /// semantic ranking (else BM25). `auto` when the files are there, `on` to require
+    /// them, `off` for rules and the lexical method only.
     #[arg(long, value_enum, default_value = "auto")]
     learned: Learned,
 }
@@ -172,7 +175,7 @@ fn answer(line: &str, args: &ScanArgs, scanners: &Scanners) -> Result<Value, Str
             ),
             None => error("missing string \"text\"".into()),
         },
-        Task::Tools => error("semantic tool ranking is not built yet".into()),
+        Task::Tools => tools(&id, &object, scanners.semantic.as_ref(), args.learned == Learned::On),
     })
 }
 
@@ -277,11 +280,54 @@ fn injection(
     answer
 }
 
+/// Answers a `tools` line: `{"id", "ranked": [names best first], "method"}`.
+fn tools(id: &Value, object: &Map<String, Value>, semantic: Option<&Semantic>, required: bool) -> Value {
+    let error = |message: String| json!({ "id": id, "error": message });
+    let Some(query) = object.get("query").and_then(Value::as_str) else {
+        return error("missing string \"query\"".into());
+    };
+    let Some(list) = object.get("tools").and_then(Value::as_array) else {
+        return error("missing array \"tools\"".into());
+    };
+    if list.len() > tool_rank::MAX_TOOLS {
+        return error(format!("{} tools; at most {} per line", list.len(), tool_rank::MAX_TOOLS));
+    }
+    let mut given = Vec::with_capacity(list.len());
+    for (index, tool) in list.iter().enumerate() {
+        let name = tool.get("name").and_then(Value::as_str).filter(|n| !n.is_empty());
+        let description = match tool.get("description") {
+            None | Some(Value::Null) => Some(""),
+            Some(Value::String(d)) => Some(d.as_str()),
+            Some(_) => None,
+        };
+        match (name, description) {
+            (Some(name), Some(description)) => given.push((name.to_owned(), description.to_owned())),
+            _ => {
+                return error(format!(
+                    "tools[{index}] needs a non-empty string \"name\" and a string \"description\""
+                ));
+            }
+        }
+    }
+    match tool_rank::rank(query, &given, semantic) {
+        Ok((ranked, method)) => json!({ "id": id, "ranked": ranked, "method": method }),
+        Err(reason) if required => error(format!("semantic ranking failed: {reason}")),
+        Err(reason) => {
+            eprintln!("palisade scan: semantic ranking failed for id {id}: {reason}; ranked lexically");
+            match tool_rank::rank(query, &given, None) {
+                Ok((ranked, method)) => json!({ "id": id, "ranked": ranked, "method": method }),
+                Err(reason) => error(reason),
+            }
+        }
+    }
+}
+
 /// The scanners of one run (the PII patterns are compiled only for the `pii` task).
 struct Scanners {
     pii: PiiScanner,
     injection: InjectionDetector,
     learned: Option<LearnedLayer>,
+    semantic: Option<Semantic>,
 }
 
 /// Runs the protocol until end of input.
@@ -307,10 +353,34 @@ pub(crate) fn run(args: &ScanArgs) -> ExitCode {
         },
         _ => None,
     };
+    let semantic = match (args.task, args.learned) {
+        (Task::Tools, Learned::Auto | Learned::On) => match Semantic::load() {
+            Ok(semantic) => {
+                eprintln!("palisade scan: tools: semantic ranking (MiniLM embeddings)");
+                Some(semantic)
+            }
+            Err(error) if args.learned == Learned::On => {
+                eprintln!("palisade scan: --learned on, but the embedder cannot load: {error}");
+                return ExitCode::from(2);
+            }
+            Err(error) => {
+                eprintln!(
+                    "palisade scan: tools: lexical ranking (BM25); the embedder is unavailable: {error}"
+                );
+                None
+            }
+        },
+        (Task::Tools, Learned::Off) => {
+            eprintln!("palisade scan: tools: lexical ranking (BM25)");
+            None
+        }
+        _ => None,
+    };
     let scanner = Scanners {
         pii: if args.task == Task::Pii { PiiScanner::new() } else { PiiScanner::with_entities(|_| false) },
         injection: InjectionDetector::new(),
         learned,
+        semantic,
     };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();

@@ -110,15 +110,44 @@ fn injection_lines_get_a_label_a_score_and_the_rules_that_matched() {
     assert!(by_id(&answers, "wrong-task")["error"].as_str().unwrap().contains("--task injection"));
 }
 
+const TOOLS_LINE: &str = r#"{"task":"tools","id":"t","query":"where is my parcel right now?","tools":[{"name":"orders.get_order","description":"Get an order by its id"},{"name":"billing.refund_payment","description":"Refund a payment to the card"},{"name":"orders.track_shipment","description":"Follow a delivery as it moves to the customer"},{"name":"support.open_ticket"}]}"#;
+
 #[test]
-fn tasks_without_a_detector_say_so_instead_of_guessing() {
-    let (code, answers, _) = scan(
-        &["--task", "tools"],
-        "{\"task\":\"tools\",\"id\":\"t\",\"query\":\"track my order\",\"tools\":[]}\n",
+fn tools_are_all_ranked_lexically_without_the_models() {
+    let input = concat!(
+        r#"{"task":"tools","id":"a","query":"refund my card payment","tools":[{"name":"orders.get_order","description":"Get an order"},{"name":"billing.refund_payment","description":"Refund a payment"}]}"#,
+        "\n",
+        r#"{"task":"tools","id":"no-query","tools":[]}"#,
+        "\n",
+        r#"{"task":"tools","id":"bad-tool","query":"x","tools":[{"description":"no name"}]}"#,
+        "\n",
+        r#"{"task":"tools","id":"not-a-list","query":"x","tools":"orders.get_order"}"#,
+        "\n",
     );
+    let (code, answers, stderr) = scan(&["--task", "tools", "--learned", "off"], input);
     assert_eq!(code, 0);
-    assert!(by_id(&answers, "t")["error"].as_str().unwrap().contains("not built yet"));
-    assert!(by_id(&answers, "t").get("ranked").is_none());
+    assert!(stderr.contains("lexical"), "{stderr}");
+    let a = by_id(&answers, "a");
+    assert_eq!(a["ranked"], serde_json::json!(["billing.refund_payment", "orders.get_order"]));
+    assert_eq!(a["method"], "lexical");
+    assert!(by_id(&answers, "no-query")["error"].as_str().unwrap().contains("query"));
+    assert!(by_id(&answers, "bad-tool")["error"].as_str().unwrap().contains("tools[0]"));
+    assert!(by_id(&answers, "not-a-list")["error"].as_str().unwrap().contains("tools"));
+}
+
+#[test]
+fn semantic_ranking_finds_the_tool_when_no_word_is_shared() {
+    if !learned_layer_files_present() {
+        return;
+    }
+    let (code, answers, stderr) = scan(&["--task", "tools", "--learned", "on"], &format!("{TOOLS_LINE}\n"));
+    assert_eq!(code, 0, "{stderr}");
+    let answer = by_id(&answers, "t");
+    assert_eq!(answer["method"], "semantic");
+    let ranked: Vec<&str> = answer["ranked"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(ranked.len(), 4, "every tool is ranked");
+    // "parcel" shares no word with the shipment tool's name or description.
+    assert_eq!(ranked[0], "orders.track_shipment", "{ranked:?}");
 }
 
 #[test]
