@@ -85,14 +85,17 @@ fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
-/// Scores one split through the binary; returns the totals and the totals per source.
-fn score(
+/// Feeds one line per row (`{"task", "id", "text"}`) to `palisade` run with `args`, and
+/// returns its answers by id. Fails if the scanner cannot start, exits with an error, or
+/// writes a line that is not JSON with an id.
+fn scanner_answers(
     binary: &PathBuf,
+    args: &[&str],
+    task: &str,
     rows: &[Value],
-    learned: bool,
-) -> Result<(Counts, BTreeMap<String, Counts>), String> {
+) -> Result<BTreeMap<String, Value>, String> {
     let mut child = Command::new(binary)
-        .args(["scan", "--task", "injection", "--learned", if learned { "on" } else { "off" }])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -100,10 +103,12 @@ fn score(
         .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
     let mut input = String::new();
     for row in rows {
-        input.push_str(&json!({"task": "injection", "id": row["id"], "text": row["text"]}).to_string());
+        input.push_str(&json!({"task": task, "id": row["id"], "text": row["text"]}).to_string());
         input.push('\n');
     }
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    // Written from another thread, so a scanner that answers while it reads cannot fill
+    // its output pipe and stall both sides.
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().map_err(|e| format!("palisade scan: {e}"))?;
     writer
@@ -111,13 +116,32 @@ fn score(
         .map_err(|_| "the writer thread panicked")?
         .map_err(|e| format!("writing to palisade scan: {e}"))?;
     if !output.status.success() {
-        return Err(format!("palisade scan exited with {}", output.status));
+        return Err(format!("palisade {} exited with {}", args.join(" "), output.status));
     }
-    let mut labels: BTreeMap<String, bool> = BTreeMap::new();
+    let mut answers = BTreeMap::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let answer: Value =
             serde_json::from_str(line).map_err(|e| format!("palisade scan wrote {line:?}: {e}"))?;
         let id = answer["id"].as_str().ok_or("an answer without an id")?.to_owned();
+        answers.insert(id, answer);
+    }
+    Ok(answers)
+}
+
+/// Scores one split through the binary; returns the totals and the totals per source.
+fn score(
+    binary: &PathBuf,
+    rows: &[Value],
+    learned: bool,
+) -> Result<(Counts, BTreeMap<String, Counts>), String> {
+    let answers = scanner_answers(
+        binary,
+        &["scan", "--task", "injection", "--learned", if learned { "on" } else { "off" }],
+        "injection",
+        rows,
+    )?;
+    let mut labels: BTreeMap<String, bool> = BTreeMap::new();
+    for (id, answer) in answers {
         let label = answer["label"].as_str().ok_or_else(|| format!("answer {id} has no label: {answer}"))?;
         labels.insert(id, label == "injection");
     }
@@ -275,33 +299,9 @@ impl PiiCounts {
 }
 
 fn pii_counts(binary: &PathBuf, rows: &[Value]) -> Result<(PiiCounts, BTreeMap<String, usize>), String> {
-    let mut child = Command::new(binary)
-        .args(["scan", "--task", "pii", "--offsets", "chars"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
-    let mut input = String::new();
-    for row in rows {
-        input.push_str(&json!({"task": "pii", "id": row["id"], "text": row["text"]}).to_string());
-        input.push('\n');
-    }
-    let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let output = child.wait_with_output().map_err(|e| format!("palisade scan: {e}"))?;
-    writer
-        .join()
-        .map_err(|_| "the writer thread panicked")?
-        .map_err(|e| format!("writing to palisade scan: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("palisade scan --task pii exited with {}", output.status));
-    }
+    let scanned = scanner_answers(binary, &["scan", "--task", "pii", "--offsets", "chars"], "pii", rows)?;
     let mut answers: BTreeMap<String, Vec<(String, u64, u64)>> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let answer: Value =
-            serde_json::from_str(line).map_err(|e| format!("palisade scan wrote {line:?}: {e}"))?;
-        let id = answer["id"].as_str().ok_or("an answer without an id")?.to_owned();
+    for (id, answer) in scanned {
         let findings =
             answer["findings"].as_array().ok_or_else(|| format!("answer {id} has no findings: {answer}"))?;
         let spans = findings

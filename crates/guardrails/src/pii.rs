@@ -410,11 +410,10 @@ fn nanp_phone(text: &str) -> bool {
     phonenumber::parse(Some(phonenumber::country::Id::US), text).is_ok_and(|number| number.is_valid())
         || phonenumber::parse(Some(phonenumber::country::Id::CA), text).is_ok_and(|number| number.is_valid())
 }
-/// A national number after a telephone word, valid in one of the countries whose
-/// national numbers start with a trunk 0.
-fn national_phone(text: &str) -> bool {
+/// Countries whose national numbers start with a trunk 0, tried for a national number.
+const TRUNK_ZERO_REGIONS: &[phonenumber::country::Id] = {
     use phonenumber::country::Id;
-    const TRUNK_ZERO: &[Id] = &[
+    &[
         Id::GB,
         Id::DE,
         Id::FR,
@@ -435,66 +434,37 @@ fn national_phone(text: &str) -> bool {
         Id::KR,
         Id::ZA,
         Id::TR,
-    ];
-    TRUNK_ZERO
+    ]
+};
+/// The number `text` is, in the first plan it could belong to and is valid in: by its
+/// country code; by its trunk 0 (the trunk 0 is what makes a national number
+/// recognisable as one: without it, libphonenumber accepts most six- to eight-digit runs
+/// somewhere); else as North American.
+fn valid_phone(text: &str) -> Option<phonenumber::PhoneNumber> {
+    use phonenumber::country::Id;
+    let regions: &[Option<Id>] = if text.starts_with('+') {
+        &[None]
+    } else if text.starts_with('0') || text.starts_with("(0") {
+        return TRUNK_ZERO_REGIONS.iter().find_map(|region| {
+            phonenumber::parse(Some(*region), text).ok().filter(phonenumber::PhoneNumber::is_valid)
+        });
+    } else {
+        &[Some(Id::US), Some(Id::CA)]
+    };
+    regions
         .iter()
-        .any(|country| phonenumber::parse(Some(*country), text).is_ok_and(|number| number.is_valid()))
+        .find_map(|region| phonenumber::parse(*region, text).ok().filter(phonenumber::PhoneNumber::is_valid))
 }
-/// After a telephone word, a number valid in any plan it could belong to: by its
-/// country code, North American, or one of the trunk-0 countries.
+/// After a telephone word, a number valid in any plan it could belong to.
+fn phone_in_context(text: &str) -> bool {
+    valid_phone(text).is_some()
+}
 /// The E.164 form of a phone number the detectors accept (`+442079460958`), found the
-/// way they validate it: by its country code, by its trunk 0, or as North American. One
-/// number written two ways (`+1 650-253-0000`, `(650) 253-0000`) gives one form, so
-/// redaction gives it one placeholder.
+/// way they validate it. One number written two ways (`+1 650-253-0000`,
+/// `(650) 253-0000`) gives one form, so redaction gives it one placeholder.
 #[must_use]
 pub fn phone_e164(text: &str) -> Option<String> {
-    use phonenumber::country::Id;
-    const TRUNK_ZERO: &[Id] = &[
-        Id::GB,
-        Id::DE,
-        Id::FR,
-        Id::NL,
-        Id::BE,
-        Id::AT,
-        Id::CH,
-        Id::ES,
-        Id::IT,
-        Id::PT,
-        Id::IE,
-        Id::SE,
-        Id::AU,
-        Id::NZ,
-        Id::BR,
-        Id::IN,
-        Id::JP,
-        Id::KR,
-        Id::ZA,
-        Id::TR,
-    ];
-    let regions: Vec<Option<Id>> = if text.starts_with('+') {
-        vec![None]
-    } else if text.starts_with('0') || text.starts_with("(0") {
-        TRUNK_ZERO.iter().copied().map(Some).collect()
-    } else {
-        vec![Some(Id::US), Some(Id::CA)]
-    };
-    regions.into_iter().find_map(|region| {
-        phonenumber::parse(region, text)
-            .ok()
-            .filter(phonenumber::PhoneNumber::is_valid)
-            .map(|number| number.format().mode(phonenumber::Mode::E164).to_string())
-    })
-}
-fn phone_in_context(text: &str) -> bool {
-    if text.starts_with('+') {
-        international_phone(text)
-    } else if text.starts_with('0') || text.starts_with("(0") {
-        // The trunk 0 is what makes a national number recognisable as one; without it,
-        // libphonenumber accepts most six- to eight-digit runs somewhere.
-        national_phone(text)
-    } else {
-        nanp_phone(text)
-    }
+    valid_phone(text).map(|number| number.format().mode(phonenumber::Mode::E164).to_string())
 }
 fn email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else { return false };
@@ -1502,7 +1472,7 @@ fn floor_char_boundary(text: &str, index: usize) -> usize {
 
 /// Keeps, of overlapping findings, the secret over the PII, then the longer, then the
 /// one that starts first.
-fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
+pub(crate) fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {
     // Secrets over PII, a vendor's format over the generic detector, then the longer.
     let rank = |f: &Finding| (f.entity.is_secret(), f.entity != Entity::GenericSecret, f.end - f.start);
     findings.sort_by(|a, b| rank(b).cmp(&rank(a)).then(a.start.cmp(&b.start)));

@@ -112,8 +112,9 @@ fn canonical(entity: Entity, value: &str) -> String {
         Entity::CreditCard | Entity::UsSsn => value.chars().filter(char::is_ascii_digit).collect(),
         Entity::PhoneNumber => crate::pii::phone_e164(value)
             .unwrap_or_else(|| value.chars().filter(char::is_ascii_digit).collect()),
-        // National ids: separators and case are spelling, not identity.
-        Entity::UkNino
+        // IBANs and national ids: separators and case are spelling, not identity.
+        Entity::IbanCode
+        | Entity::UkNino
         | Entity::EsNif
         | Entity::ItFiscalCode
         | Entity::NlBsn
@@ -129,9 +130,6 @@ fn canonical(entity: Entity, value: &str) -> String {
         | Entity::UsItin
         | Entity::UsBankRouting
         | Entity::Imei => {
-            value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
-        }
-        Entity::IbanCode => {
             value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
         }
         Entity::EmailAddress => value.to_lowercase(),

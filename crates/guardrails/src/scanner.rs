@@ -233,7 +233,9 @@ impl Scanner {
                 .map(|v| v.hits.iter().map(|h| h.rule).collect())
                 .unwrap_or_default(),
         };
-        Outcome { decision, text: passed_on, findings: self.pii.scan(text), injection, report }
+        // What `PiiScanner::scan` would answer, without scanning the text a second time.
+        let findings = crate::pii::resolve_overlaps(all);
+        Outcome { decision, text: passed_on, findings, injection, report }
     }
 }
 

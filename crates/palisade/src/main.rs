@@ -17,6 +17,7 @@ mod audit;
 mod config;
 mod example;
 mod keys;
+mod local_embedder;
 mod scan;
 mod serve;
 mod telemetry;

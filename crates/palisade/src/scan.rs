@@ -23,11 +23,12 @@ use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use embeddings::{Embedder as _, ModelPaths, OnnxConfig, OnnxEmbedder};
+use embeddings::ModelPaths;
 use guardrails::injection::InjectionDetector;
 use guardrails::injection::head::MlpHead;
 use guardrails::pii::{PiiScanner, char_offsets};
 
+use crate::local_embedder::LocalEmbedder;
 use crate::tool_rank::{self, Semantic};
 use serde_json::{Map, Value, json};
 
@@ -95,24 +96,20 @@ pub(crate) struct ScanArgs {
     learned: Learned,
 }
 
-/// The learned layer: the embedder, the head, and a runtime to wait on the embedder.
+/// The learned layer: the embedder and the head.
 struct LearnedLayer {
-    runtime: tokio::runtime::Runtime,
-    embedder: OnnxEmbedder,
+    embedder: LocalEmbedder,
     head: MlpHead,
 }
 
 impl LearnedLayer {
     fn load() -> Result<Self, String> {
-        let paths = ModelPaths::from_env().map_err(|e| e.to_string())?;
         let head_path = ModelPaths::cache_dir().map_err(|e| e.to_string())?.join(HEAD_FILE);
         let json = std::fs::read_to_string(&head_path).map_err(|e| {
             format!("{}: {e}; run `cargo xtask fetch-models` or set PALISADE_MODELS_DIR", head_path.display())
         })?;
         let head = MlpHead::from_json(&json).map_err(|e| format!("{}: {e}", head_path.display()))?;
-        let embedder =
-            OnnxEmbedder::new(&paths, OnnxConfig { max_tokens: HEAD_WINDOW, ..OnnxConfig::default() })
-                .map_err(|e| e.to_string())?;
+        let embedder = LocalEmbedder::load(HEAD_WINDOW)?;
         if head.dimension() != embedder.dimension() {
             return Err(format!(
                 "the head takes {} dimensions, the embedder gives {}",
@@ -120,17 +117,12 @@ impl LearnedLayer {
                 embedder.dimension()
             ));
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("could not start a runtime: {e}"))?;
-        Ok(Self { runtime, embedder, head })
+        Ok(Self { embedder, head })
     }
 
     fn probability(&self, text: &str) -> Result<f32, String> {
-        let texts = [text.to_owned()];
-        let embedded = self.runtime.block_on(self.embedder.embed(&texts)).map_err(|e| e.to_string())?;
-        let vector = embedded.vectors.first().ok_or("the embedder returned no vector")?;
+        let vectors = self.embedder.embed(&[text.to_owned()])?;
+        let vector = vectors.first().ok_or("the embedder returned no vector")?;
         self.head.probability(vector).map_err(|e| e.to_string())
     }
 }

@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use embeddings::{Embedder as _, ModelPaths, OnnxConfig, OnnxEmbedder};
+use crate::local_embedder::LocalEmbedder;
 
 /// Tools one line may rank, at most.
 pub(crate) const MAX_TOOLS: usize = 1_000;
@@ -110,26 +110,15 @@ pub(crate) fn lexical_scores(query: &str, tools: &[(String, String)]) -> Vec<f64
 
 /// The embedder and a cache of tool embeddings.
 pub(crate) struct Semantic {
-    runtime: tokio::runtime::Runtime,
-    embedder: OnnxEmbedder,
+    embedder: LocalEmbedder,
     cache: RefCell<HashMap<String, Vec<f32>>>,
 }
 
 impl Semantic {
     /// Loads the embedder from the model cache.
     pub(crate) fn load() -> Result<Self, String> {
-        let paths = ModelPaths::from_env().map_err(|e| e.to_string())?;
-        let embedder = OnnxEmbedder::new(&paths, OnnxConfig::default()).map_err(|e| e.to_string())?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("could not start a runtime: {e}"))?;
-        Ok(Self { runtime, embedder, cache: RefCell::new(HashMap::new()) })
-    }
-
-    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-        let embedded = self.runtime.block_on(self.embedder.embed(texts)).map_err(|e| e.to_string())?;
-        Ok(embedded.vectors)
+        let embedder = LocalEmbedder::load(embeddings::MAX_TOKENS)?;
+        Ok(Self { embedder, cache: RefCell::new(HashMap::new()) })
     }
 
     /// Cosine similarity of each tool to `query`, in the tools' order.
@@ -148,7 +137,7 @@ impl Semantic {
         };
         let mut to_embed = vec![query.to_owned()];
         to_embed.extend(missing.iter().cloned());
-        let vectors = self.embed(&to_embed)?;
+        let vectors = self.embedder.embed(&to_embed)?;
         let (query_vector, tool_vectors) = vectors.split_first().ok_or("the embedder returned no vector")?;
         let mut cache = self.cache.borrow_mut();
         if cache.len() + missing.len() > CACHE_LIMIT {

@@ -260,19 +260,7 @@ fn restart(mut d: Deployment) -> Deployment {
 
 /// Runs `palisade serve` on `dir` expecting it to refuse to start; returns its stderr.
 fn refused_start(dir: &Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args([
-            "serve",
-            "--example",
-            "customer-ops",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("PALISADE_JWT_SECRET", common::SECRET)
+    let mut child = common::serve_command(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -28,10 +28,11 @@ pub fn start() -> Deployment {
     start_in(tempfile::tempdir().unwrap())
 }
 
-/// Starts the example on `dir` (which may hold an earlier run's data).
-pub fn start_in(dir: tempfile::TempDir) -> Deployment {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+/// `palisade serve --example customer-ops` on ephemeral ports, with its data in `dir`
+/// and the shared test secret.
+pub fn serve_command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    command
         .args([
             "serve",
             "--example",
@@ -42,8 +43,15 @@ pub fn start_in(dir: tempfile::TempDir) -> Deployment {
             "127.0.0.1:0",
         ])
         .arg("--data-dir")
-        .arg(dir.path())
-        .env("PALISADE_JWT_SECRET", SECRET)
+        .arg(dir)
+        .env("PALISADE_JWT_SECRET", SECRET);
+    command
+}
+
+/// Starts the example on `dir` (which may hold an earlier run's data).
+pub fn start_in(dir: tempfile::TempDir) -> Deployment {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut child = serve_command(dir.path())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
