@@ -106,6 +106,10 @@ pub enum Entity {
     /// A credential in a vendor's published format that has no entity of its own: the
     /// protocol type name it reports (`GITLAB_TOKEN`, `HUGGINGFACE_TOKEN`, …).
     Token(&'static str),
+    /// Personal data in a national, document, device or wallet format that has no
+    /// entity of its own: the protocol type name it reports (`AU_TFN`, `FI_HETU`,
+    /// `PASSPORT_MRZ`, `MAC_ADDRESS`, `CRYPTO_WALLET`, …).
+    PersonalId(&'static str),
     /// A credential no vendor format names: a high-entropy value assigned to a key named
     /// like a secret (`api_key = …`, `"client_secret": "…"`), or a password assigned
     /// to `password` / `passwd` / `pwd`.
@@ -135,7 +139,7 @@ impl Entity {
             Self::PrivateKey => "PRIVATE_KEY",
             Self::DbConnectionString => "DB_CONNECTION_STRING",
             Self::GenericSecret => "SECRET",
-            Self::Token(name) => name,
+            Self::Token(name) | Self::PersonalId(name) => name,
             Self::PhoneNumber => "PHONE_NUMBER",
             Self::UkNhs => "UK_NHS",
             Self::DeTaxId => "DE_TAX_ID",
@@ -156,8 +160,9 @@ impl Entity {
         }
     }
 
-    /// Every entity type with a variant of its own, in declaration order (vendor
-    /// [`Entity::Token`] types are listed by [`PiiScanner::detectors`]).
+    /// Every entity type with a variant of its own, in declaration order (the
+    /// [`Entity::Token`] and [`Entity::PersonalId`] types are listed by
+    /// [`PiiScanner::detectors`]).
     pub const ALL: [Self; 35] = [
         Self::CreditCard,
         Self::UsSsn,
@@ -197,12 +202,12 @@ impl Entity {
     ];
 
     /// The entity type with protocol name `name` (the inverse of [`Entity::name`]),
-    /// vendor token types included.
+    /// vendor token and personal id types included.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
-            .chain(PATTERNS.iter().map(|pattern| pattern.entity))
+            .chain(all_patterns().map(|pattern| pattern.entity))
             .find(|entity| entity.name() == name)
     }
 
@@ -228,7 +233,7 @@ impl Entity {
             Self::PrivateKey => "PRIVATE_KEY",
             Self::DbConnectionString => "DB_URL",
             Self::GenericSecret => "SECRET",
-            Self::Token(name) => name,
+            Self::Token(name) | Self::PersonalId(name) => name,
             Self::PhoneNumber => "PHONE",
             Self::UkNhs => "NHS",
             Self::DeTaxId => "DE_TAX_ID",
@@ -276,6 +281,7 @@ impl Entity {
                 | Self::UsItin
                 | Self::UsBankRouting
                 | Self::Imei
+                | Self::PersonalId(_)
         )
     }
 }
@@ -475,6 +481,41 @@ fn email(text: &str) -> bool {
         && !domain.contains("..")
 }
 
+/// An `Authorization` header's credentials: Basic credentials (base64 of
+/// `user:password`), or a bearer token that looks random (not a word, not a
+/// placeholder).
+fn auth_header_value(text: &str) -> bool {
+    encoded_user_password(text)
+        || (text.len() >= 16
+            && text.bytes().any(|b| b.is_ascii_digit())
+            && text.bytes().any(|b| b.is_ascii_alphabetic())
+            && validate::shannon_entropy(text.as_bytes()) >= 3.0
+            && not_placeholder(text))
+}
+/// Base64 of `user:password` with both parts present (Docker's `auths`, HTTP Basic).
+fn encoded_user_password(text: &str) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .is_some_and(|decoded| {
+            decoded.split_once(':').is_some_and(|(user, password)| {
+                !user.is_empty()
+                    && !password.is_empty()
+                    && !decoded.contains(char::is_control)
+                    && not_placeholder(password)
+            })
+        })
+}
+/// Base64 of a PEM private key block (a kubeconfig's `client-key-data`).
+fn encoded_private_key(text: &str) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .is_ok_and(|bytes| bytes.starts_with(b"-----BEGIN") && bytes.windows(11).any(|w| w == b"PRIVATE KEY"))
+}
+
 /// A vendor credential in its published format: the prefix is the anchor, the whole
 /// match is reported, placeholders are refused.
 macro_rules! token {
@@ -491,6 +532,14 @@ macro_rules! token {
             decimal_guard: false,
         }
     };
+}
+
+mod credentials;
+mod world_ids;
+
+/// Every detector: the core ones below, vendor credentials, and more countries' ids.
+fn all_patterns() -> impl Iterator<Item = &'static Pattern> {
+    PATTERNS.iter().chain(credentials::CREDENTIALS).chain(world_ids::WORLD_IDS)
 }
 
 const PATTERNS: &[Pattern] = &[
@@ -652,115 +701,6 @@ const PATTERNS: &[Pattern] = &[
         confidence: 0.95,
         decimal_guard: false,
     },
-    token!("GITLAB_TOKEN", "gitlab_pat", ["glpat-"], r"glpat-[0-9A-Za-z_-]{20,64}"),
-    token!(
-        "GITLAB_TOKEN",
-        "gitlab_other_token",
-        ["glptt-", "gldt-", "glrt-", "glcbt-", "glimt-", "glsoat-", "glffct-", "glagent-"],
-        r"gl(?:ptt|dt|rt|cbt|imt|soat|ffct|agent)-[0-9A-Za-z_-]{20,64}"
-    ),
-    token!("NPM_TOKEN", "npm_token", ["npm_"], r"npm_[A-Za-z0-9]{36}"),
-    token!("PYPI_TOKEN", "pypi_token", ["pypi-ageichlwas5vcmc"], r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}"),
-    token!("HUGGINGFACE_TOKEN", "huggingface_token", ["hf_"], r"hf_[A-Za-z0-9]{34,40}"),
-    token!("SENDGRID_API_KEY", "sendgrid_api_key", ["sg."], r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
-    token!("TWILIO_API_KEY", "twilio_api_key", [], r"SK[0-9a-f]{32}"),
-    token!("MAILGUN_API_KEY", "mailgun_api_key", ["key-"], r"key-[0-9a-f]{32}"),
-    token!("MAILCHIMP_API_KEY", "mailchimp_api_key", [], r"[0-9a-f]{32}-us[0-9]{1,2}"),
-    token!(
-        "DIGITALOCEAN_TOKEN",
-        "digitalocean_token",
-        ["dop_v1_", "doo_v1_", "dor_v1_"],
-        r"do[opr]_v1_[a-f0-9]{64}"
-    ),
-    token!(
-        "SHOPIFY_TOKEN",
-        "shopify_token",
-        ["shpat_", "shpca_", "shppa_", "shpss_"],
-        r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"
-    ),
-    token!(
-        "SQUARE_TOKEN",
-        "square_token",
-        ["sq0atp-", "sq0csp-"],
-        r"sq0atp-[0-9A-Za-z_-]{22}|sq0csp-[0-9A-Za-z_-]{43}"
-    ),
-    token!("TELEGRAM_BOT_TOKEN", "telegram_bot_token", [], r"[0-9]{8,10}:AA[A-Za-z0-9_-]{33}"),
-    token!("VAULT_TOKEN", "hashicorp_vault_token", ["hvs.", "hvb.", "hvr."], r"hv[sbr]\.[A-Za-z0-9_-]{24,}"),
-    token!(
-        "TERRAFORM_CLOUD_TOKEN",
-        "terraform_cloud_token",
-        [".atlasv1."],
-        r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,70}"
-    ),
-    token!(
-        "DOPPLER_TOKEN",
-        "doppler_token",
-        ["dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."],
-        r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}"
-    ),
-    token!("POSTMAN_API_KEY", "postman_api_key", ["pmak-"], r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}"),
-    token!("LINEAR_API_KEY", "linear_api_key", ["lin_api_"], r"lin_api_[A-Za-z0-9]{40}"),
-    token!(
-        "NOTION_TOKEN",
-        "notion_token",
-        ["ntn_", "secret_"],
-        r"ntn_[0-9]{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43}"
-    ),
-    token!("DATABRICKS_TOKEN", "databricks_token", ["dapi"], r"dapi[a-f0-9]{32}(?:-[0-9]+)?"),
-    token!("ATLASSIAN_API_TOKEN", "atlassian_api_token", ["atatt3"], r"ATATT3[A-Za-z0-9_=-]{150,220}"),
-    token!("HEROKU_API_KEY", "heroku_api_key", ["hrku-"], r"HRKU-[A-Za-z0-9_-]{60}"),
-    token!(
-        "GRAFANA_TOKEN",
-        "grafana_token",
-        ["glc_", "glsa_"],
-        r"glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}"
-    ),
-    token!("NEW_RELIC_KEY", "new_relic_user_key", ["nrak-"], r"NRAK-[A-Z0-9]{27}"),
-    token!("SENTRY_TOKEN", "sentry_token", ["sntrys_", "sntryu_"], r"sntry[su]_[A-Za-z0-9+/=_]{50,}"),
-    token!(
-        "AGE_SECRET_KEY",
-        "age_secret_key",
-        ["age-secret-key-1"],
-        r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"
-    ),
-    token!(
-        "GOOGLE_OAUTH_CLIENT_SECRET",
-        "google_oauth_client_secret",
-        ["gocspx-"],
-        r"GOCSPX-[A-Za-z0-9_-]{28}"
-    ),
-    token!("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret", ["whsec_"], r"whsec_[A-Za-z0-9+/=]{32,}"),
-    token!(
-        "CLOUDFLARE_ORIGIN_CA_KEY",
-        "cloudflare_origin_ca_key",
-        ["v1.0-"],
-        r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}"
-    ),
-    token!("GROQ_API_KEY", "groq_api_key", ["gsk_"], r"gsk_[A-Za-z0-9]{52}"),
-    token!("PERPLEXITY_API_KEY", "perplexity_api_key", ["pplx-"], r"pplx-[A-Za-z0-9]{48}"),
-    token!("XAI_API_KEY", "xai_api_key", ["xai-"], r"xai-[A-Za-z0-9]{80}"),
-    token!("REPLICATE_API_TOKEN", "replicate_api_token", ["r8_"], r"r8_[A-Za-z0-9]{37}"),
-    token!("OPENROUTER_API_KEY", "openrouter_api_key", ["sk-or-v1-"], r"sk-or-v1-[a-f0-9]{64}"),
-    token!(
-        "LANGSMITH_API_KEY",
-        "langsmith_api_key",
-        ["lsv2_pt_", "lsv2_sk_"],
-        r"lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}"
-    ),
-    token!("PINECONE_API_KEY", "pinecone_api_key", ["pcsk_"], r"pcsk_[A-Za-z0-9]{5,6}_[A-Za-z0-9]{60,70}"),
-    token!("SUPABASE_TOKEN", "supabase_token", ["sbp_"], r"sbp_[a-f0-9]{40}"),
-    token!("NETLIFY_TOKEN", "netlify_token", ["nfp_"], r"nfp_[A-Za-z0-9]{36}"),
-    token!("FLY_IO_TOKEN", "fly_io_token", ["fo1_"], r"fo1_[A-Za-z0-9_-]{43}"),
-    token!(
-        "PLANETSCALE_TOKEN",
-        "planetscale_token",
-        ["pscale_tkn_", "pscale_pw_", "pscale_oauth_"],
-        r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64}"
-    ),
-    token!("JFROG_API_KEY", "jfrog_api_key", ["akcp"], r"AKCp[A-Za-z0-9]{69}"),
-    token!("DOCKER_HUB_TOKEN", "docker_hub_pat", ["dckr_pat_"], r"dckr_pat_[A-Za-z0-9_-]{27}"),
-    token!("BUILDKITE_TOKEN", "buildkite_token", ["bkua_"], r"bkua_[a-f0-9]{40}"),
-    token!("CIRCLECI_TOKEN", "circleci_pat", ["ccipat_"], r"CCIPAT_[A-Za-z0-9]{22}_[a-f0-9]{40}"),
     Pattern {
         entity: Entity::Token("AZURE_STORAGE_KEY"),
         name: "azure_storage_account_key",
@@ -1195,8 +1135,7 @@ impl PiiScanner {
     /// Never at run time, as [`PiiScanner::new`].
     #[must_use]
     pub fn with_entities(wanted: impl Fn(Entity) -> bool) -> Self {
-        let patterns: Vec<Compiled> = PATTERNS
-            .iter()
+        let patterns: Vec<Compiled> = all_patterns()
             .filter(|pattern| wanted(pattern.entity))
             .map(|pattern| Compiled {
                 pattern,
@@ -1322,7 +1261,7 @@ fn scan_pattern(text: &str, compiled: &Compiled, findings: &mut Vec<Finding>) {
                     }
                 }
             }
-            Entity::PrivateKey => {
+            Entity::PrivateKey if pattern.name == "pem_private_key" => {
                 if start >= pem_until {
                     end = pem_block_end(text, found.as_str(), end);
                     pem_until = end;

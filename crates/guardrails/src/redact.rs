@@ -112,6 +112,8 @@ fn canonical(entity: Entity, value: &str) -> String {
         Entity::CreditCard | Entity::UsSsn => value.chars().filter(char::is_ascii_digit).collect(),
         Entity::PhoneNumber => crate::pii::phone_e164(value)
             .unwrap_or_else(|| value.chars().filter(char::is_ascii_digit).collect()),
+        // Base58 is case-sensitive: the address is its own spelling.
+        Entity::PersonalId("CRYPTO_WALLET") => value.to_owned(),
         // IBANs and national ids: separators and case are spelling, not identity.
         Entity::IbanCode
         | Entity::UkNino
@@ -129,7 +131,8 @@ fn canonical(entity: Entity, value: &str) -> String {
         | Entity::CnResidentId
         | Entity::UsItin
         | Entity::UsBankRouting
-        | Entity::Imei => {
+        | Entity::Imei
+        | Entity::PersonalId(_) => {
             value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
         }
         Entity::EmailAddress => value.to_lowercase(),

@@ -17,6 +17,9 @@
 
 use base64::Engine as _;
 
+mod world;
+pub use world::*;
+
 /// The Luhn (mod 10) check over ASCII digits; false for anything else or fewer than two
 /// digits.
 #[must_use]
