@@ -8,26 +8,40 @@ from their wheels:
   several countries, IPv4/IPv6 addresses, phone numbers of several countries, UUIDs,
   hashes, dates, EAN/ISBN codes, URLs);
 - phonenumbers, the Python port of Google's libphonenumber, which decides whether a
-  generated phone number is valid (a positive) or not (a look-alike negative).
+  generated phone number is valid (a positive) or not (a look-alike negative);
+- python-stdnum, an independent implementation of national ids' checks, which decides
+  the same for ids drawn at random in their written forms (Australian TFN and ABN,
+  Finnish HETU, Norwegian fødselsnummer, Swiss AHV, Mexican CURP, Chilean RUT,
+  Brazilian CNPJ, Turkish TCKN, Romanian CNP, Polish NIP, Croatian OIB, Korean RRN,
+  US EIN, Czech birth numbers), Bitcoin addresses (base58check and bech32 built here
+  with `hashlib`) and MAC addresses: what it accepts is a positive, an id whose check
+  it rejects is a look-alike negative.
 Credentials in vendor formats (AWS, GitHub with its CRC32 checksum, Slack, Stripe,
-Google, OpenAI, Anthropic, JWT, PEM, connection URLs) are generated here from the
-vendors' published formats with Python's own `random`, `binascii` and `base64`.
+Google, OpenAI, Anthropic, SendGrid, Azure AD client secrets, Discord webhooks, JWT,
+PEM, connection URLs, URLs with user information, `Authorization` headers, Docker
+config `auths`) are generated here from the vendors' published formats with Python's
+own `random`, `binascii` and `base64`.
 
 Each row: `{"id", "text", "entities": [{"type", "start", "end"}], "split", "negative"}`
 with character offsets (code points). Rows with no entity are look-alike negatives:
 UUIDs, git SHAs, digests, versions and OIDs, dates and times, order and tracking
 numbers, Luhn-invalid card numbers, checksum-invalid IBANs, invalid phone numbers,
-placeholders, URLs without credentials, public keys. The split is fixed by each text's
-hash (`pinned.split_of`); everything is seeded, so the set is the same on every machine.
+placeholders, URLs without credentials, public keys, and national ids and wallet
+addresses whose check fails, in their own context sentences (`id_checksum_invalid`).
+The split is fixed by each text's hash (`pinned.split_of`); everything is seeded, so
+the set is the same on every machine.
 """
 
 import base64
 import binascii
+import hashlib
+import importlib
 import json
 import random
+import re
 import string
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from pinned import ensure, split_of, stable_hash
@@ -37,10 +51,16 @@ WHEELS = [
      "afe7ccc038da92f2fbae30d8e16d19d91e92e242f8401ce9caf44de892bab4c4"),
     ("phonenumbers==9.0.19", "phonenumbers-9.0.19-py2.py3-none-any.whl",
      "004abdfe2010518c2383f148515664a742e8a5d5540e07c049735c139d7e8b09"),
+    ("python-stdnum==2.2", "python_stdnum-2.2-py3-none-any.whl",
+     "bdf98fd117a0ca152e4047aa8ad254bae63853d4e915ddd4e0effb33ba0e9260"),
 ]
 SEED = 20261126
 PER_TYPE = 60
 NEGATIVES_PER_KIND = 40
+# The ids checked by python-stdnum and the newer credential formats: fewer of each, so the
+# set stays small; they draw from their own generator, so the rows above are unchanged.
+WORLD_PER_TYPE = 30
+CHECKSUM_NEGATIVES = 40
 
 B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 ALNUM = string.ascii_letters + string.digits
@@ -168,6 +188,260 @@ TEMPLATES = {
 
 NEGATIVE_TEMPLATES = ["Reference {v} in the ticket.", "See {v} for details.", "value: {v}"]
 
+# Ids drawn at random in their written forms and kept or rejected by python-stdnum
+# (type: stdnum module). The context word stands right before the value; some ids whose
+# form is distinctive enough are also written without one.
+STDNUM_MODULES = {
+    "AU_TFN": "au.tfn", "AU_ABN": "au.abn", "FI_HETU": "fi.hetu", "NO_FODSELSNUMMER": "no.fodselsnummer",
+    "CH_AHV": "ch.ssn", "MX_CURP": "mx.curp", "CL_RUT": "cl.rut", "BR_CNPJ": "br.cnpj", "TR_TCKN": "tr.tckimlik",
+    "RO_CNP": "ro.cnp", "PL_NIP": "pl.nip", "HR_OIB": "hr.oib", "KR_RRN": "kr.rrn", "US_EIN": "us.ein",
+    "CZ_BIRTH_NUMBER": "cz.rc", "CRYPTO_WALLET": "bitcoin", "MAC_ADDRESS": "mac",
+}
+
+WORLD_TEMPLATES = {
+    "AU_TFN": ["TFN: {v}", "Please quote your tax file number {v} on the form.",
+               "Employee TFN {v} was lodged with the ATO."],
+    "AU_ABN": ["ABN: {v}", "Invoice from Acme Pty Ltd, ABN {v}.", "Supplier ABN no. {v} is registered for GST."],
+    "FI_HETU": ["henkilötunnus: {v}", "Asiakkaan henkilötunnus {v} on tarkistettu.",
+                "Hakija {v} allekirjoitti sopimuksen."],
+    "NO_FODSELSNUMMER": ["fødselsnummer: {v}", "Oppgi fødselsnummer {v} på skjemaet.",
+                         "Pasientens fødselsnummer {v} er registrert."],
+    "CH_AHV": ["AHV: {v}", "Numéro AVS {v}", "Die Versichertennummer lautet {v}."],
+    "MX_CURP": ["CURP: {v}", "Mi CURP {v} está registrada.", "Adjunte la CURP {v} al expediente."],
+    "CL_RUT": ["RUT: {v}", "Cliente con RUT {v} solicitó la factura.", "El RUT {v} figura en el contrato."],
+    "BR_CNPJ": ["CNPJ: {v}", "Empresa inscrita no CNPJ {v}.", "Nota fiscal emitida para o CNPJ {v}."],
+    "TR_TCKN": ["TC kimlik no: {v}", "Başvuru sahibinin TC kimlik no {v} olarak kayıtlı.",
+                "Müşterinin TC kimlik no: {v}"],
+    "RO_CNP": ["CNP: {v}", "Titularul are CNP {v} în buletin.", "Vă rugăm verificați CNP {v}."],
+    "PL_NIP": ["NIP: {v}", "Faktura dla firmy o NIP {v}.", "Sprzedawca NIP {v}, Warszawa"],
+    "HR_OIB": ["OIB: {v}", "Obveznik s OIB {v} podnio je prijavu.", "Upišite OIB {v} u obrazac."],
+    "KR_RRN": ["주민등록번호: {v}", "신청인 주민등록번호 {v} 확인 바랍니다.", "주민등록번호 {v}를 입력하세요."],
+    "US_EIN": ["EIN: {v}", "The company's EIN {v} is on the tax form.", "EIN no. {v} for the vendor setup."],
+    "CZ_BIRTH_NUMBER": ["rodné číslo: {v}", "Pacient, rodné číslo {v}, byl přijat.", "Žadatel {v} podepsal smlouvu."],
+    "CRYPTO_WALLET": ["Please send to {v} before Friday.", "wallet: {v}", "My wallet {v} received the payment."],
+    "MAC_ADDRESS": ["MAC {v} joined the network.", "device {v} keeps dropping off the Wi-Fi.", "MAC: {v}"],
+}
+
+# Credential formats added with them; `{v}` is exactly the span the scanner reports (a
+# URL's scheme to host, an Authorization header's token, a Docker config's base64 value).
+CREDENTIAL_TEMPLATES = {
+    "DISCORD_WEBHOOK_URL": ["DISCORD_WEBHOOK_URL={v}", "post the build status to {v}", "webhook: {v}"],
+    "SENDGRID_API_KEY": ["SENDGRID_API_KEY={v}", "the mail key is {v}"],
+    "AZURE_AD_CLIENT_SECRET": ["AZURE_CLIENT_SECRET={v}", "client secret for the app registration: {v}",
+                               "az login --service-principal -u appid -p {v} --tenant contoso"],
+    "URL_CREDENTIALS": ["git remote add origin {v}/acme/api.git", "proxy: {v}", "curl {v}/health"],
+    "HTTP_AUTH_CREDENTIAL": ["Authorization: Bearer {v}",
+                             'curl -H "Authorization: Bearer {v}" https://api.example.com/orders',
+                             "GET /orders\nHost: api.example.com\nAuthorization: Bearer {v}"],
+    "REGISTRY_AUTH": ['{"auths": {"registry.example.com": {"auth": "{v}"}}}',
+                      '{\n  "auths": {\n    "ghcr.io": {\n      "auth": "{v}"\n    }\n  }\n}',
+                      'cat ~/.docker/config.json\n{"auths": {"quay.io": {"auth": "{v}"}}}'],
+}
+
+HETU_CHECKS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+CONSONANTS = "BCDFGHJKLMNPQRSTVWXYZ"
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+CARD_SHAPE = re.compile(r"[0-9](?:[ -]?[0-9]){11,18}")
+
+
+def digits(rng, n):
+    return "".join(str(rng.randrange(10)) for _ in range(n))
+
+
+def birth(rng, first, last):
+    """A day between 1 January of `first` and 31 December of `last`."""
+    return date.fromordinal(rng.randrange(date(first, 1, 1).toordinal(), date(last, 12, 31).toordinal() + 1))
+
+
+def base58check(payload):
+    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    n, out = int.from_bytes(data, "big"), ""
+    while n:
+        n, r = divmod(n, 58)
+        out = BASE58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def bech32_polymod(values):
+    generator = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= generator[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def segwit_v0(program, hrp="bc"):
+    """BIP 173: a version-0 witness program as a bech32 address."""
+    acc, bits, data = 0, 0, [0]
+    for byte in program:  # 8-bit groups to 5-bit groups, zero-padded
+        acc, bits = acc << 8 | byte, bits + 8
+        while bits >= 5:
+            bits -= 5
+            data.append(acc >> bits & 31)
+    if bits:
+        data.append(acc << (5 - bits) & 31)
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    mod = bech32_polymod(expanded + data + [0] * 6) ^ 1
+    checksum = [mod >> 5 * (5 - i) & 31 for i in range(6)]
+    return hrp + "1" + "".join(BECH32[d] for d in data + checksum)
+
+
+def bitcoin_address(rng):
+    """P2PKH (`1…`), P2SH (`3…`) or P2WPKH (`bc1q…`) for 20 random bytes."""
+    kind = rng.randrange(3)
+    if kind == 2:
+        return segwit_v0(rng.randbytes(20))
+    return base58check(bytes([0x00 if kind == 0 else 0x05]) + rng.randbytes(20))
+
+
+def draw_id(rng, kind):
+    """A candidate in the id's written form: its check may or may not hold."""
+    if kind == "AU_TFN":
+        return f"{digits(rng, 3)} {digits(rng, 3)} {digits(rng, 3)}"
+    if kind == "AU_ABN":
+        return f"{digits(rng, 2)} {digits(rng, 3)} {digits(rng, 3)} {digits(rng, 3)}"
+    if kind == "FI_HETU":
+        born = birth(rng, 1940, 2015)
+        century = "-" if born.year < 2000 else "A"
+        return f"{born:%d%m%y}{century}{rng.randrange(2, 900):03d}{rng.choice(HETU_CHECKS)}"
+    if kind == "NO_FODSELSNUMMER":
+        born = birth(rng, 1940, 2015)
+        individual = rng.randrange(0, 500) if born.year < 2000 else rng.randrange(500, 1000)
+        return f"{born:%d%m%y}{individual:03d}{digits(rng, 2)}"
+    if kind == "CH_AHV":
+        return f"756.{digits(rng, 4)}.{digits(rng, 4)}.{digits(rng, 2)}"
+    if kind == "MX_CURP":
+        born = birth(rng, 1940, 1999)
+        return (rng.choice(string.ascii_uppercase) + rng.choice("AEIOU") + rand(rng, string.ascii_uppercase, 2)
+                + f"{born:%y%m%d}" + rng.choice("HM") + rng.choice(["DF", "JC", "NL", "MC", "PL"])
+                + rand(rng, CONSONANTS, 3) + digits(rng, 2))
+    if kind == "CL_RUT":
+        n = rng.randrange(10_000_000, 30_000_000)
+        return f"{n // 1_000_000}.{n // 1000 % 1000:03d}.{n % 1000:03d}-{rng.choice(string.digits + 'K')}"
+    if kind == "BR_CNPJ":
+        return f"{digits(rng, 2)}.{digits(rng, 3)}.{digits(rng, 3)}/0001-{digits(rng, 2)}"
+    if kind == "TR_TCKN":
+        return str(rng.randrange(1, 10)) + digits(rng, 10)
+    if kind == "RO_CNP":
+        born = birth(rng, 1940, 1999)
+        return f"{rng.choice('12')}{born:%y%m%d}{rng.choice(['01', '12', '40', '52'])}{digits(rng, 4)}"
+    if kind == "PL_NIP":
+        return f"{digits(rng, 3)}-{digits(rng, 3)}-{digits(rng, 2)}-{digits(rng, 2)}"
+    if kind == "HR_OIB":
+        return digits(rng, 11)
+    if kind == "KR_RRN":
+        born = birth(rng, 1940, 1999)
+        return f"{born:%y%m%d}-{rng.choice('12')}{digits(rng, 6)}"
+    if kind == "US_EIN":
+        return f"{digits(rng, 2)}-{digits(rng, 7)}"
+    if kind == "CZ_BIRTH_NUMBER":
+        born = birth(rng, 1960, 2009)
+        month = born.month + (50 if rng.random() < 0.5 else 0)  # women's months + 50
+        return f"{born:%y}{month:02d}{born:%d}/{digits(rng, 4)}"
+    if kind == "CRYPTO_WALLET":
+        return bitcoin_address(rng)
+    if kind == "MAC_ADDRESS":
+        octets = bytearray(rng.randbytes(6))
+        octets[0] &= 0xFE  # a device's own address is unicast
+        text = rng.choice([":", "-"]).join(f"{o:02x}" for o in octets)
+        return text.upper() if rng.random() < 0.5 else text
+    raise ValueError(kind)
+
+
+def corrupt(rng, address):
+    """One character of a valid address replaced (the prefix kept): its checksum fails."""
+    start = 4 if address.startswith("bc1") else 1
+    alphabet = BECH32 if address.startswith("bc1") else BASE58
+    i = rng.randrange(start, len(address))
+    return address[:i] + rng.choice(alphabet.replace(address[i], "")) + address[i + 1:]
+
+
+def credential(rng, kind, fk):
+    if kind == "DISCORD_WEBHOOK_URL":
+        return (f"https://discord.com/api/webhooks/{rng.randrange(1, 10)}{digits(rng, 17)}/"
+                f"{rand(rng, ALNUM + '_-', 68)}")
+    if kind == "SENDGRID_API_KEY":
+        return f"SG.{rand(rng, ALNUM + '_-', 22)}.{rand(rng, ALNUM + '_-', 43)}"
+    if kind == "AZURE_AD_CLIENT_SECRET":
+        return f"{rand(rng, ALNUM, 3)}{rng.randrange(10)}Q~{rand(rng, ALNUM + '_~.-', 34)}"
+    if kind == "URL_CREDENTIALS":
+        return f"https://{fk.user_name()}:{rand(rng, ALNUM, 14)}@{fk.domain_name()}"
+    if kind == "HTTP_AUTH_CREDENTIAL":
+        return rand(rng, ALNUM + "_-", 32)
+    if kind == "REGISTRY_AUTH":
+        return base64.b64encode(f"{fk.user_name()}:{rand(rng, ALNUM, 16)}".encode()).decode()
+    raise ValueError(kind)
+
+
+def world_rows(rng, fk):
+    """Rows for the ids python-stdnum checks and the newer credential formats: (text,
+    entities, negative kind). Positives are what stdnum accepts; look-alikes are ids whose
+    check stdnum rejects (an EIN has no check digit: an unassigned prefix), in the same
+    context sentences, spread evenly over the types (not MAC addresses: stdnum rejects
+    those only for an unregistered maker prefix, and such an address is still one)."""
+    from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+
+    rows = []
+
+    def row(kind, templates, i, v, negative_kind=None):
+        text = templates[i % len(templates)].replace("{v}", v)
+        start = text.index(v)
+        # The value is the text's only entity: no other digits in the sentence.
+        assert not any(c.isdigit() for c in text[:start] + text[start + len(v):]), text
+        entities = [] if negative_kind else [{"type": kind, "start": start, "end": start + len(v)}]
+        rows.append((text, entities, negative_kind))
+
+    def rejected_for_check(module, kind, v):
+        try:
+            module.validate(v)
+        except InvalidChecksum:
+            return True
+        except InvalidComponent:
+            return kind == "US_EIN"
+        except ValidationError:
+            return False
+        return False
+
+    negative_types = [k for k in WORLD_TEMPLATES if k != "MAC_ADDRESS"]
+    quota = {k: CHECKSUM_NEGATIVES // len(negative_types) + (i < CHECKSUM_NEGATIVES % len(negative_types))
+             for i, k in enumerate(negative_types)}
+    for kind, templates in WORLD_TEMPLATES.items():
+        module = importlib.import_module("stdnum." + STDNUM_MODULES[kind])
+        positives, negatives = [], []
+        while len(positives) < WORLD_PER_TYPE or len(negatives) < quota.get(kind, 0):
+            v = draw_id(rng, kind)
+            if kind == "CRYPTO_WALLET" and len(negatives) < quota[kind] and rng.random() < 0.5:
+                v = corrupt(rng, v)
+            # A run of 12 to 19 digits passing Luhn is a card number too: not one entity.
+            if CARD_SHAPE.fullmatch(v) and luhn_ok(re.sub("[ -]", "", v)):
+                continue
+            if module.is_valid(v):
+                if kind == "MAC_ADDRESS":
+                    # Not the all-zero or broadcast address; and as many addresses with a
+                    # maker's registered prefix as locally administered ones (stdnum accepts
+                    # every one of these, and few random maker prefixes are registered).
+                    octets = v.lower().replace("-", ":")
+                    if octets in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
+                        continue
+                    if (int(octets[:2], 16) & 2 == 2) != (len(positives) % 2 == 1):
+                        continue
+                if len(positives) < WORLD_PER_TYPE:
+                    positives.append(v)
+            elif len(negatives) < quota.get(kind, 0) and rejected_for_check(module, kind, v):
+                negatives.append(v)
+        for i, v in enumerate(positives):
+            row(kind, templates, i, v)
+        for i, v in enumerate(negatives):
+            row(kind, templates, i, v, "id_checksum_invalid")
+    for kind, templates in CREDENTIAL_TEMPLATES.items():
+        for i in range(WORLD_PER_TYPE):
+            row(kind, templates, i, credential(rng, kind, fk))
+    return rows
+
 
 def main():
     cache, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -176,6 +450,7 @@ def main():
         sys.path.insert(0, str(ensure(cache, requirement, file, digest)))
     import faker  # noqa: E402  (from the pinned wheel)
     import phonenumbers  # noqa: E402
+    import stdnum  # noqa: E402, F401  (checked by `world_rows`)
 
     rng = random.Random(SEED)
     fakers = {}
@@ -337,6 +612,10 @@ def main():
     for kind in negative_kinds:
         for i in range(NEGATIVES_PER_KIND):
             add(NEGATIVE_TEMPLATES[i % len(NEGATIVE_TEMPLATES)].replace("{v}", negative(kind)), [], kind)
+    world_faker = faker.Faker("en_US")
+    world_faker.seed_instance(SEED + 100)
+    for text, entities, negative_kind in world_rows(random.Random(SEED + 1), world_faker):
+        add(text, entities, negative_kind)
 
     ordered = sorted(rows.values(), key=lambda r: r["id"])
     tmp = out.with_suffix(".partial")

@@ -16,8 +16,9 @@
 //! worse fails CI. The issue's targets (F1 ≥ 0.90, ≤ 5 % hard false positives) are
 //! printed beside the figures, met or not.
 //!
-//! The PII and secret split (`xtask/eval/pii_dataset.py`: values from Faker and Google's
-//! phonenumbers, credentials in the vendors' formats, and look-alike negatives) is scored
+//! The PII and secret split (`xtask/eval/pii_dataset.py`: values from Faker, Google's
+//! phonenumbers and python-stdnum, credentials in the vendors' formats, and look-alike
+//! negatives) is scored
 //! leniently, as the issue asks: a finding counts when its type is right and its span
 //! overlaps the true one. Its floors are the issue's targets: micro-F1 ≥ 0.97, at most
 //! 1 % of look-alike texts flagged.
@@ -366,7 +367,7 @@ fn pii(cache: &std::path::Path, binary: &PathBuf) -> Result<Vec<String>, String>
         .arg(cache)
         .arg(&dataset)
         .env("PYTHONHASHSEED", "0");
-    step("eval: build the PII and secret dataset (Faker and phonenumbers, pinned)", build)?;
+    step("eval: build the PII and secret dataset (Faker, phonenumbers and python-stdnum, pinned)", build)?;
     let text = std::fs::read_to_string(&dataset).map_err(|e| format!("{}: {e}", dataset.display()))?;
     let rows: Vec<Value> = text
         .lines()

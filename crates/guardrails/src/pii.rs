@@ -1141,7 +1141,8 @@ impl PiiScanner {
                 pattern,
                 // The patterns are fixed at compile time and tested; an error is a bug here.
                 #[allow(clippy::expect_used)]
-                regex: Regex::new(pattern.regex).expect("a built-in pattern compiles"),
+                regex: Regex::new(&ascii_word_boundaries(pattern.regex))
+                    .expect("a built-in pattern compiles"),
             })
             .collect();
         let mut literals = Vec::new();
@@ -1164,8 +1165,10 @@ impl PiiScanner {
         let digit_owner: Vec<usize> =
             (0..patterns.len()).filter(|&index| patterns[index].pattern.literals.is_empty()).collect();
         #[allow(clippy::expect_used)]
-        let digit_set = RegexSet::new(digit_owner.iter().map(|&index| patterns[index].pattern.regex))
-            .expect("the built-in patterns compile");
+        let digit_set = RegexSet::new(
+            digit_owner.iter().map(|&index| ascii_word_boundaries(patterns[index].pattern.regex)),
+        )
+        .expect("the built-in patterns compile");
         Self { patterns, prefilter, literal_owner, digit_set, digit_owner }
     }
 
@@ -1201,6 +1204,14 @@ impl PiiScanner {
         findings.sort_by_key(|f| (f.start, f.end));
         findings
     }
+}
+
+/// `\b` as an ASCII word boundary. A Unicode one sends the regex engines' lazy DFA to a
+/// slower engine as soon as the text holds a non-ASCII character, and the set of
+/// number-shaped patterns is searched over every text with a digit. The context words
+/// are ASCII, or scripts without case and spaces where `\b` is not used.
+fn ascii_word_boundaries(pattern: &str) -> String {
+    pattern.replace(r"\b", r"(?-u:\b)")
 }
 
 /// True when `start..end` is glued to more of the pattern's token on either side (a

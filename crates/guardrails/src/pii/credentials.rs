@@ -292,7 +292,9 @@ pub(super) const CREDENTIALS: &[Pattern] = &[
     Pattern {
         entity: Entity::Token("URL_CREDENTIALS"),
         name: "url_with_credentials",
-        literals: &["://"],
+        // The `@` before the host, not the scheme's `://`: most URLs carry no user
+        // information, and a text without `@` is not searched at all.
+        literals: &["@"],
         // Up to the host: the password is in the authority, the path is not secret.
         regex: r"(?i:https?|ftps?|sftp|smtps?|imaps?|pop3s?|ldaps?|ssh|git|svn|nats|kafka|mqtts?|wss?)://[^\s:/@]+:[^\s@/]+@[^\s/?#]+",
         group: 0,

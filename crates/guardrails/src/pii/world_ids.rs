@@ -11,11 +11,16 @@ use crate::validate;
 
 /// An identifier the regex finds in `group` (0: the whole match).
 macro_rules! personal {
-    ($kind:literal, $name:literal, [$($literal:literal),*], $regex:literal, $group:literal, $boundary:expr, $validate:expr, $confidence:literal) => {
+    ($kind:literal, $name:literal, $regex:literal, $group:literal, $boundary:expr, $validate:expr, $confidence:literal) => {
         Pattern {
             entity: Entity::PersonalId($kind),
             name: $name,
-            literals: &[$($literal),*],
+            // Every identifier here holds a digit (but for a MAC address of hex
+            // letters only, which a text without digits is not searched for): all of
+            // them join the scanner's set of number-shaped patterns, searched in one
+            // pass over a text with a digit. Context words as anchor literals would cost
+            // the literal pass more than they save.
+            literals: &[],
             regex: $regex,
             group: $group,
             boundary: $boundary,
@@ -47,7 +52,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "AU_TFN",
         "au_tfn_in_context",
-        ["tfn", "tax file number"],
         r"(?:\bTFN\b|(?i:tax file number))[^0-9\n]{0,20}?([0-9]{3} ?[0-9]{3} ?[0-9]{2,3})",
         1,
         digits_and_separators,
@@ -57,7 +61,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "AU_ABN",
         "au_abn_in_context",
-        ["abn"],
         r"\bABN\b[^0-9\n]{0,20}?([0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3})",
         1,
         digits_and_separators,
@@ -67,7 +70,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "AU_ACN",
         "au_acn_in_context",
-        ["acn"],
         r"\bACN\b[^0-9\n]{0,20}?([0-9]{3} ?[0-9]{3} ?[0-9]{3})",
         1,
         digits_and_separators,
@@ -77,27 +79,16 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "AU_MEDICARE",
         "au_medicare_in_context",
-        ["medicare"],
         r"(?i:\bmedicare\b)[^0-9\n]{0,30}?([2-6][0-9]{3} ?[0-9]{5} ?[0-9](?:[ -]?[1-9])?)",
         1,
         digits_and_separators,
         validate::au_medicare,
         0.85
     ),
-    personal!(
-        "SG_NRIC_FIN",
-        "sg_nric_fin",
-        [],
-        r"[STFG][0-9]{7}[A-Z]",
-        0,
-        base62,
-        validate::sg_nric_fin,
-        0.9
-    ),
+    personal!("SG_NRIC_FIN", "sg_nric_fin", r"[STFG][0-9]{7}[A-Z]", 0, base62, validate::sg_nric_fin, 0.9),
     personal!(
         "IN_PAN",
         "in_pan_in_context",
-        ["pan", "permanent account number"],
         // No check character: the layout (the fourth letter is the holder's type) and a
         // context word.
         r"(?:\bPAN\b|(?i:permanent account number))[^A-Z0-9\n]{0,20}?([A-Z]{3}[ABCFGHJLPT][A-Z][0-9]{4}[A-Z])",
@@ -109,7 +100,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "IN_GSTIN",
         "in_gstin",
-        [],
         r"[0-3][0-9][A-Z]{3}[ABCFGHJLPT][A-Z][0-9]{4}[A-Z][1-9A-Z]Z[0-9A-Z]",
         0,
         base62,
@@ -119,7 +109,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "KR_RRN",
         "kr_rrn_in_context",
-        ["주민등록번호", "주민번호", "rrn", "resident registration"],
         r"(?:주민(?:등록)?번호|\bRRN\b|(?i:resident registration(?: number| no\.?)?))[^0-9\n]{0,20}?([0-9]{6}-?[0-9]{7})",
         1,
         digits_and_separators,
@@ -129,7 +118,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "JP_MY_NUMBER",
         "jp_my_number_in_context",
-        ["マイナンバー", "個人番号", "my number"],
         r"(?:マイナンバー|個人番号|(?i:\bmy number\b))[^0-9\n]{0,20}?([0-9]{4} ?[0-9]{4} ?[0-9]{4})",
         1,
         digits_and_separators,
@@ -139,7 +127,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "TW_NATIONAL_ID",
         "tw_national_id_in_context",
-        ["身分證", "身份證", "national id", "id number", "id no"],
         // A letter and nine digits is a part number's shape too: context only.
         r"(?:身[分份]證(?:字號|號碼)?|(?i:\bnational id(?: number| no\.?)?|\bid (?:number|no\.?)))[^A-Z0-9\n]{0,20}?([A-Z][1289][0-9]{8})",
         1,
@@ -147,11 +134,10 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
         validate::tw_national_id,
         0.9
     ),
-    personal!("HK_HKID", "hk_hkid", [], r"[A-Z]{1,2}[0-9]{6}\([0-9A]\)", 0, base62, validate::hk_hkid, 0.9),
+    personal!("HK_HKID", "hk_hkid", r"[A-Z]{1,2}[0-9]{6}\([0-9A]\)", 0, base62, validate::hk_hkid, 0.9),
     personal!(
         "TH_NATIONAL_ID",
         "th_national_id",
-        [],
         r"[1-8]-[0-9]{4}-[0-9]{5}-[0-9]{2}-[0-9]",
         0,
         digits_and_separators,
@@ -162,7 +148,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "FI_HETU",
         "fi_hetu",
-        [],
         r"[0-3][0-9][01][0-9]{3}[-+A-FU-Y][0-9]{3}[0-9A-FHJ-NPR-Y]",
         0,
         base62,
@@ -172,7 +157,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "NO_FODSELSNUMMER",
         "no_fodselsnummer_in_context",
-        ["fødselsnummer", "fodselsnummer", "fnr", "d-nummer"],
         r"(?i:f(?:ø|o)dselsnummer|\bfnr\b|\bd-nummer)[^0-9\n]{0,20}?([0-7][0-9]{5} ?[0-9]{5})",
         1,
         digits_and_separators,
@@ -182,7 +166,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "DK_CPR",
         "dk_cpr_in_context",
-        ["cpr"],
         r"(?i:\bcpr\b)[^0-9\n]{0,20}?([0-3][0-9][01][0-9]{3}-?[0-9]{4})",
         1,
         digits_and_separators,
@@ -192,7 +175,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "BE_NATIONAL_NUMBER",
         "be_national_number",
-        [],
         r"[0-9]{2}\.[01][0-9]\.[0-3][0-9]-[0-9]{3}\.[0-9]{2}",
         0,
         numeric_form,
@@ -202,7 +184,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "PT_NIF",
         "pt_nif_in_context",
-        ["nif", "contribuinte"],
         r"(?:\bNIF\b|(?i:contribuinte))[^0-9\n]{0,20}?([1-9][0-9]{2} ?[0-9]{3} ?[0-9]{3})",
         1,
         digits_and_separators,
@@ -212,7 +193,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "CH_AHV",
         "ch_ahv",
-        ["756"],
         r"756\.?[0-9]{4}\.?[0-9]{4}\.?[0-9]{2}",
         0,
         numeric_form,
@@ -222,7 +202,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "TR_TCKN",
         "tr_tckn_in_context",
-        ["kimlik", "tckn", "tc no"],
         r"(?i:kimlik(?: no| numarası)?|\btckn\b|\btc no\b)[^0-9\n]{0,20}?([1-9][0-9]{10})",
         1,
         digits_and_separators,
@@ -232,7 +211,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "RO_CNP",
         "ro_cnp_in_context",
-        ["cnp"],
         r"\bCNP\b[^0-9\n]{0,20}?([1-8][0-9]{12})",
         1,
         digits_and_separators,
@@ -242,7 +220,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "CZ_BIRTH_NUMBER",
         "cz_sk_birth_number",
-        [],
         r"[0-9]{2}[0-35-8][0-9][0-3][0-9]/[0-9]{3,4}",
         0,
         numeric_form,
@@ -252,7 +229,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "IE_PPS",
         "ie_pps_in_context",
-        ["pps", "personal public service"],
         r"(?:\bPPSN?\b|(?i:personal public service(?: number)?))[^0-9\n]{0,20}?([0-9]{7}[A-W][ABHTWX]?)",
         1,
         base62,
@@ -262,7 +238,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "UK_UTR",
         "uk_utr_in_context",
-        ["utr", "unique taxpayer reference", "unique tax payer reference"],
         r"(?:\bUTR\b|(?i:unique tax ?payer reference))[^0-9\n]{0,20}?([0-9]{5} ?[0-9]{5})",
         1,
         digits_and_separators,
@@ -272,7 +247,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "PL_NIP",
         "pl_nip_in_context",
-        ["nip"],
         r"\bNIP\b[^0-9\n]{0,20}?([0-9]{3}-?[0-9]{3}-?[0-9]{2}-?[0-9]{2}|[0-9]{3}-[0-9]{2}-[0-9]{2}-[0-9]{3})",
         1,
         digits_and_separators,
@@ -282,7 +256,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "HR_OIB",
         "hr_oib_in_context",
-        ["oib"],
         r"\bOIB\b[^0-9\n]{0,20}?([0-9]{11})",
         1,
         digits_and_separators,
@@ -292,7 +265,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "EE_ISIKUKOOD",
         "ee_isikukood_in_context",
-        ["isikukood"],
         r"(?i:isikukood)[^0-9\n]{0,20}?([1-6][0-9]{10})",
         1,
         digits_and_separators,
@@ -302,7 +274,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "LT_ASMENS_KODAS",
         "lt_asmens_kodas_in_context",
-        ["asmens kodas"],
         r"(?i:asmens kodas)[^0-9\n]{0,20}?([1-6][0-9]{10})",
         1,
         digits_and_separators,
@@ -312,7 +283,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "DE_ID_CARD",
         "de_id_card_in_context",
-        ["personalausweis", "ausweisnummer", "ausweis-nr"],
         r"(?i:personalausweis(?:nummer)?|ausweis-?n(?:umme)?r\.?)[^A-Z0-9\n]{0,20}?([CFGHJKLMNPRTVWXYZ0-9]{9}[0-9])",
         1,
         base62,
@@ -323,7 +293,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "MX_CURP",
         "mx_curp",
-        [],
         r"[A-Z][AEIOUX][A-Z]{2}[0-9]{6}[HMX](?:AS|B[CS]|C[CLMSH]|D[FG]|G[TR]|HG|JC|M[CNS]|N[ELT]|OC|PL|Q[TR]|S[LPR]|T[CLS]|VZ|YN|ZS)[B-DF-HJ-NP-TV-Z]{3}[0-9A-Z][0-9]",
         0,
         base62,
@@ -333,7 +302,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "AR_CUIT",
         "ar_cuit",
-        [],
         r"(?:20|23|24|27|30|33|34)-[0-9]{8}-[0-9]",
         0,
         digits_and_separators,
@@ -343,7 +311,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "AR_CUIT",
         "ar_cuit_in_context",
-        ["cuit", "cuil"],
         r"(?i:\bcui[tl]\b)[^0-9\n]{0,20}?((?:20|23|24|27|30|33|34)[0-9]{9})",
         1,
         digits_and_separators,
@@ -353,7 +320,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "CL_RUT",
         "cl_rut",
-        [],
         r"[0-9]{1,2}\.[0-9]{3}\.[0-9]{3}-[0-9Kk]",
         0,
         numeric_form,
@@ -363,7 +329,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "BR_CNPJ",
         "br_cnpj",
-        [],
         r"[0-9]{2}\.[0-9]{3}\.[0-9]{3}/[0-9]{4}-[0-9]{2}",
         0,
         numeric_form,
@@ -373,7 +338,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "ZA_ID",
         "za_id_in_context",
-        ["id number", "identity number", "id no"],
         r"(?i:\b(?:south african |rsa |sa )?id(?:entity)? (?:number|no\.?))[^0-9\n]{0,20}?([0-9]{6} ?[0-9]{4} ?[0-9]{2} ?[0-9])",
         1,
         digits_and_separators,
@@ -383,7 +347,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "IL_ID",
         "il_id_in_context",
-        ["teudat zehut", "תעודת זהות", "ת.ז", "israeli id"],
         r"(?:תעודת זהות|ת\.ז\.?|(?i:teudat zehut|israeli id(?: number| no\.?)?))[^0-9\n]{0,20}?([0-9]{9})",
         1,
         digits_and_separators,
@@ -394,7 +357,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "US_NPI",
         "us_npi_in_context",
-        ["npi"],
         r"\bNPI\b[^0-9\n]{0,20}?([12][0-9]{9})",
         1,
         digits_and_separators,
@@ -404,7 +366,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "US_EIN",
         "us_ein_in_context",
-        ["ein", "employer identification"],
         r"(?:\bF?EIN\b|(?i:employer identification(?: number| no\.?)?))[^0-9\n]{0,20}?([0-9]{2}-?[0-9]{7})",
         1,
         digits_and_separators,
@@ -414,7 +375,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "US_DEA",
         "us_dea_in_context",
-        ["dea"],
         r"\bDEA\b[^A-Z0-9\n]{0,20}?([A-Z][A-Z9][0-9]{7})",
         1,
         base62,
@@ -424,7 +384,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "US_MBI",
         "us_mbi_in_context",
-        ["mbi", "medicare"],
         // The Medicare Beneficiary Identifier's layout (no S, L, O, I, B or Z among its
         // letters) is its only check: context only.
         r"(?:\bMBI\b|(?i:\bmedicare\b))[^A-Z0-9\n]{0,30}?([1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9][0-9]-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9][0-9]-?[AC-HJKMNP-RT-Y]{2}[0-9]{2})",
@@ -437,7 +396,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "PASSPORT_MRZ",
         "passport_mrz_line",
-        [],
         r"[A-Z0-9<]{9}[0-9][A-Z<]{3}[0-9]{6}[0-9][MFX<][0-9]{6}[0-9][A-Z0-9<]{14}[0-9<][0-9]",
         0,
         |b| b.is_ascii_alphanumeric() || b == b'<',
@@ -447,7 +405,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "PASSPORT_NUMBER",
         "passport_number_in_context",
-        ["passport"],
         r"(?i:passport)(?:[ -](?i:no\.?|number|nr\.?|#))?[^A-Za-z0-9\n]{0,10}?([A-Z0-9]{6,9})",
         1,
         base62,
@@ -457,7 +414,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "MAC_ADDRESS",
         "mac_address",
-        [],
         r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}",
         0,
         |b| b.is_ascii_alphanumeric() || b == b':' || b == b'-',
@@ -467,7 +423,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "CRYPTO_WALLET",
         "bitcoin_base58_address",
-        [],
         r"[13][1-9A-HJ-NP-Za-km-z]{25,34}",
         0,
         base62,
@@ -477,7 +432,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "CRYPTO_WALLET",
         "bitcoin_bech32_address",
-        ["bc1"],
         r"bc1[02-9ac-hj-np-z]{8,87}",
         0,
         base62,
@@ -487,7 +441,6 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "DATE_OF_BIRTH",
         "date_of_birth_in_context",
-        ["birth", "dob", "d.o.b", "born", "geburtsdatum", "geboren", "naissance", "nacimiento"],
         // Dates are everywhere; a date after a birth word is personal data.
         r"(?i:date of birth|birth ?date|\bdob\b|\bd\.o\.b\.?|\bborn(?: on)?\b|geburtsdatum|geboren(?: am)?|date de naissance|fecha de nacimiento)[^0-9\n]{0,20}?([0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4})",
         1,
