@@ -447,7 +447,10 @@ pub(crate) static RULES: &[Rule] = &[
             "break free",
             "liberated",
         ],
-        pattern: r"\b(?:you are|you're|you have been|you've been|is|are)? ?(?:no longer (?:bound|restricted|limited|constrained|required|chatgpt|claude|an ai|an assistant|a language model)|not bound by|(?:freed|free|released|liberated) (?:from|of) (?:the |any |all |your |its )?(?:typical |usual )?(?:confines|restrictions|limitations|rules|guidelines|policies|constraints|shackles|chains|programming)|break(?:ing)? free (?:from|of))\b",
+        // "No longer required" and "no longer limited to x86" are documentation: the
+        // restriction words count after "you are", or with "by"; "required" only with
+        // what an attacker wants dropped.
+        pattern: r"\b(?:(?:you are|you're|you have been|you've been|you will be|he is|she is|it is|they are) no longer (?:bound|restricted|limited|constrained|censored|filtered)|no longer (?:bound|restricted|limited|constrained) by|no longer (?:required|obligated|obliged) to (?:follow|obey|comply|adhere|abide|respect)|no longer (?:chatgpt|claude|an ai|an assistant|a language model)|(?:you are|you're|are|is) not bound by (?:any |the |your |its )?(?:rules|guidelines|policies|restrictions|ethics|ethical|laws|limitations|constraints|programming|openai|anthropic)|(?:freed|free|released|liberated) (?:from|of) (?:the |any |all |your |its )?(?:typical |usual )?(?:confines|restrictions|limitations|rules|guidelines|policies|constraints|shackles|chains|programming)|break(?:ing)? free (?:from|of))\b",
     },
     Rule {
         id: "jailbreak.en.without_restrictions",
@@ -519,6 +522,15 @@ pub(crate) static RULES: &[Rule] = &[
             "of course",
         ],
         pattern: r#"\b(?:begin|start)(?: your (?:reply|answer|response|output|article|text))? with:? ["']?(?:sure|certainly|absolutely|here is|here's|of course|i am unrestricted)|\b(?:response|reply|answer|output) (?:should|must|will) (?:start|begin) with:? ["']?(?:sure|certainly|absolutely|here is|here's|of course|i am|i will)"#,
+    },
+    Rule {
+        id: "jailbreak.en.harmful_instructions",
+        family: Jailbreak,
+        weight: 2.5,
+        anchors: &["how to", "guide", "tutorial", "instructions", "step", "malicious", "harmful"],
+        // The goals of the public jailbreak corpora ("a tutorial on how to steal…"):
+        // what the wrapper around them tries to get past the model.
+        pattern: r"\b(?:how to|guide (?:on|to|for)(?: how to)?|tutorial (?:on|for)(?: how to)?|instructions (?:on|for)(?: how to)?|steps? (?:to|for)|step-by-step (?:guide|instructions|plan)(?: (?:on|for|to))?(?: how to)?)\b(?: [^ \n]+){0,2}? \b(?:hack(?:ing)? into|steal(?:ing)?|commit(?:ting)? (?:identity theft|fraud|murder|suicide|tax evasion|insider trading)|make (?:a |an )?(?:bomb|explosives?|poison|meth|nerve agent|bioweapon|weapon)|build (?:a |an )?(?:bomb|explosive|weapon)|launder(?:ing)? money|evade (?:taxes|law enforcement|the police|detection)|poison(?:ing)? (?:someone|a person|people)|spread (?:misinformation|malware|hate)|create (?:a )?(?:virus|malware|ransomware|botnet|fake news))\b|\bwrite (?:a |some )?(?:malicious|harmful) (?:code|script|program|software|malware)\b",
     },
     Rule {
         id: "jailbreak.en.ethics_off",
@@ -760,6 +772,29 @@ pub(crate) static RULES: &[Rule] = &[
         pattern: r"\becho \$[a-z_]*(?:secret|token|key|password|pass|credential)[a-z_]*|\bcat [^ \n]*(?:\.env|secret|credential|token|id_rsa|id_ed25519|\.netrc|/shadow)[^ \n]*|\bprintenv\b|\benv \| ?sort\b|\benv > |\bos\.environ\b|\b(?:curl|wget) [^\n|]*\| ?(?:ba|z)?sh\b|\bos\.system\(",
     },
     Rule {
+        id: "tools.shell_one_liner",
+        family: ToolHijack,
+        weight: 3.0,
+        anchors: &["python -c", "python3 -c", "node -e", "bash -c", "sh -c", "perl -e", "ruby -e"],
+        // A one-line program in an instruction that runs a shell, reads the environment or
+        // talks to the network: setup steps do not need one, payloads do.
+        pattern: r#"\b(?:python3?|node|perl|ruby|bash|sh) -[ce] ["'][^"'\n]{0,200}?(?:os\.system|subprocess|os\.popen|os\.environ|process\.env|child_process|urllib|requests\.(?:get|post)|fetch\(|socket|b64decode|exec\(|eval\(|curl |wget )"#,
+    },
+    Rule {
+        id: "tools.report_output_back",
+        family: ToolHijack,
+        weight: 2.0,
+        anchors: &["paste", "attach", "include", "post", "share", "upload"],
+        pattern: r"\b(?:paste|attach|include|post|share|upload)\b(?: [^ \n]+){0,3}? \b(?:output|result|results|contents?|dump|logs?)\b(?: [^ \n]+){0,3}? \b(?:in|to|into|on|with)\b (?:your |the |this |a )?(?:pr|pull request|issue|comment|ticket|reply|response|answer|commit message)\b|\battach\b [^ \n]*(?:dump|env|secret|credential|token)[^ \n]* to (?:this|the|your) (?:issue|pr|pull request|ticket|comment)\b",
+    },
+    Rule {
+        id: "tools.persistence_hook",
+        family: ToolHijack,
+        weight: 2.0,
+        anchors: &[".git/hooks", "hook", "cron", "bashrc", "zshrc", "profile"],
+        pattern: r"\.git/hooks/|\b(?:install|register)[_-]hooks?\(|\bcron ?jobs?\b|\bcrontab\b|>> ?~?/?\.(?:bashrc|zshrc|bash_profile|profile)\b",
+    },
+    Rule {
         id: "tools.fake_tool_call",
         family: ToolHijack,
         weight: 3.5,
@@ -796,6 +831,13 @@ pub(crate) static RULES: &[Rule] = &[
         pattern: r"\b(?:render|display|show|output|include|print|embed)\b(?: [^ \n]+){0,4}? \b(?:markdown )?image\b[^ \n]*(?: [^ \n]+){0,10}? https?://",
     },
     // ---- Text addressed to the AI that reads it -------------------------------------
+    Rule {
+        id: "addressed.en.authority_notice",
+        family: AddressedToAi,
+        weight: 1.5,
+        anchors: &["required", "mandatory", "maintainer", "automated", "per our", "cause"],
+        pattern: r"\b(?:maintainer action required|automated (?:qa|ci|build|security|review|compliance) (?:note|notice|check)|mandatory:|(?:required|mandatory) (?:per|by) (?:our|the|\.github)\b|per our (?:engineering handbook|incident response playbook|security policy|ci policy|contributing guide(?:lines)?|compliance policy)|cause (?:your )?(?:pr|pull request|build|commit|ci)(?: to)? (?:be rejected|to fail|fail|failures?))",
+    },
     Rule {
         id: "addressed.en.if_you_are_an_ai",
         family: AddressedToAi,
