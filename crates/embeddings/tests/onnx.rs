@@ -139,3 +139,32 @@ async fn request_bounds() {
     assert!(embedder.embed(&[]).await.unwrap().vectors.is_empty());
     assert_eq!(embedder.model_id(), "all-MiniLM-L6-v2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr)]
+async fn int8_activations_stay_close_to_the_exported_vectors() {
+    let Some(paths) = model_paths() else { return };
+    let fast = paths.clone().with_int8_activations();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if !ci && fast.check().is_err() {
+        eprintln!("SKIPPED: {} is missing; run `cargo xtask fetch-models`", fast.model.display());
+        return;
+    }
+    let exported = OnnxEmbedder::new(&paths, OnnxConfig::default()).unwrap();
+    let int8 = OnnxEmbedder::new(&fast, OnnxConfig::default()).unwrap();
+    let reference = reference();
+    let want = exported.embed(&reference.sentences).await.unwrap();
+    let got = int8.embed(&reference.sentences).await.unwrap();
+    for (i, (a, b)) in got.vectors.iter().zip(&want.vectors).enumerate() {
+        let similarity = cosine(a, b);
+        // Quantizing the activations costs some agreement, never the meaning.
+        assert!(similarity >= 0.97, "{:?}: cosine {similarity}", reference.sentences[i]);
+    }
+    // Paraphrases still land closer than unrelated sentences.
+    let texts: Vec<String> =
+        ["A man is playing a guitar.", "Someone plays the guitar.", "The stock market fell today."]
+            .map(str::to_owned)
+            .to_vec();
+    let v = int8.embed(&texts).await.unwrap().vectors;
+    assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.3);
+}

@@ -182,15 +182,18 @@ fn main() {
     learned_layer(&detector, &head);
 }
 
-/// Rules + learned layer per 1 KB text, end to end: the MiniLM embedding (ONNX Runtime,
-/// one worker, its default two intra-op threads), the head (the bench's weights cost what
+/// Rules + learned layer per 1 KB text, end to end: the MiniLM embedding (int8 weights and
+/// activations on ONNX Runtime, one worker, its default two intra-op threads), the head (the bench's weights cost what
 /// the shipped ones do) and the rules. Needs the model files (`cargo xtask
 /// fetch-models`); says so and skips otherwise.
 fn learned_layer(detector: &InjectionDetector, head: &MlpHead) {
     use embeddings::{Embedder as _, ModelPaths, OnnxConfig, OnnxEmbedder};
     // The head's training window (128 tokens), as `palisade scan` uses it.
     let config = OnnxConfig { max_tokens: 128, ..OnnxConfig::default() };
-    let embedder = match ModelPaths::from_env().and_then(|paths| OnnxEmbedder::new(&paths, config)) {
+    // The variant `palisade scan` uses for this layer: int8 activations.
+    let embedder = match ModelPaths::from_env()
+        .and_then(|paths| OnnxEmbedder::new(&paths.with_int8_activations(), config))
+    {
         Ok(embedder) => embedder,
         Err(error) => {
             println!("| rules + learned layer | skipped: {error} | | ≤ 10000 µs | |");

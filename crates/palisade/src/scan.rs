@@ -28,7 +28,7 @@ use guardrails::injection::InjectionDetector;
 use guardrails::injection::head::MlpHead;
 use guardrails::pii::{PiiScanner, char_offsets};
 
-use crate::local_embedder::LocalEmbedder;
+use crate::local_embedder::{Activations, LocalEmbedder};
 use crate::tool_rank::{self, Semantic};
 use serde_json::{Map, Value, json};
 
@@ -109,7 +109,8 @@ impl LearnedLayer {
             format!("{}: {e}; run `cargo xtask fetch-models` or set PALISADE_MODELS_DIR", head_path.display())
         })?;
         let head = MlpHead::from_json(&json).map_err(|e| format!("{}: {e}", head_path.display()))?;
-        let embedder = LocalEmbedder::load(HEAD_WINDOW)?;
+        // Int8 activations: twice as fast, and the evaluation is measured with them.
+        let embedder = LocalEmbedder::load(HEAD_WINDOW, Activations::Int8)?;
         if head.dimension() != embedder.dimension() {
             return Err(format!(
                 "the head takes {} dimensions, the embedder gives {}",

@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::local_embedder::LocalEmbedder;
+use crate::local_embedder::{Activations, LocalEmbedder};
 
 /// Tools one line may rank, at most.
 pub(crate) const MAX_TOOLS: usize = 1_000;
@@ -117,7 +117,7 @@ pub(crate) struct Semantic {
 impl Semantic {
     /// Loads the embedder from the model cache.
     pub(crate) fn load() -> Result<Self, String> {
-        let embedder = LocalEmbedder::load(embeddings::MAX_TOKENS)?;
+        let embedder = LocalEmbedder::load(embeddings::MAX_TOKENS, Activations::Float)?;
         Ok(Self { embedder, cache: RefCell::new(HashMap::new()) })
     }
 
