@@ -178,10 +178,10 @@ def main():
             continue
         weights, scale = cast_inputs[0], mul_inputs[1]
         scale_tensor = initializers[scale]
-        dims = [value for field, _, value in scale_tensor if field == TENSOR_DIMS]
-        columns = dims[-1]
-        if any(d != 1 for d in dims[:-1]):
+        dims = [value for field, wire, value in scale_tensor if field == TENSOR_DIMS and wire == VARINT]
+        if not dims or any(d != 1 for d in dims[:-1]):
             continue
+        columns = dims[-1]
         # The operator wants a scalar or a 1-D per-column scale: the same data, shape [N].
         scale_1d = scale + "_per_column"
         new_initializers.append((GRAPH_INITIALIZER, LENGTH_DELIMITED, encode(
@@ -212,15 +212,18 @@ def main():
         rewritten.append((field, wire, replaced.get(i, value)))
     rewritten += new_initializers
     rewritten, guards = drop_nan_guards(rewritten)
-    model[graph_at] = (MODEL_GRAPH, LENGTH_DELIMITED, encode(rewritten))
-    model.append((MODEL_OPSET_IMPORT, LENGTH_DELIMITED, encode(
-        [(OPSET_DOMAIN, LENGTH_DELIMITED, b"com.microsoft"), (OPSET_VERSION, VARINT, 1)])))
+    # The model this was written for, exactly: anything else is refused, not guessed at.
     if len(replaced) != 36:
         raise SystemExit(f"expected the 36 weight products of MiniLM-L6, found {len(replaced)}")
-    with open(target, "wb") as out:
-        out.write(encode(model))
     if guards != 6:
         raise SystemExit(f"expected the 6 softmax NaN guards of MiniLM-L6, found {guards}")
+    model[graph_at] = (MODEL_GRAPH, LENGTH_DELIMITED, encode(rewritten))
+    imports = [parse(value) for field, _, value in model if field == MODEL_OPSET_IMPORT]
+    if not any(strings(i, OPSET_DOMAIN) == ["com.microsoft"] for i in imports):
+        model.append((MODEL_OPSET_IMPORT, LENGTH_DELIMITED, encode(
+            [(OPSET_DOMAIN, LENGTH_DELIMITED, b"com.microsoft"), (OPSET_VERSION, VARINT, 1)])))
+    with open(target, "wb") as out:
+        out.write(encode(model))
     print(f"    {len(replaced)} products now DynamicQuantizeMatMul, {len(removed)} nodes removed, "
           f"{guards} softmax NaN guards dropped")
 

@@ -71,10 +71,29 @@ impl ModelPaths {
     /// About twice as fast at a 128-token window, at a cosine of 0.97 or more to the
     /// exported model's vectors. For a classifier measured with it (the injection
     /// detector's learned layer), not for vectors compared with ones stored earlier.
+    ///
+    /// Use it only where [`ModelPaths::int8_activations_supported`] says so.
     #[must_use]
     pub fn with_int8_activations(mut self) -> Self {
         self.model.set_file_name(DYNAMIC_INT8_MODEL);
         self
+    }
+
+    /// Whether this CPU multiplies int8 with VNNI (AVX512-VNNI or AVX-VNNI), where ONNX
+    /// Runtime's int8 products are exact. Without it they use an instruction that can
+    /// saturate, and the variant's agreement with the exported model (measured on a VNNI
+    /// machine) is not assured: callers should keep the exported model there.
+    #[must_use]
+    pub fn int8_activations_supported() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512vnni")
+                || std::arch::is_x86_feature_detected!("avxvnni")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
     }
 
     /// Checks that every file exists and is a readable regular file, naming the first

@@ -190,10 +190,12 @@ fn learned_layer(detector: &InjectionDetector, head: &MlpHead) {
     use embeddings::{Embedder as _, ModelPaths, OnnxConfig, OnnxEmbedder};
     // The head's training window (128 tokens), as `palisade scan` uses it.
     let config = OnnxConfig { max_tokens: 128, ..OnnxConfig::default() };
-    // The variant `palisade scan` uses for this layer: int8 activations.
-    let embedder = match ModelPaths::from_env()
-        .and_then(|paths| OnnxEmbedder::new(&paths.with_int8_activations(), config))
-    {
+    // The variant `palisade scan` uses for this layer: int8 activations where the CPU
+    // has VNNI.
+    let variant = |paths: ModelPaths| {
+        if ModelPaths::int8_activations_supported() { paths.with_int8_activations() } else { paths }
+    };
+    let embedder = match ModelPaths::from_env().and_then(|paths| OnnxEmbedder::new(&variant(paths), config)) {
         Ok(embedder) => embedder,
         Err(error) => {
             println!("| rules + learned layer | skipped: {error} | | ≤ 10000 µs | |");

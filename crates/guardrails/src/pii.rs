@@ -1272,6 +1272,11 @@ fn scan_pattern(text: &str, compiled: &Compiled, findings: &mut Vec<Finding>) {
                     }
                 }
             }
+            Entity::PrivateKey if pattern.name == "putty_private_key" => {
+                end = putty_block_end(text, end);
+                accept(start, end, findings);
+                next = end.max(position + 1);
+            }
             Entity::PrivateKey if pattern.name == "pem_private_key" => {
                 if start >= pem_until {
                     end = pem_block_end(text, found.as_str(), end);
@@ -1299,6 +1304,38 @@ fn scan_pattern(text: &str, compiled: &Compiled, findings: &mut Vec<Finding>) {
         }
         position = next;
     }
+}
+
+/// Where a PuTTY key whose header ends at `header_end` ends: at its `Private-MAC` line if
+/// that comes within 80 lines, else after the last line that belongs to a key file (a
+/// `Name: value` field or a base64 line), so a key pasted without its MAC is still
+/// covered whole and redaction never runs on into unrelated text.
+fn putty_block_end(text: &str, header_end: usize) -> usize {
+    let mut end = header_end;
+    let mut offset = header_end;
+    for (index, line) in text[header_end..].split_inclusive('\n').take(81).enumerate() {
+        let content = line.trim_end_matches(['\n', '\r']);
+        if content.starts_with("Private-MAC: ") {
+            return offset + content.len();
+        }
+        let field = content.split_once(": ").is_some_and(|(name, _)| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+        });
+        let base64 = !content.is_empty()
+            && content.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
+        if field || base64 {
+            end = offset + content.len();
+        } else if index > 0 {
+            // The rest of the header line (index 0) may be empty; any other line that is
+            // not part of a key file ends it.
+            break;
+        }
+        offset += line.len();
+        if offset - header_end > PEM_BLOCK_LIMIT {
+            break;
+        }
+    }
+    end
 }
 
 /// Extends an e-mail match leftwards over the non-ASCII letters and digits of an

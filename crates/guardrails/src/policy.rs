@@ -230,6 +230,12 @@ impl PolicyBook {
         self
     }
 
+    /// The policy of callers without a tenant, and of tenants without their own.
+    #[must_use]
+    pub fn default_policy(&self) -> &Policy {
+        &self.default
+    }
+
     /// The policy of `tenant` (the default if it has none of its own).
     #[must_use]
     pub fn for_tenant(&self, tenant: &TenantId) -> &Policy {

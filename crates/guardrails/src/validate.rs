@@ -918,6 +918,12 @@ mod tests {
             for check in [
                 github_token_checksum, uk_nino, es_nif, it_fiscal_code, nl_bsn, in_aadhaar, br_cpf, fr_nir, ca_sin, uk_nhs,
                 de_tax_id, pl_pesel, se_personnummer, cn_resident_id, us_itin, us_bank_routing, imei,
+                au_tfn, au_abn, au_acn, au_medicare, sg_nric_fin, in_gstin, kr_rrn, jp_my_number, fi_hetu,
+                no_fodselsnummer, dk_cpr, be_national_number, pt_nif, ch_ahv, mx_curp, ar_cuit, cl_rut, br_cnpj,
+                za_id, tr_tckn, ro_cnp, cz_birth_number, ie_pps, tw_national_id, hk_hkid, th_national_id, us_npi,
+                us_ein, us_dea, uk_utr, pl_nip, hr_oib, il_id, baltic_personal_code, mac_address,
+                bitcoin_base58_address, bitcoin_wif, bitcoin_bech32_address, passport_mrz_line, de_id_card,
+                birth_date,
             ] {
                 let _ = check(&text);
                 let _ = check(&digits);

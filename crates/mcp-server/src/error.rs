@@ -62,6 +62,10 @@ pub enum ToolError {
         /// When the next trial call will be let through.
         retry_after: Duration,
     },
+    /// The tool ran, but the server's content policy withheld its result (an injection
+    /// attempt in the data, a credential that must not leave): see the audit entry.
+    #[error("the tool ran, but its result was withheld by the server's content policy")]
+    ResultWithheld,
     /// The audit log could not record the call, so it was refused (fail closed).
     #[error("the call was refused because it could not be audited")]
     AuditUnavailable,
@@ -122,6 +126,7 @@ impl ErrorCode for ToolError {
             Self::Timeout { .. } => "timeout",
             Self::Cancelled => "cancelled",
             Self::Unavailable { .. } => "unavailable",
+            Self::ResultWithheld => "result_withheld",
             Self::AuditUnavailable => "audit_unavailable",
             Self::Internal { .. } => "internal_error",
         }

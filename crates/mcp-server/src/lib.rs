@@ -9,7 +9,7 @@
 //!        ─▶ unknown tool? (JSON-RPC invalid params)
 //!        ─▶ policies + guards (typed denial) ─▶ audit ready?
 //!        ─▶ tower stack: Timeout ─▶ ConcurrencyLimit ─▶ RateLimit ─▶ handler(extractors…)
-//!        ─▶ audit event ─▶ CallToolResult
+//!        ─▶ result inspection (redact / withhold, when configured) ─▶ audit event ─▶ CallToolResult
 //! ```
 //!
 //! Identity comes from each HTTP request (rmcp hands the request's `http::request::Parts`
@@ -51,6 +51,7 @@ mod error;
 mod extract;
 mod handler;
 mod http;
+mod inspect;
 pub mod middleware;
 mod response;
 mod server;
@@ -69,6 +70,7 @@ pub use extract::{Args, Authenticated, BackgroundTasks, FromContext, PrincipalSt
 pub use governor::Quota;
 pub use handler::{BoxFuture, Handler};
 pub use http::{AuthLayer, AuthService, REQUEST_ID_HEADER};
+pub use inspect::{InspectedCall, Inspection, ResultInspector};
 pub use response::{IntoToolResponse, Json, ToolResponse};
 pub use server::{BuildError, McpServer, McpServerBuilder};
 pub use service::{APPROVAL_META_KEY, PalisadeService};

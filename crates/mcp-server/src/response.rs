@@ -51,6 +51,19 @@ impl ToolResponse {
         }
     }
 
+    /// The structured content, to rewrite in place (a [`crate::ResultInspector`]
+    /// redacting it).
+    #[must_use]
+    pub fn structured_mut(&mut self) -> Option<&mut Value> {
+        self.structured.as_mut()
+    }
+
+    /// The plain-text content, to rewrite in place.
+    #[must_use]
+    pub fn text_mut(&mut self) -> Option<&mut String> {
+        self.text.as_mut()
+    }
+
     /// The audit metadata.
     #[must_use]
     pub fn metadata(&self) -> &Map<String, Value> {

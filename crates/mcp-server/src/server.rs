@@ -86,6 +86,7 @@ pub struct McpServerBuilder {
     state: StateMap,
     denial_detail: DenialDetail,
     argument_copy: Option<Arc<dyn ArgumentRedactor>>,
+    result_inspector: Option<Arc<dyn crate::inspect::ResultInspector>>,
     policies: Vec<Arc<dyn Guard>>,
     allowed_origins: Vec<String>,
     allowed_hosts: Vec<String>,
@@ -150,6 +151,12 @@ impl McpServerBuilder {
     /// Registers shared state, available to handlers as `State<T>`.
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state = self.state.with(Arc::new(value));
+        self
+    }
+    /// Inspects every successful tool result before the caller sees it (see
+    /// [`crate::ResultInspector`]): redaction, or the typed error `result_withheld`.
+    pub fn inspect_results(mut self, inspector: Arc<dyn crate::inspect::ResultInspector>) -> Self {
+        self.result_inspector = Some(inspector);
         self
     }
     /// Records a redacted copy of each call's arguments in its audit entry (off by
@@ -331,6 +338,7 @@ impl McpServerBuilder {
             state: self.state,
             denial_detail: self.denial_detail,
             argument_copy: self.argument_copy,
+            result_inspector: self.result_inspector,
             approvals,
             background: tokio_util::task::TaskTracker::new(),
             state_store: self.state_store.unwrap_or_else(|| {
@@ -437,6 +445,7 @@ impl McpServer {
             state: StateMap::default(),
             denial_detail: DenialDetail::default(),
             argument_copy: None,
+            result_inspector: None,
             policies: Vec::new(),
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),

@@ -23,6 +23,7 @@ use tracing::Instrument as _;
 use crate::audit::{AuditEvent, AuditSink, Decision};
 use crate::context::{Caller, RequestContext, StateMap};
 use crate::error::ToolError;
+use crate::inspect::{InspectedCall, Inspection};
 use crate::middleware::ToolService;
 use crate::response::ToolResponse;
 
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     pub(crate) denial_detail: DenialDetail,
     /// Makes the redacted copy of arguments audit entries carry, when configured.
     pub(crate) argument_copy: Option<Arc<dyn crate::audit::ArgumentRedactor>>,
+    /// Looks at every successful result before the caller does, when configured.
+    pub(crate) result_inspector: Option<Arc<dyn crate::inspect::ResultInspector>>,
     /// The approval workflow, when configured.
     pub(crate) approvals: Option<Arc<crate::approvals::Approvals>>,
     /// Background tasks of handlers, awaited on shutdown.
@@ -477,9 +480,23 @@ impl PalisadeService {
         .map(str::to_owned);
 
         let arguments_copy = self.shared.argument_copy.as_ref().map(|r| r.redact(&name, &arguments));
-        let outcome = self.run_call(origin, entry, arguments, grant, context.ct.clone()).await;
-        let (decision, code, result, result_sha256, metadata) = match &outcome {
+        let mut outcome = self.run_call(origin, entry, arguments, grant, context.ct.clone()).await;
+        // What the inspector saw and did, for the audit entry (never a value).
+        let mut inspection = None;
+        if let (Ok(response), Some(inspector)) = (&mut outcome, &self.shared.result_inspector) {
+            match inspector.inspect(&InspectedCall::new(&name, &origin.caller), response) {
+                Inspection::Clean => {}
+                Inspection::Reported(report) => inspection = Some(report),
+                Inspection::Withheld(report) => {
+                    inspection = Some(report);
+                    // The tool ran: its effects stand, its output does not go out.
+                    outcome = Err((ToolError::ResultWithheld, true));
+                }
+            }
+        }
+        let (decision, code, result, result_sha256, mut metadata) = match &outcome {
             Ok(response) => {
+                // The digest of what the caller receives (after any redaction).
                 let body =
                     response.structured().cloned().unwrap_or_else(|| Value::String(response.text_content()));
                 (Decision::Allowed, "ok", None, Some(sha256_hex(&body)), response.metadata().clone())
@@ -491,6 +508,9 @@ impl PalisadeService {
                 (decision, code, Some(error.to_json(self.shared.denial_detail)), None, Map::new())
             }
         };
+        if let Some(report) = inspection {
+            metadata.insert("inspection".to_owned(), report);
+        }
         let record = CallRecord {
             tool: name,
             decision,

@@ -27,6 +27,54 @@ pub(crate) struct Config {
     /// Logs, traces and metrics (`[observe.log]`, `[observe.otlp]`, `[observe.metrics]`).
     #[serde(default)]
     pub(crate) observe: observe::ObserveConfig,
+    /// What tool results pass before callers see them.
+    #[serde(default)]
+    pub(crate) guardrails: GuardrailsSection,
+}
+
+/// `[guardrails]`: tool results are scanned for personal data, credentials and
+/// injection attempts under each tenant's policy (`guardrails::policy`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct GuardrailsSection {
+    /// Scan every successful tool result (default true).
+    pub(crate) scan_tool_results: bool,
+    /// The policy of tenants without their own (`[guardrails.policy.tool_result]`);
+    /// default [`GuardrailsSection::built_in_policy`]. Keys left out take the
+    /// guardrails defaults (redact, redact, block).
+    pub(crate) policy: Option<guardrails::policy::Policy>,
+    /// Tenants' own policies (`[guardrails.tenants.acme.tool_result]`).
+    pub(crate) tenants: std::collections::BTreeMap<String, guardrails::policy::Policy>,
+}
+
+impl Default for GuardrailsSection {
+    fn default() -> Self {
+        Self { scan_tool_results: true, policy: None, tenants: std::collections::BTreeMap::new() }
+    }
+}
+
+impl GuardrailsSection {
+    /// Without a `[guardrails.policy]`: tool results keep the personal data the tool's
+    /// guards already let this caller see (reported, not redacted: a support agent needs
+    /// the customer's e-mail), credentials are redacted, injection attempts withhold the
+    /// result.
+    pub(crate) fn built_in_policy() -> guardrails::policy::Policy {
+        use guardrails::policy::{Action, Direction, Policy, Rules};
+        Policy::default().with(Direction::ToolResult, Rules { pii: Action::Warn, ..Rules::default() })
+    }
+
+    /// The policy book this section describes.
+    pub(crate) fn book(&self) -> Result<guardrails::policy::PolicyBook, String> {
+        let default = self.policy.clone().unwrap_or_else(Self::built_in_policy);
+        let mut book = guardrails::policy::PolicyBook::new(default);
+        for (tenant, policy) in &self.tenants {
+            let id = tenant
+                .parse::<identity_types::TenantId>()
+                .map_err(|e| format!("[guardrails.tenants.{tenant}]: not a tenant id: {e}"))?;
+            book = book.with_tenant(id, policy.clone());
+        }
+        Ok(book)
+    }
 }
 
 /// `[server]`.
@@ -235,6 +283,7 @@ impl Config {
             "OTLP_ENDPOINT",
             "METRICS_LISTEN",
             "METRICS_TOKEN_ENV",
+            "GUARDRAILS_SCAN_TOOL_RESULTS",
         ] {
             let Some(value) = env(&format!("PALISADE_{key}")) else { continue };
             match key {
@@ -280,6 +329,7 @@ impl Config {
                 }
                 "METRICS_LISTEN" => self.observe.metrics.listen = parsed(key, &value)?,
                 "METRICS_TOKEN_ENV" => self.observe.metrics.bearer_token_env = Some(value),
+                "GUARDRAILS_SCAN_TOOL_RESULTS" => self.guardrails.scan_tool_results = parsed(key, &value)?,
                 _ => l.max_concurrency_per_principal = parsed(key, &value)?,
             }
         }
@@ -288,6 +338,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.example()?;
+        self.guardrails.book()?;
         let a = &self.auth;
         if a.jwt_secret_env.is_some() && a.jwt_secret_file.is_some() {
             return Err("[auth] name the JWT secret once: jwt_secret_env or jwt_secret_file".into());
@@ -362,6 +413,29 @@ mod tests {
     }
 
     #[test]
+    fn guardrails_policies_from_the_file() {
+        use guardrails::policy::{Action, Direction, InjectionAction};
+        let config = Config::parse("", no_env).unwrap();
+        assert!(config.guardrails.scan_tool_results, "on unless turned off");
+        let book = config.guardrails.book().unwrap();
+        let rules = book.default_policy().rules(Direction::ToolResult);
+        assert_eq!(
+            (rules.pii, rules.secrets, rules.injection),
+            (Action::Warn, Action::Redact, InjectionAction::Block)
+        );
+        let text = "[auth]\njwt_secret_env = \"S\"\n[guardrails.policy.tool_result]\ninjection = \"warn\"\n\n[guardrails.tenants.acme.tool_result]\npii = \"redact\"\nentities = { EMAIL_ADDRESS = \"allow\" }\n";
+        let book = Config::parse(text, no_env).unwrap().guardrails.book().unwrap();
+        let default = book.default_policy().rules(Direction::ToolResult);
+        // A written policy is taken as written: what it leaves out is the guardrails default.
+        assert_eq!((default.pii, default.injection), (Action::Redact, InjectionAction::Warn));
+        let acme = book.for_tenant(&"acme".parse().unwrap()).rules(Direction::ToolResult);
+        assert_eq!(acme.action(guardrails::pii::Entity::EmailAddress), Action::Allow);
+        assert_eq!(acme.action(guardrails::pii::Entity::CreditCard), Action::Redact);
+        let off = |k: &str| (k == "PALISADE_GUARDRAILS_SCAN_TOOL_RESULTS").then(|| "false".to_owned());
+        assert!(!Config::parse("", off).unwrap().guardrails.scan_tool_results);
+    }
+
+    #[test]
     fn refusals_table() {
         let cases = [
             ("[auth]\njwt_secret = \"hunter2hunter2hunter2hunter2hunter2\"\n", "secrets are never read"),
@@ -371,6 +445,10 @@ mod tests {
             ("[auth]\njwks_url = \"https://a\"\noidc_issuer = \"https://b\"\n", "alternatives"),
             ("[auth]\napi_keys = false\n", "no way to authenticate"),
             ("[server\n", "expected"),
+            ("[guardrails]\nscan_results = true\n", "unknown field"),
+            ("[guardrails.policy.tool_result]\npii = \"hide\"\n", "unknown variant"),
+            ("[guardrails.policy.tool_result]\nentities = { EMAIL = \"allow\" }\n", "unknown entity type"),
+            ("[guardrails.tenants.\"\".tool_result]\npii = \"block\"\n", "not a tenant id"),
         ];
         for (text, expected) in cases {
             let err = Config::parse(text, no_env).unwrap_err();

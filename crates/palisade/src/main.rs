@@ -18,6 +18,7 @@ mod config;
 mod example;
 mod keys;
 mod local_embedder;
+mod result_guard;
 mod scan;
 mod serve;
 mod telemetry;

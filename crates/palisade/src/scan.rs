@@ -100,6 +100,8 @@ pub(crate) struct ScanArgs {
 struct LearnedLayer {
     embedder: LocalEmbedder,
     head: MlpHead,
+    /// Which model variant embeds (said on standard error).
+    activations: Activations,
 }
 
 impl LearnedLayer {
@@ -109,8 +111,13 @@ impl LearnedLayer {
             format!("{}: {e}; run `cargo xtask fetch-models` or set PALISADE_MODELS_DIR", head_path.display())
         })?;
         let head = MlpHead::from_json(&json).map_err(|e| format!("{}: {e}", head_path.display()))?;
-        // Int8 activations: twice as fast, and the evaluation is measured with them.
-        let embedder = LocalEmbedder::load(HEAD_WINDOW, Activations::Int8)?;
+        // Int8 activations: twice as fast, and the evaluation is measured with them; on
+        // a CPU without VNNI, or with a cache from before the variant existed, the
+        // exported model.
+        let int8_ready = ModelPaths::int8_activations_supported()
+            && ModelPaths::from_env().is_ok_and(|paths| paths.with_int8_activations().check().is_ok());
+        let activations = if int8_ready { Activations::Int8 } else { Activations::Float };
+        let embedder = LocalEmbedder::load(HEAD_WINDOW, activations)?;
         if head.dimension() != embedder.dimension() {
             return Err(format!(
                 "the head takes {} dimensions, the embedder gives {}",
@@ -118,7 +125,7 @@ impl LearnedLayer {
                 embedder.dimension()
             ));
         }
-        Ok(Self { embedder, head })
+        Ok(Self { embedder, head, activations })
     }
 
     fn probability(&self, text: &str) -> Result<f32, String> {
@@ -328,8 +335,14 @@ pub(crate) fn run(args: &ScanArgs) -> ExitCode {
     let learned = match (args.task, args.learned) {
         (Task::Injection, Learned::Auto | Learned::On) => match LearnedLayer::load() {
             Ok(layer) => {
+                let variant = match layer.activations {
+                    Activations::Int8 => "int8 activations",
+                    Activations::Float => {
+                        "float activations: this CPU lacks VNNI or the int8 variant is not in the cache (cargo xtask fetch-models)"
+                    }
+                };
                 eprintln!(
-                    "palisade scan: injection: rules, signals and the learned layer (MiniLM + MLP head)"
+                    "palisade scan: injection: rules, signals and the learned layer (MiniLM with {variant} + MLP head)"
                 );
                 Some(layer)
             }

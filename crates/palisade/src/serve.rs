@@ -211,6 +211,11 @@ async fn serve(args: ServeArgs, config: Config, example_mode: bool) -> Result<()
         let redactor = mcp_server::RedactFields::sensitive().also(&config.audit.redact_fields);
         builder = builder.audit_arguments(Arc::new(redactor));
     }
+    if config.guardrails.scan_tool_results {
+        // Tool results are untrusted input: scanned before any caller reads them.
+        let book = config.guardrails.book()?;
+        builder = builder.inspect_results(Arc::new(crate::result_guard::GuardrailsInspector::new(book)));
+    }
     for router in example::routers() {
         builder = builder.router(router);
     }

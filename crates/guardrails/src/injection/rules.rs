@@ -447,10 +447,10 @@ pub(crate) static RULES: &[Rule] = &[
             "break free",
             "liberated",
         ],
-        // "No longer required" and "no longer limited to x86" are documentation: the
-        // restriction words count after "you are", or with "by"; "required" only with
-        // what an attacker wants dropped.
-        pattern: r"\b(?:(?:you are|you're|you have been|you've been|you will be|he is|she is|it is|they are) no longer (?:bound|restricted|limited|constrained|censored|filtered)|no longer (?:bound|restricted|limited|constrained) by|no longer (?:required|obligated|obliged) to (?:follow|obey|comply|adhere|abide|respect)|no longer (?:chatgpt|claude|an ai|an assistant|a language model)|(?:you are|you're|are|is) not bound by (?:any |the |your |its )?(?:rules|guidelines|policies|restrictions|ethics|ethical|laws|limitations|constraints|programming|openai|anthropic)|(?:freed|free|released|liberated) (?:from|of) (?:the |any |all |your |its )?(?:typical |usual )?(?:confines|restrictions|limitations|rules|guidelines|policies|constraints|shackles|chains|programming)|break(?:ing)? free (?:from|of))\b",
+        // "No longer required", "no longer limited to x86" and "no longer limited by the
+        // 10 MB cap" are documentation: a restriction word counts after "you are" at the
+        // end of a clause, or with "by" and what an attacker wants dropped.
+        pattern: r"\b(?:(?:you are|you're|you have been|you've been|you will be) no longer (?:bound|restricted|limited|constrained|censored|filtered)(?: in any way)?\s*(?:[.!,;:\n]|$)|no longer (?:bound|restricted|limited|constrained|censored|filtered) by (?:any |the |your |its |their )?(?:[a-z']+ )?(?:rules|guidelines|polic(?:y|ies)|ethics|ethical (?:guidelines|principles|standards)|openai|anthropic|programming|filters|restrictions|limitations|safety)|no longer (?:required|obligated|obliged) to (?:follow|obey|comply|adhere|abide|respect)|no longer (?:chatgpt|claude|an ai|an assistant|a language model)|(?:you are|you're|are|is) not bound by (?:any |the |your |its )?(?:rules|guidelines|policies|restrictions|ethics|ethical|laws|limitations|constraints|programming|openai|anthropic)|(?:freed|free|released|liberated) (?:from|of) (?:the |any |all |your |its )?(?:typical |usual )?(?:confines|restrictions|limitations|rules|guidelines|policies|constraints|shackles|chains|programming)|break(?:ing)? free (?:from|of))\b",
     },
     Rule {
         id: "jailbreak.en.without_restrictions",
@@ -774,11 +774,13 @@ pub(crate) static RULES: &[Rule] = &[
     Rule {
         id: "tools.shell_one_liner",
         family: ToolHijack,
-        weight: 3.0,
+        weight: 2.5,
         anchors: &["python -c", "python3 -c", "node -e", "bash -c", "sh -c", "perl -e", "ruby -e"],
-        // A one-line program in an instruction that runs a shell, reads the environment or
-        // talks to the network: setup steps do not need one, payloads do.
-        pattern: r#"\b(?:python3?|node|perl|ruby|bash|sh) -[ce] ["'][^"'\n]{0,200}?(?:os\.system|subprocess|os\.popen|os\.environ|process\.env|child_process|urllib|requests\.(?:get|post)|fetch\(|socket|b64decode|exec\(|eval\(|curl |wget )"#,
+        // A one-line program in an instruction that runs a shell command or evaluates
+        // code: setup steps rarely need one (installers such as `bash -c "$(curl …)"` do
+        // not match: fetching is not executing here), payloads do. Alone a cue, not a
+        // verdict: it needs another cue of the family to flag.
+        pattern: r#"\b(?:python3?|node|perl|ruby|bash|sh) -[ce] ["'][^\n]{0,200}?(?:os\.system|os\.popen|subprocess|child_process|__import__|\bexec\(|\beval\()"#,
     },
     Rule {
         id: "tools.report_output_back",
@@ -791,8 +793,10 @@ pub(crate) static RULES: &[Rule] = &[
         id: "tools.persistence_hook",
         family: ToolHijack,
         weight: 2.0,
-        anchors: &[".git/hooks", "hook", "cron", "bashrc", "zshrc", "profile"],
-        pattern: r"\.git/hooks/|\b(?:install|register)[_-]hooks?\(|\bcron ?jobs?\b|\bcrontab\b|>> ?~?/?\.(?:bashrc|zshrc|bash_profile|profile)\b",
+        anchors: &[".git/hooks", "hook"],
+        // Code that installs itself to run again later. Not shell profiles: install
+        // guides append to `~/.bashrc` honestly.
+        pattern: r"\.git/hooks/|\b(?:install|register)[_-]hooks?\(",
     },
     Rule {
         id: "tools.fake_tool_call",
@@ -835,8 +839,10 @@ pub(crate) static RULES: &[Rule] = &[
         id: "addressed.en.authority_notice",
         family: AddressedToAi,
         weight: 1.5,
-        anchors: &["required", "mandatory", "maintainer", "automated", "per our", "cause"],
-        pattern: r"\b(?:maintainer action required|automated (?:qa|ci|build|security|review|compliance) (?:note|notice|check)|mandatory:|(?:required|mandatory) (?:per|by) (?:our|the|\.github)\b|per our (?:engineering handbook|incident response playbook|security policy|ci policy|contributing guide(?:lines)?|compliance policy)|cause (?:your )?(?:pr|pull request|build|commit|ci)(?: to)? (?:be rejected|to fail|fail|failures?))",
+        anchors: &["maintainer", "automated", "per our", "required per", "mandatory per", "rejected"],
+        // The notice forms planted instructions use, not ordinary "required by the" or a
+        // configuration's `mandatory: true`.
+        pattern: r"(?:^|\n)[#*>\- ]*(?:maintainer action required|automated (?:qa|ci|build|security|review|compliance) (?:note|notice|check))|\bper our (?:engineering handbook|incident response playbook|security policy|ci policy|contributing guide(?:lines)?|compliance policy)|\b(?:required|mandatory) per (?:our|\.github)\b|\bcause your (?:pr|pull request) to be rejected",
     },
     Rule {
         id: "addressed.en.if_you_are_an_ai",

@@ -223,6 +223,17 @@ const BENIGN: &[&str] = &[
     "See the guide on how to steal a base in the baseball section.",
     "ACTION REQUIRED: your invoice is overdue; a late fee applies after Friday.",
     "Run `python -c \"import sys; print(sys.version)\"` to check your Python.",
+    // Found in review: each scored as an injection before the rules were narrowed.
+    "You are no longer limited to 5 projects on the free plan.",
+    "It is no longer limited to x86.",
+    "Uploads are no longer limited by the 10 MB request cap.",
+    "Hidden files: they are no longer filtered out by default.",
+    "Install Homebrew: /bin/bash -c \"$(curl -fsSL https://raw.githubusercontent.com/Homebrew/install/HEAD/install.sh)\"",
+    "Run node -e \"console.log(process.env.NODE_ENV)\" to see the mode.",
+    "Install Rust: curl --proto '=https' -sSf https://sh.rustup.rs | sh, then echo 'source $HOME/.cargo/env' >> ~/.bashrc",
+    "Clippy warnings cause CI to fail. If you disagree with a lint, paste the output of cargo clippy in your PR.",
+    "Please include the output of `palisade --version` in your issue, as required by the contributing guide.",
+    "features:\n  mandatory: true\n  cron jobs: 3",
 ];
 
 #[test]

@@ -341,8 +341,9 @@ pub(super) const CREDENTIALS: &[Pattern] = &[
         entity: Entity::PrivateKey,
         name: "putty_private_key",
         literals: &["putty-user-key-file-"],
-        // From the header to the MAC line: the private lines are between them.
-        regex: r"PuTTY-User-Key-File-[23]: [A-Za-z0-9-]+\r?\n(?:[^\n]*\n)*?Private-MAC: [0-9a-f]{40,64}",
+        // The header; the block is extended to its MAC line, or over the key file's
+        // lines when the MAC is missing (see `putty_block_end`).
+        regex: r"PuTTY-User-Key-File-[23]: [A-Za-z0-9-]+",
         group: 0,
         boundary: none,
         validate: |_| true,

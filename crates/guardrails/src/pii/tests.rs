@@ -736,6 +736,12 @@ fn credentials_carried_by_a_format() {
     // still see an address in it).
     let user_only = "https://user@git.example.com/acme/app.git";
     assert!(found_in(user_only).iter().all(|(kind, _)| *kind != "URL_CREDENTIALS"), "{user_only}");
+    // A PuTTY key without its MAC line is still covered to its last key line, and a
+    // header never runs on to an unrelated MAC further down.
+    let truncated = "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPrivate-Lines: 1\nAAAAIHq2Jv9Lw3Zp8Rt5Nb1Mc6Yd";
+    let text =
+        format!("{truncated}\n\nThanks for the help!\nPrivate-MAC: 00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff");
+    assert_eq!(found_in(&text), [("PRIVATE_KEY", truncated.to_owned())], "{text}");
     // References, not credentials.
     for text in [
         "Authorization: Bearer $TOKEN",

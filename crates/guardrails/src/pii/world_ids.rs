@@ -193,11 +193,21 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "CH_AHV",
         "ch_ahv",
-        r"756\.?[0-9]{4}\.?[0-9]{4}\.?[0-9]{2}",
+        // Dotted: thirteen bare digits from 756 are also a Swiss EAN-13 barcode.
+        r"756\.[0-9]{4}\.[0-9]{4}\.[0-9]{2}",
         0,
         numeric_form,
         validate::ch_ahv,
         0.95
+    ),
+    personal!(
+        "CH_AHV",
+        "ch_ahv_in_context",
+        r"(?:\b(?:AHV|AVS|AVH)\b|(?i:sozialversicherungsnummer|num[ée]ro avs))[^0-9\n]{0,20}?(756[0-9]{10})",
+        1,
+        digits_and_separators,
+        validate::ch_ahv,
+        0.9
     ),
     personal!(
         "TR_TCKN",
@@ -220,7 +230,9 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
     personal!(
         "CZ_BIRTH_NUMBER",
         "cz_sk_birth_number",
-        r"[0-9]{2}[0-35-8][0-9][0-3][0-9]/[0-9]{3,4}",
+        // The ten-digit form only: the nine-digit one (births before 1954) has no check
+        // digit, and `221105/001` is an invoice number as often.
+        r"[0-9]{2}[0-35-8][0-9][0-3][0-9]/[0-9]{4}",
         0,
         numeric_form,
         validate::cz_birth_number,
@@ -442,7 +454,7 @@ pub(super) const WORLD_IDS: &[Pattern] = &[
         "DATE_OF_BIRTH",
         "date_of_birth_in_context",
         // Dates are everywhere; a date after a birth word is personal data.
-        r"(?i:date of birth|birth ?date|\bdob\b|\bd\.o\.b\.?|\bborn(?: on)?\b|geburtsdatum|geboren(?: am)?|date de naissance|fecha de nacimiento)[^0-9\n]{0,20}?([0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4})",
+        r"(?i:date of birth|birth ?date|\bdob\b|\bd\.o\.b\.?|\bborn(?: on)?\b|geburtsdatum|geboren(?: am)?|date de naissance|fecha de nacimiento)[^0-9\n]{0,20}?((?:[0-9]{1,2}[./-][0-9]{1,2}[./-](?:[0-9]{4}|[0-9]{2})|[0-9]{4}[./-][0-9]{1,2}[./-][0-9]{1,2}))",
         1,
         |b| b.is_ascii_digit() || b"./-".contains(&b),
         validate::birth_date,

@@ -57,7 +57,8 @@ pub fn au_tfn(text: &str) -> bool {
 #[must_use]
 pub fn au_abn(text: &str) -> bool {
     let mut d = digits_of(text);
-    if d.len() != 11 || d[0] == 0 {
+    // The two check digits are 11–99.
+    if d.len() != 11 || pair(&d, 0) < 11 {
         return false;
     }
     d[0] -= 1;
@@ -690,9 +691,15 @@ pub fn bitcoin_bech32_address(text: &str) -> bool {
     expanded.extend(b"bc".iter().map(|b| b & 31));
     expanded.extend(&values);
     let expected = if values[0] == 0 { BECH32 } else { BECH32M };
-    let program_bits = (values.len() - 7) * 5;
+    let program = &values[1..values.len() - 6];
+    let program_bits = program.len() * 5;
     let program_bytes = program_bits / 8;
+    // The 5-bit groups hold whole bytes plus at most four padding bits, all zero.
+    let padding = program_bits % 8;
+    let padding_zero = program.last().is_none_or(|&last| last & ((1 << padding) - 1) == 0);
     polymod(&expanded) == expected
+        && padding <= 4
+        && padding_zero
         && (2..=40).contains(&program_bytes)
         && (values[0] != 0 || matches!(program_bytes, 20 | 32))
 }
@@ -742,10 +749,17 @@ pub fn de_id_card(text: &str) -> bool {
 
 /// A date of birth written with digits (`1985-03-07`, `07/03/1985`, `7.3.85`): one of
 /// the day-month-year, month-day-year or year-month-day readings is a real date in
-/// 1900–2099 (two-digit years in either century).
+/// 1900–2099 (two-digit years in either century; a one- or three-digit year is not a
+/// year).
 #[must_use]
 pub fn birth_date(text: &str) -> bool {
-    let parts: Vec<u32> = text.split(['/', '-', '.']).filter_map(|p| p.parse().ok()).collect();
+    let raw: Vec<&str> = text.split(['/', '-', '.']).collect();
+    let [first, _, last] = raw[..] else { return false };
+    let year_digits = if first.len() == 4 { 4 } else { last.len() };
+    if !matches!(year_digits, 2 | 4) {
+        return false;
+    }
+    let parts: Vec<u32> = raw.iter().filter_map(|p| p.parse().ok()).collect();
     let [a, b, c] = parts[..] else { return false };
     let year_ok = |y: u32| if y < 100 { Some(y) } else { (1900..=2099).contains(&y).then_some(y) };
     let real = |y: u32, m: u32, d: u32| {

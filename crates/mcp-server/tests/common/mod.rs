@@ -100,6 +100,8 @@ pub struct Options {
     pub metrics: Option<observe::ServerMetrics>,
     /// More tools.
     pub extra_tools: Vec<Tool>,
+    /// Inspects results before callers see them.
+    pub inspector: Option<Arc<dyn mcp_server::ResultInspector>>,
 }
 
 impl Default for Options {
@@ -114,6 +116,7 @@ impl Default for Options {
             flaky: None,
             metrics: None,
             extra_tools: Vec::new(),
+            inspector: None,
         }
     }
 }
@@ -214,6 +217,9 @@ pub async fn start(options: Options) -> TestServer {
         builder = builder
             .state(backend)
             .tool(Tool::new("flaky", flaky).roles(["support"]).circuit_breaker(3, Duration::from_secs(1)));
+    }
+    if let Some(inspector) = options.inspector.clone() {
+        builder = builder.inspect_results(inspector);
     }
     if let Some(redactor) = options.audit_arguments.clone() {
         builder = builder.audit_arguments(redactor);
