@@ -51,9 +51,11 @@ pub struct AuditEvent {
     /// default; absent from the entry when off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Value>,
-    /// SHA-256 (hex) of the canonical JSON result.
+    /// SHA-256 (hex) of the canonical JSON result as delivered (after any redaction by
+    /// the server's result inspector).
     pub result_sha256: Option<String>,
-    /// Metadata the handler attached to its response.
+    /// Metadata the handler attached to its response, and the server's result
+    /// inspection report under `inspection` when it inspects results.
     pub metadata: Map<String, Value>,
 }
 

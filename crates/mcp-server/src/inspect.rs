@@ -6,7 +6,9 @@
 //! credential in a config dump). A [`ResultInspector`] sees every successful result,
 //! may rewrite it (redaction), or withhold it; the caller then gets the typed error
 //! `result_withheld`. Either way the inspector's report, which must name types and
-//! counts and never a value, goes into the call's audit entry under `"inspection"`.
+//! counts and never a value, goes into the call's audit entry under `"inspection"`
+//! (`{"clean": true}` when there was nothing to report; a handler's own `inspection`
+//! metadata is kept as `handler_inspection`, so it cannot pass for the server's).
 //!
 //! ```
 //! use mcp_server::{Caller, InspectedCall, Inspection, ResultInspector, ToolResponse};
@@ -67,9 +69,12 @@ pub enum Inspection {
 
 /// Looks at every successful tool result before the caller does.
 ///
-/// It runs on the server's async executor, inside the call: keep it to CPU work of a
-/// few microseconds per kilobyte (the guardrails scanner is), and fail closed: an
-/// inspector that cannot decide should withhold.
+/// It runs inside the call, after the tool's timeout; on a multi-threaded runtime the
+/// server moves it off the async workers (`block_in_place`), since scanning a large
+/// result takes a while (the guardrails scanner: about 60 µs per KB with the injection
+/// rules). Fail closed: an inspector that cannot decide should withhold; one that panics
+/// is treated as withholding. Handler error messages are not inspected: a tool that puts
+/// data into its errors must scan them itself.
 pub trait ResultInspector: Send + Sync + 'static {
     /// Inspects (and may rewrite) `response` of `call`.
     fn inspect(&self, call: &InspectedCall<'_>, response: &mut ToolResponse) -> Inspection;

@@ -64,6 +64,11 @@ impl ToolResponse {
         self.text.as_mut()
     }
 
+    /// The audit metadata, to change in place.
+    pub(crate) fn metadata_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.metadata
+    }
+
     /// The audit metadata.
     #[must_use]
     pub fn metadata(&self) -> &Map<String, Value> {

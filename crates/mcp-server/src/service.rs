@@ -23,7 +23,7 @@ use tracing::Instrument as _;
 use crate::audit::{AuditEvent, AuditSink, Decision};
 use crate::context::{Caller, RequestContext, StateMap};
 use crate::error::ToolError;
-use crate::inspect::{InspectedCall, Inspection};
+use crate::inspect::{InspectedCall, Inspection, ResultInspector};
 use crate::middleware::ToolService;
 use crate::response::ToolResponse;
 
@@ -283,6 +283,27 @@ fn fresh_request_id() -> RequestId {
     })
 }
 
+/// The audit metadata key of the result inspector's report.
+const INSPECTION_KEY: &str = "inspection";
+
+/// Runs the inspector off the async workers when the runtime allows it (a large result
+/// can take milliseconds to scan), and fails closed if it panics: the tool ran, so the
+/// call is still audited, and nothing uninspected goes out.
+fn inspect(
+    inspector: &dyn ResultInspector,
+    call: &InspectedCall<'_>,
+    response: &mut ToolResponse,
+) -> Inspection {
+    let mut run = || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inspector.inspect(call, response)))
+            .unwrap_or_else(|_| Inspection::Withheld(serde_json::json!({ "error": "inspector_panicked" })))
+    };
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+        _ => run(),
+    }
+}
+
 pub(crate) fn sha256_hex(value: &Value) -> String {
     let d = digest::digest(&digest::SHA256, canonical_json(value).as_bytes());
     hex::encode(d)
@@ -415,6 +436,8 @@ fn classify(code: &str) -> observe::Outcome {
         "unauthenticated" => Outcome::Unauthenticated,
         "rate_limited" | "overloaded" => Outcome::RateLimited,
         "timeout" => Outcome::TimedOut,
+        // The tool ran; the server's content policy kept its output back.
+        "result_withheld" => Outcome::Denied,
         "unknown_tool" | "invalid_arguments" | "not_found" | "conflict" | "cancelled" | "unavailable"
         | "audit_unavailable" | "internal_error" => Outcome::Error,
         // Guard and policy denial codes, approval_required.
@@ -481,14 +504,32 @@ impl PalisadeService {
 
         let arguments_copy = self.shared.argument_copy.as_ref().map(|r| r.redact(&name, &arguments));
         let mut outcome = self.run_call(origin, entry, arguments, grant, context.ct.clone()).await;
+        // The key is the server's: a handler's own "inspection" entry is kept under
+        // another name, so an audit reader never mistakes it for the server's report.
+        if let Ok(response) = &mut outcome
+            && let Some(claimed) = response.metadata_mut().remove(INSPECTION_KEY)
+        {
+            response.metadata_mut().insert(format!("handler_{INSPECTION_KEY}"), claimed);
+        }
         // What the inspector saw and did, for the audit entry (never a value).
         let mut inspection = None;
+        let mut withheld_metadata = None;
         if let (Ok(response), Some(inspector)) = (&mut outcome, &self.shared.result_inspector) {
-            match inspector.inspect(&InspectedCall::new(&name, &origin.caller), response) {
-                Inspection::Clean => {}
+            match inspect(inspector.as_ref(), &InspectedCall::new(&name, &origin.caller), response) {
+                Inspection::Clean => inspection = Some(serde_json::json!({ "clean": true })),
                 Inspection::Reported(report) => inspection = Some(report),
-                Inspection::Withheld(report) => {
+                Inspection::Withheld(mut report) => {
+                    // The digest of what was withheld, so the entry can be matched to the
+                    // tool's own records; the handler's metadata (rows affected…) stays.
+                    let body = response
+                        .structured()
+                        .cloned()
+                        .unwrap_or_else(|| Value::String(response.text_content()));
+                    if let Value::Object(fields) = &mut report {
+                        fields.insert("withheld_sha256".to_owned(), Value::String(sha256_hex(&body)));
+                    }
                     inspection = Some(report);
+                    withheld_metadata = Some(response.metadata().clone());
                     // The tool ran: its effects stand, its output does not go out.
                     outcome = Err((ToolError::ResultWithheld, true));
                 }
@@ -505,11 +546,12 @@ impl PalisadeService {
                 let code = identity_types::ErrorCode::code(error);
                 let decision =
                     if *ran { Decision::Allowed } else { Decision::Denied { code: code.to_owned() } };
-                (decision, code, Some(error.to_json(self.shared.denial_detail)), None, Map::new())
+                let kept = withheld_metadata.take().unwrap_or_default();
+                (decision, code, Some(error.to_json(self.shared.denial_detail)), None, kept)
             }
         };
         if let Some(report) = inspection {
-            metadata.insert("inspection".to_owned(), report);
+            metadata.insert(INSPECTION_KEY.to_owned(), report);
         }
         let record = CallRecord {
             tool: name,

@@ -33,45 +33,88 @@ pub(crate) struct Config {
 }
 
 /// `[guardrails]`: tool results are scanned for personal data, credentials and
-/// injection attempts under each tenant's policy (`guardrails::policy`).
+/// injection attempts under each tenant's rules (`guardrails::policy`), layered: the
+/// built-in rules, then `[guardrails.tool_result]`, then `[guardrails.tenants.<id>]`.
+/// A key left out keeps the layer below, so writing one rule never resets the others.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct GuardrailsSection {
     /// Scan every successful tool result (default true).
     pub(crate) scan_tool_results: bool,
-    /// The policy of tenants without their own (`[guardrails.policy.tool_result]`);
-    /// default [`GuardrailsSection::built_in_policy`]. Keys left out take the
-    /// guardrails defaults (redact, redact, block).
-    pub(crate) policy: Option<guardrails::policy::Policy>,
-    /// Tenants' own policies (`[guardrails.tenants.acme.tool_result]`).
-    pub(crate) tenants: std::collections::BTreeMap<String, guardrails::policy::Policy>,
+    /// Changes to the built-in rules, for every tenant.
+    pub(crate) tool_result: RulesOverride,
+    /// Changes for one tenant, over `tool_result`.
+    pub(crate) tenants: std::collections::BTreeMap<String, RulesOverride>,
 }
 
 impl Default for GuardrailsSection {
     fn default() -> Self {
-        Self { scan_tool_results: true, policy: None, tenants: std::collections::BTreeMap::new() }
+        Self {
+            scan_tool_results: true,
+            tool_result: RulesOverride::default(),
+            tenants: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// Some of a direction's rules; the rest come from the layer below.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RulesOverride {
+    pub(crate) pii: Option<guardrails::policy::Action>,
+    pub(crate) secrets: Option<guardrails::policy::Action>,
+    /// Per-type exceptions by protocol name, added to the layer below's.
+    pub(crate) entities: Option<std::collections::BTreeMap<String, guardrails::policy::Action>>,
+    pub(crate) injection: Option<guardrails::policy::InjectionAction>,
+    pub(crate) injection_threshold: Option<f32>,
+}
+
+impl RulesOverride {
+    fn over(
+        &self,
+        mut rules: guardrails::policy::Rules,
+        at: &str,
+    ) -> Result<guardrails::policy::Rules, String> {
+        rules.pii = self.pii.unwrap_or(rules.pii);
+        rules.secrets = self.secrets.unwrap_or(rules.secrets);
+        rules.injection = self.injection.unwrap_or(rules.injection);
+        if let Some(threshold) = self.injection_threshold {
+            if !(0.0..=1.0).contains(&threshold) {
+                return Err(format!("[{at}] injection_threshold {threshold} is outside [0, 1]"));
+            }
+            rules.injection_threshold = threshold;
+        }
+        for (name, action) in self.entities.iter().flatten() {
+            let entity = guardrails::pii::Entity::from_name(name)
+                .ok_or_else(|| format!("[{at}] entities: unknown entity type {name:?}"))?;
+            rules.entities.insert(entity, *action);
+        }
+        Ok(rules)
     }
 }
 
 impl GuardrailsSection {
-    /// Without a `[guardrails.policy]`: tool results keep the personal data the tool's
-    /// guards already let this caller see (reported, not redacted: a support agent needs
-    /// the customer's e-mail), credentials are redacted, injection attempts withhold the
-    /// result.
-    pub(crate) fn built_in_policy() -> guardrails::policy::Policy {
-        use guardrails::policy::{Action, Direction, Policy, Rules};
-        Policy::default().with(Direction::ToolResult, Rules { pii: Action::Warn, ..Rules::default() })
+    /// The built-in rules for tool results: personal data the tool's guards already let
+    /// this caller see is reported, not redacted (a support agent needs the customer's
+    /// e-mail); credentials are redacted; an injection attempt withholds the result.
+    pub(crate) fn built_in_rules() -> guardrails::policy::Rules {
+        use guardrails::policy::{Action, Rules};
+        Rules { pii: Action::Warn, ..Rules::default() }
     }
 
-    /// The policy book this section describes.
+    /// The policy book these layers describe (only the tool-result direction is used by
+    /// the server).
     pub(crate) fn book(&self) -> Result<guardrails::policy::PolicyBook, String> {
-        let default = self.policy.clone().unwrap_or_else(Self::built_in_policy);
-        let mut book = guardrails::policy::PolicyBook::new(default);
-        for (tenant, policy) in &self.tenants {
+        use guardrails::policy::{Direction, Policy, PolicyBook};
+        let default = self.tool_result.over(Self::built_in_rules(), "guardrails.tool_result")?;
+        let mut book = PolicyBook::new(Policy::default().with(Direction::ToolResult, default.clone()));
+        for (tenant, changes) in &self.tenants {
+            let at = format!("guardrails.tenants.{tenant}");
             let id = tenant
                 .parse::<identity_types::TenantId>()
-                .map_err(|e| format!("[guardrails.tenants.{tenant}]: not a tenant id: {e}"))?;
-            book = book.with_tenant(id, policy.clone());
+                .map_err(|e| format!("[{at}]: not a tenant id: {e}"))?;
+            let rules = changes.over(default.clone(), &at)?;
+            book = book.with_tenant(id, Policy::default().with(Direction::ToolResult, rules));
         }
         Ok(book)
     }
@@ -413,7 +456,8 @@ mod tests {
     }
 
     #[test]
-    fn guardrails_policies_from_the_file() {
+    fn guardrails_rules_are_layered() {
+        use guardrails::pii::Entity;
         use guardrails::policy::{Action, Direction, InjectionAction};
         let config = Config::parse("", no_env).unwrap();
         assert!(config.guardrails.scan_tool_results, "on unless turned off");
@@ -423,14 +467,19 @@ mod tests {
             (rules.pii, rules.secrets, rules.injection),
             (Action::Warn, Action::Redact, InjectionAction::Block)
         );
-        let text = "[auth]\njwt_secret_env = \"S\"\n[guardrails.policy.tool_result]\ninjection = \"warn\"\n\n[guardrails.tenants.acme.tool_result]\npii = \"redact\"\nentities = { EMAIL_ADDRESS = \"allow\" }\n";
+        let text = "[auth]\njwt_secret_env = \"S\"\n[guardrails.tool_result]\nsecrets = \"block\"\nentities = { US_SSN = \"redact\" }\n\n[guardrails.tenants.acme]\npii = \"redact\"\nentities = { EMAIL_ADDRESS = \"allow\" }\n";
         let book = Config::parse(text, no_env).unwrap().guardrails.book().unwrap();
         let default = book.default_policy().rules(Direction::ToolResult);
-        // A written policy is taken as written: what it leaves out is the guardrails default.
-        assert_eq!((default.pii, default.injection), (Action::Redact, InjectionAction::Warn));
+        // Writing one rule keeps the built-in others.
+        assert_eq!(
+            (default.pii, default.secrets, default.injection),
+            (Action::Warn, Action::Block, InjectionAction::Block)
+        );
         let acme = book.for_tenant(&"acme".parse().unwrap()).rules(Direction::ToolResult);
-        assert_eq!(acme.action(guardrails::pii::Entity::EmailAddress), Action::Allow);
-        assert_eq!(acme.action(guardrails::pii::Entity::CreditCard), Action::Redact);
+        // A tenant's changes sit on the section's, not on the built-in rules.
+        assert_eq!((acme.pii, acme.secrets), (Action::Redact, Action::Block));
+        assert_eq!(acme.action(Entity::EmailAddress), Action::Allow);
+        assert_eq!(acme.action(Entity::UsSsn), Action::Redact, "the section's exception stays");
         let off = |k: &str| (k == "PALISADE_GUARDRAILS_SCAN_TOOL_RESULTS").then(|| "false".to_owned());
         assert!(!Config::parse("", off).unwrap().guardrails.scan_tool_results);
     }
@@ -446,9 +495,11 @@ mod tests {
             ("[auth]\napi_keys = false\n", "no way to authenticate"),
             ("[server\n", "expected"),
             ("[guardrails]\nscan_results = true\n", "unknown field"),
-            ("[guardrails.policy.tool_result]\npii = \"hide\"\n", "unknown variant"),
-            ("[guardrails.policy.tool_result]\nentities = { EMAIL = \"allow\" }\n", "unknown entity type"),
-            ("[guardrails.tenants.\"\".tool_result]\npii = \"block\"\n", "not a tenant id"),
+            ("[guardrails.tool_result]\npii = \"hide\"\n", "unknown variant"),
+            ("[guardrails.tool_result]\nentities = { EMAIL = \"allow\" }\n", "unknown entity type"),
+            ("[guardrails.tool_result]\ninjection_threshold = 1.5\n", "outside [0, 1]"),
+            ("[guardrails.tenants.acme]\nsecret = \"block\"\n", "unknown field"),
+            ("[guardrails.tenants.\"\"]\npii = \"block\"\n", "not a tenant id"),
         ];
         for (text, expected) in cases {
             let err = Config::parse(text, no_env).unwrap_err();

@@ -215,6 +215,8 @@ async fn serve(args: ServeArgs, config: Config, example_mode: bool) -> Result<()
         // Tool results are untrusted input: scanned before any caller reads them.
         let book = config.guardrails.book()?;
         builder = builder.inspect_results(Arc::new(crate::result_guard::GuardrailsInspector::new(book)));
+    } else {
+        tracing::warn!("[guardrails] scan_tool_results is off: tool results reach callers unscanned");
     }
     for router in example::routers() {
         builder = builder.router(router);
