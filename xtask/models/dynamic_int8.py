@@ -95,6 +95,18 @@ def text(value):
     return (value if isinstance(value, str) else str(value)).encode()
 
 
+def index(graph):
+    """A graph's nodes by position, initializers by name, and the node producing each output."""
+    nodes = {i: parse(value) for i, (field, _, value) in enumerate(graph) if field == GRAPH_NODE}
+    initializers = {}
+    for field, _, value in graph:
+        if field == GRAPH_INITIALIZER:
+            tensor = parse(value)
+            initializers[strings(tensor, TENSOR_NAME)[0]] = tensor
+    producer = {output: i for i, node in nodes.items() for output in strings(node, NODE_OUTPUT)}
+    return nodes, initializers, producer
+
+
 def is_zero_scalar(tensor):
     """A float initializer with no dimensions whose value is 0.0."""
     dims = [value for field, _, value in tensor if field == TENSOR_DIMS]
@@ -112,13 +124,7 @@ def drop_nan_guards(graph):
     ever fully masked and the guard is the identity: it costs two passes over every
     attention matrix (about 12 % of the run) and changes nothing.
     """
-    nodes = {i: parse(value) for i, (field, _, value) in enumerate(graph) if field == GRAPH_NODE}
-    initializers = {}
-    for field, _, value in graph:
-        if field == GRAPH_INITIALIZER:
-            tensor = parse(value)
-            initializers[strings(tensor, TENSOR_NAME)[0]] = tensor
-    producer = {output: i for i, node in nodes.items() for output in strings(node, NODE_OUTPUT)}
+    nodes, initializers, producer = index(graph)
     alias, dropped, rewired = {}, set(), 0
     for i, node in nodes.items():
         if strings(node, NODE_OP_TYPE)[0] != "Where":
@@ -152,13 +158,7 @@ def main():
     graph_at = next(i for i, (field, _, _) in enumerate(model) if field == MODEL_GRAPH)
     graph = parse(model[graph_at][2])
 
-    nodes = {i: parse(value) for i, (field, _, value) in enumerate(graph) if field == GRAPH_NODE}
-    initializers = {}
-    for i, (field, _, value) in enumerate(graph):
-        if field == GRAPH_INITIALIZER:
-            tensor = parse(value)
-            initializers[strings(tensor, TENSOR_NAME)[0]] = tensor
-    producer = {output: i for i, node in nodes.items() for output in strings(node, NODE_OUTPUT)}
+    nodes, initializers, producer = index(graph)
 
     def op(i):
         return strings(nodes[i], NODE_OP_TYPE)[0]

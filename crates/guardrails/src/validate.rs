@@ -603,16 +603,7 @@ pub fn de_tax_id(text: &str) -> bool {
     if repeated.len() != 1 || !(2..=3).contains(&repeated[0]) {
         return false;
     }
-    let mut product = 10;
-    for &x in &d[..10] {
-        let mut sum = (x + product) % 10;
-        if sum == 0 {
-            sum = 10;
-        }
-        product = (2 * sum) % 11;
-    }
-    let check = (11 - product) % 10;
-    d[10] == check
+    iso7064_mod_11_10(&d)
 }
 
 /// A Polish PESEL (eleven digits): a month field that encodes the century (01–12,

@@ -304,6 +304,14 @@ fn inspect(
     }
 }
 
+/// The digest of a result: its structured content, else its text.
+fn result_digest(response: &ToolResponse) -> String {
+    match response.structured() {
+        Some(value) => sha256_hex(value),
+        None => sha256_hex(&Value::String(response.text_content())),
+    }
+}
+
 pub(crate) fn sha256_hex(value: &Value) -> String {
     let d = digest::digest(&digest::SHA256, canonical_json(value).as_bytes());
     hex::encode(d)
@@ -521,12 +529,8 @@ impl PalisadeService {
                 Inspection::Withheld(mut report) => {
                     // The digest of what was withheld, so the entry can be matched to the
                     // tool's own records; the handler's metadata (rows affected…) stays.
-                    let body = response
-                        .structured()
-                        .cloned()
-                        .unwrap_or_else(|| Value::String(response.text_content()));
                     if let Value::Object(fields) = &mut report {
-                        fields.insert("withheld_sha256".to_owned(), Value::String(sha256_hex(&body)));
+                        fields.insert("withheld_sha256".to_owned(), Value::String(result_digest(response)));
                     }
                     inspection = Some(report);
                     withheld_metadata = Some(response.metadata().clone());
@@ -538,9 +542,7 @@ impl PalisadeService {
         let (decision, code, result, result_sha256, mut metadata) = match &outcome {
             Ok(response) => {
                 // The digest of what the caller receives (after any redaction).
-                let body =
-                    response.structured().cloned().unwrap_or_else(|| Value::String(response.text_content()));
-                (Decision::Allowed, "ok", None, Some(sha256_hex(&body)), response.metadata().clone())
+                (Decision::Allowed, "ok", None, Some(result_digest(response)), response.metadata().clone())
             }
             Err((error, ran)) => {
                 let code = identity_types::ErrorCode::code(error);
