@@ -1188,18 +1188,42 @@ impl PiiScanner {
     /// one [`PiiScanner::scan`] keeps says nothing about which one the policy blocks.
     #[must_use]
     pub fn scan_overlapping(&self, text: &str) -> Vec<Finding> {
-        let mut triggered = vec![false; self.patterns.len()];
+        // Which detectors to run, as bits: on the stack for the built-in set (a scan of
+        // a short log value is otherwise dominated by allocating this).
+        const INLINE_WORDS: usize = 4;
+        let words = self.patterns.len().div_ceil(64);
+        let mut inline = [0_u64; INLINE_WORDS];
+        let mut spilled = Vec::new();
+        let triggered: &mut [u64] = if words <= INLINE_WORDS {
+            &mut inline[..words]
+        } else {
+            spilled.resize(words, 0);
+            &mut spilled
+        };
+        let mut mark = |index: usize| {
+            if let Some(word) = triggered.get_mut(index / 64) {
+                *word |= 1 << (index % 64);
+            }
+        };
         for found in self.prefilter.find_overlapping_iter(text) {
-            triggered[self.literal_owner[found.pattern().as_usize()]] = true;
+            mark(self.literal_owner[found.pattern().as_usize()]);
         }
-        if text.bytes().any(|b| b.is_ascii_digit()) {
+        if !self.digit_owner.is_empty() && text.bytes().any(|b| b.is_ascii_digit()) {
             for member in self.digit_set.matches(text).iter() {
-                triggered[self.digit_owner[member]] = true;
+                mark(self.digit_owner[member]);
             }
         }
         let mut findings = Vec::new();
-        for (compiled, _) in self.patterns.iter().zip(&triggered).filter(|(_, run)| **run) {
-            scan_pattern(text, compiled, &mut findings);
+        // Set bits only, in index order.
+        for (word_index, &word) in triggered.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let index = word_index * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(compiled) = self.patterns.get(index) {
+                    scan_pattern(text, compiled, &mut findings);
+                }
+            }
         }
         findings.sort_by_key(|f| (f.start, f.end));
         findings

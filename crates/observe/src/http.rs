@@ -8,10 +8,9 @@ use std::time::Instant;
 use http::{Request, Response};
 use tracing::Instrument as _;
 use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::metrics::ServerMetrics;
-use crate::propagation::{context_from_headers, trace_id_of, trace_id_of_context};
+use crate::propagation::{TraceIdHex, span_context_from_headers};
 
 /// The method as spans record it: extension methods are caller-chosen text, so only the
 /// standard ones are named.
@@ -126,7 +125,7 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let method = method_label(request.method());
-        let parent = context_from_headers(request.headers());
+        let parent = span_context_from_headers(request.headers());
         let exported = crate::sampling::export_ratio().is_some_and(crate::sampling::draw);
         macro_rules! http_span {
             ($target:expr) => {
@@ -151,20 +150,20 @@ where
         let mut trace_id = None;
         if !span.is_disabled() {
             if exported {
-                if let Some(parent) = parent {
-                    // Fails only when no OpenTelemetry layer is installed.
-                    let _ = span.set_parent(parent);
+                if let Some(parent) = &parent {
+                    crate::export::set_remote_parent(&span, parent);
                 }
-                trace_id = trace_id_of(&span);
+                trace_id = crate::export::span_context_of(&span).map(|context| context.trace_id());
             } else {
                 // Not exported: the caller's trace id still ties our lines to its trace.
-                trace_id = parent.as_ref().and_then(trace_id_of_context);
-            }
-            if let Some(id) = &trace_id {
-                span.record("trace_id", id.as_str());
+                trace_id = parent.as_ref().map(opentelemetry::trace::SpanContext::trace_id);
             }
         }
-        let trace_id = trace_id.map(std::sync::Arc::from);
+        let trace_id = trace_id.map(|id| {
+            let hex = TraceIdHex::new(id);
+            span.record("trace_id", hex.as_str());
+            std::sync::Arc::from(hex.as_str())
+        });
         request.extensions_mut().insert(HttpSpan { span: span.clone(), trace_id, exported });
         // Counted until answered, or until the client goes away and the future is
         // dropped (then under `cancelled`): the in-flight gauge cannot drift.

@@ -6,8 +6,11 @@
 //! metric, a span or a log line.
 //!
 //! - [`init`]: one call installs the `tracing` subscriber: JSON-lines logs (stdout or
-//!   rotated files), OpenTelemetry export over OTLP/HTTP with protobuf bodies and
-//!   parent-based ratio sampling, all behind the redaction layer ([`scrub`]).
+//!   rotated files, written by a writer thread), OpenTelemetry export over OTLP/HTTP
+//!   with protobuf bodies and per-request ratio sampling ([`sampling`]), all behind the
+//!   redaction layer ([`scrub`]). Spans reach the exporter through this crate's own
+//!   layer, which keeps the request path's share small; [`set_remote_parent`] and
+//!   [`span_context_of`] are its two handles on a span.
 //! - [`propagation`]: W3C `traceparent`/`tracestate` from and into HTTP headers and
 //!   MCP `_meta`, so one trace spans agent → MCP server → tool.
 //! - [`Metrics`] and [`ServerMetrics`]: Prometheus families with bounded labels, and
@@ -27,8 +30,10 @@
 
 mod config;
 mod endpoint;
+pub mod export;
 mod http;
 pub mod json;
+mod log_writer;
 mod metrics;
 pub mod propagation;
 pub mod sampling;
@@ -38,6 +43,7 @@ mod telemetry;
 
 pub use config::{LogConfig, LogFile, LogFormat, MetricsConfig, ObserveConfig, OtlpConfig, Rotation};
 pub use endpoint::{CONTENT_TYPE, check_exposure, metrics_router};
+pub use export::{set_remote_parent, span_context_of};
 pub use http::{HttpSpan, HttpTrace, HttpTraceLayer};
 pub use metrics::{
     LATENCY_BUCKETS, Metrics, Outcome, ServerMetrics, TenantLabels, ToolCall, ToolMetrics, UNKNOWN_TOOL,

@@ -21,10 +21,9 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use serde_json::{Map, Value};
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The `_meta` and header keys of W3C Trace Context.
 pub const TRACEPARENT: &str = "traceparent";
@@ -109,6 +108,49 @@ pub fn context_from_headers(headers: &HeaderMap) -> Option<Context> {
     remote(TraceContextPropagator::new().extract(&HeaderCarrier(headers)))
 }
 
+/// [`context_from_headers`] without the `Context` around it, for the HTTP layer's hot
+/// path: the `traceparent` is checked by [`is_well_formed_traceparent`], then its
+/// fixed-position fields are read directly (the propagator would split it into a vector
+/// and allocate the context). A test holds the two to the same answers.
+pub(crate) fn span_context_from_headers(headers: &HeaderMap) -> Option<SpanContext> {
+    let value = headers.get(TRACEPARENT)?.to_str().ok()?;
+    if !is_well_formed_traceparent(value) {
+        return None;
+    }
+    let trace_id = TraceId::from_hex(value.get(3..35)?).ok()?;
+    let span_id = SpanId::from_hex(value.get(36..52)?).ok()?;
+    let flags = u8::from_str_radix(value.get(53..55)?, 16).ok()?;
+    // As the propagator does: an unparsable `tracestate` is dropped, not the parent.
+    let state = headers
+        .get(TRACESTATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    let context =
+        SpanContext::new(trace_id, span_id, TraceFlags::new(flags) & TraceFlags::SAMPLED, true, state);
+    context.is_valid().then_some(context)
+}
+
+/// A trace id as 32 lower-case hex digits, formatted on the stack.
+pub(crate) struct TraceIdHex([u8; 32]);
+
+impl TraceIdHex {
+    pub(crate) fn new(id: TraceId) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(id.to_bytes()) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        Self(out)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits were written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// The caller's trace context from an MCP request's `_meta`, when a valid
 /// `traceparent` is there.
 #[must_use]
@@ -119,14 +161,25 @@ pub fn context_from_meta(meta: &Map<String, Value>) -> Option<Context> {
     remote(TraceContextPropagator::new().extract(&MetaCarrier(meta)))
 }
 
-/// Writes `span`'s trace context into outgoing HTTP headers.
-pub fn inject_headers(span: &tracing::Span, headers: &mut HeaderMap) {
-    TraceContextPropagator::new().inject_context(&span.context(), &mut HeaderSink(headers));
+/// The context to pass on for `span`: its own when exported, else none.
+fn outgoing(span: &tracing::Span) -> Option<Context> {
+    crate::export::span_context_of(span).map(|context| Context::new().with_remote_span_context(context))
 }
 
-/// Writes `span`'s trace context into an outgoing MCP request's `_meta`.
+/// Writes `span`'s trace context into outgoing HTTP headers (nothing when `span` is
+/// not exported).
+pub fn inject_headers(span: &tracing::Span, headers: &mut HeaderMap) {
+    if let Some(cx) = outgoing(span) {
+        TraceContextPropagator::new().inject_context(&cx, &mut HeaderSink(headers));
+    }
+}
+
+/// Writes `span`'s trace context into an outgoing MCP request's `_meta` (nothing when
+/// `span` is not exported).
 pub fn inject_meta(span: &tracing::Span, meta: &mut Map<String, Value>) {
-    TraceContextPropagator::new().inject_context(&span.context(), &mut MetaSink(meta));
+    if let Some(cx) = outgoing(span) {
+        TraceContextPropagator::new().inject_context(&cx, &mut MetaSink(meta));
+    }
 }
 
 /// The trace id (32 hex digits) of a context, when it has a valid span.
@@ -141,7 +194,7 @@ pub fn trace_id_of_context(cx: &Context) -> Option<String> {
 /// installed, otherwise none.
 #[must_use]
 pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
-    trace_id_of_context(&span.context())
+    crate::export::span_context_of(span).map(|context| context.trace_id().to_string())
 }
 
 #[cfg(test)]
@@ -183,6 +236,49 @@ mod tests {
         assert!(context_from_headers(&HeaderMap::new()).is_none());
         let not_a_string = serde_json::json!({ TRACEPARENT: 7 });
         assert!(context_from_meta(not_a_string.as_object().unwrap()).is_none());
+    }
+
+    #[test]
+    fn the_direct_header_parse_answers_as_the_propagator_does() {
+        let traceparents = [
+            VALID,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "garbage",
+        ];
+        let tracestates = [None, Some("vendor=abc,other=x"), Some("not a valid=state="), Some("")];
+        for traceparent in traceparents {
+            for tracestate in tracestates {
+                let mut headers = HeaderMap::new();
+                headers.insert(TRACEPARENT, HeaderValue::from_str(traceparent).unwrap());
+                if let Some(state) = tracestate {
+                    headers.insert(TRACESTATE, HeaderValue::from_str(state).unwrap());
+                }
+                let expected = context_from_headers(&headers).map(|cx| cx.span().span_context().clone());
+                assert_eq!(span_context_from_headers(&headers), expected, "{traceparent} / {tracestate:?}");
+            }
+        }
+        assert_eq!(span_context_from_headers(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn trace_ids_print_as_32_hex_digits() {
+        for hex in [
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "00000000000000000000000000000001",
+            "ffffffffffffffffffffffffffffffff",
+        ] {
+            let id = TraceId::from_hex(hex).unwrap();
+            assert_eq!(TraceIdHex::new(id).as_str(), hex);
+            assert_eq!(TraceIdHex::new(id).as_str(), id.to_string());
+        }
     }
 
     #[test]

@@ -1,19 +1,18 @@
 //! Deciding, before a request's spans open, whether its trace is exported.
 //!
-//! The `tracing-opentelemetry` bridge does most of its work (an OpenTelemetry span
-//! builder, an allocated attribute per field) for every span it sees, sampled or not;
-//! the SDK's sampler only runs when the span is built. So sampling there saves the export
-//! but little of the cost. Here the decision is made first: a request whose trace is not
-//! kept opens its spans under [`UNSAMPLED_TARGET`], which the OpenTelemetry layer never
-//! sees, and costs what logging alone costs.
+//! Recording a span for export costs something on the request path (ids, times, a copy
+//! of its fields: see [`crate::export`]); a sampler that decides when the span ends
+//! would save the export but not that. Here the decision is made first: a request whose
+//! trace is not kept opens its spans under [`UNSAMPLED_TARGET`], which the export layer
+//! skips, and costs what logging alone costs.
 //!
 //! The decision is made once per request, by the HTTP layer (or per call where there is
 //! no HTTP request, as with stdio): a draw with probability `sample_ratio`. Nothing the
 //! caller sends decides it: not the sampled flag of its `traceparent`, and not its trace
 //! id either (both arrive before authentication; a chosen id would let anyone keep or
 //! drop their own traffic). Spans under the request follow its decision, including a
-//! tool call whose `_meta` names the caller's trace. The SDK's own sampler is then
-//! `AlwaysOn`.
+//! tool call whose `_meta` names the caller's trace. Every span the export layer
+//! records is exported.
 
 use std::cell::Cell;
 

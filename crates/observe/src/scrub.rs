@@ -214,8 +214,8 @@ impl<W: io::Write> io::Write for ScrubbingWriter<'_, W> {
 }
 
 /// A [`SpanExporter`] that scrubs each span before handing the batch to `inner` (the
-/// OTLP exporter). It runs on the batch processor's thread, so scrubbing costs the
-/// request path nothing, and no span leaves the process unscrubbed.
+/// OTLP exporter). It runs on the span export thread, so scrubbing costs the request
+/// path nothing, and no span leaves the process unscrubbed.
 #[derive(Debug)]
 pub struct ScrubbingSpanExporter<E> {
     inner: E,
@@ -290,6 +290,72 @@ pub fn is_secret_name(name: &str) -> bool {
     }
 }
 
+/// What a field's name says about its value, as the log formatter asks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldName {
+    /// [`is_secret_name`]: the value is replaced whole.
+    Secret,
+    /// One of [`PRODUCED_BY_PALISADE`]: the value skips scanning when it has their shape.
+    Produced,
+    /// `http.request.method`: only the standard methods skip scanning.
+    Method,
+    /// Anything else: the value is scanned.
+    Other,
+}
+
+fn classify_uncached(name: &str) -> FieldName {
+    if is_secret_name(name) {
+        FieldName::Secret
+    } else if name == "http.request.method" {
+        FieldName::Method
+    } else if PRODUCED_BY_PALISADE.contains(&name) {
+        FieldName::Produced
+    } else {
+        FieldName::Other
+    }
+}
+
+/// [`FieldName`] of a `tracing` field name, remembered per thread. Field names are
+/// `'static` strings in the binary, so the same name comes back at the same address:
+/// a small direct-mapped table keyed by address and length answers the repeat
+/// questions without running the word automaton again (every field of every line asks).
+pub(crate) fn classify_field(name: &'static str) -> FieldName {
+    const SLOTS: usize = 128;
+    thread_local! {
+        static SEEN: [std::cell::Cell<(usize, usize, FieldName)>; SLOTS] =
+            const { [const { std::cell::Cell::new((0, 0, FieldName::Other)) }; SLOTS] };
+    }
+    let address = name.as_ptr() as usize;
+    let slot = (address ^ (address >> 7) ^ name.len()) % SLOTS;
+    SEEN.with(|seen| {
+        let (seen_address, seen_len, class) = seen[slot].get();
+        // A zero address never matches: no string lives there.
+        if seen_address == address && seen_len == name.len() {
+            return class;
+        }
+        let class = classify_uncached(name);
+        seen[slot].set((address, name.len(), class));
+        class
+    })
+}
+
+/// [`needs_no_scan`] for a name already classified.
+pub(crate) fn needs_no_scan_classified(class: FieldName, value: &str) -> bool {
+    match class {
+        FieldName::Method => matches!(
+            value,
+            "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH" | "CONNECT" | "TRACE" | "_OTHER"
+        ),
+        FieldName::Produced => {
+            value.len() <= 128
+                && value
+                    .bytes()
+                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b':' | b'/' | b'-'))
+        }
+        FieldName::Secret | FieldName::Other => false,
+    }
+}
+
 /// Fields whose values Palisade itself produces from bounded, validated sources
 /// (registered tool names, pseudonyms, outcome codes, trace ids it generated).
 const PRODUCED_BY_PALISADE: &[&str] = &[
@@ -311,15 +377,12 @@ const PRODUCED_BY_PALISADE: &[&str] = &[
 /// lower-case hex, and Palisade puts none of those under these names.
 #[must_use]
 pub fn needs_no_scan(name: &str, value: &str) -> bool {
-    if name == "http.request.method" {
-        return matches!(
-            value,
-            "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH" | "CONNECT" | "TRACE" | "_OTHER"
-        );
-    }
-    value.len() <= 128
-        && PRODUCED_BY_PALISADE.contains(&name)
-        && value.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b':' | b'/' | b'-'))
+    let class = match name {
+        "http.request.method" => FieldName::Method,
+        _ if PRODUCED_BY_PALISADE.contains(&name) => FieldName::Produced,
+        _ => FieldName::Other,
+    };
+    needs_no_scan_classified(class, value)
 }
 
 fn scrub_attributes(scrubber: &dyn SecretScrubber, attributes: &mut [KeyValue]) {
@@ -428,6 +491,43 @@ mod tests {
             assert!(!out.contains(secret), "{input:?} -> {out:?} still holds {secret:?}");
             assert!(out.contains(kept), "{input:?} -> {out:?} lost {kept:?}");
         }
+    }
+
+    #[test]
+    fn cached_field_classes_match_the_uncached_answer() {
+        // More names than the table has slots, asked three times each, so slots are
+        // shared and overwritten: every answer must still be the one for that name.
+        let mut names: Vec<&'static str> = vec![
+            "password",
+            "client_secret",
+            "Authorization",
+            "session_id",
+            "http.request.method",
+            "trace_id",
+            "gen_ai.tool.name",
+            "outcome",
+            "request_id",
+            "duration_us",
+            "message",
+            "token",
+        ];
+        for i in 0..300 {
+            names.push(Box::leak(format!("field_{i}").into_boxed_str()));
+            names.push(Box::leak(format!("api_key_{i}").into_boxed_str()));
+        }
+        for _ in 0..3 {
+            for name in &names {
+                assert_eq!(classify_field(name), classify_uncached(name), "{name}");
+            }
+        }
+        assert_eq!(classify_field("password"), FieldName::Secret);
+        assert_eq!(classify_field("trace_id"), FieldName::Produced);
+        assert_eq!(classify_field("http.request.method"), FieldName::Method);
+        assert_eq!(classify_field("request_id"), FieldName::Other);
+        assert!(needs_no_scan_classified(FieldName::Method, "POST"));
+        assert!(!needs_no_scan_classified(FieldName::Method, "EYJHBGCI"));
+        assert!(!needs_no_scan_classified(FieldName::Produced, "Bearer abc"));
+        assert!(!needs_no_scan_classified(FieldName::Other, "abc"));
     }
 
     #[test]

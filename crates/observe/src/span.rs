@@ -14,9 +14,9 @@
 //! The caller appears only as a [`PrivacyId`](identity_types::PrivacyId)
 //! (`enduser.pseudo.id`), the tenant only as its keyed hash.
 
+use opentelemetry::trace::TraceContextExt as _;
 use serde_json::{Map, Value};
 use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::http::HttpSpan;
 use crate::metrics::Outcome;
@@ -89,8 +89,7 @@ pub fn tool_call_span(
         if exported { tool_span!("observe::span") } else { tool_span!(crate::sampling::UNSAMPLED_TARGET) };
     if exported && !span.is_disabled() {
         if let Some(cx) = remote {
-            // Fails only when no OpenTelemetry layer is installed.
-            let _ = span.set_parent(cx);
+            crate::export::set_remote_parent(&span, cx.span().span_context());
         } else if trace_id.is_none()
             && let Some(id) = crate::propagation::trace_id_of(&span)
         {

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::SpanExporter as _;
 use tracing::Dispatch;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::{LogFormat, ObserveConfig, OtlpConfig, Rotation};
+use crate::export::{ExportLayer, Limits, Pipeline};
 use crate::json::{JsonFields, JsonLines};
+use crate::log_writer::LogWriterGuard;
 use crate::scrub::{ScrubbingMakeWriter, ScrubbingSpanExporter, SecretScrubber};
 
 /// Setting up observability failed.
@@ -36,6 +37,9 @@ pub enum ObserveError {
         /// What went wrong.
         reason: String,
     },
+    /// A background thread (the log writer, the span exporter) could not start.
+    #[error("cannot start a thread: {0}")]
+    Thread(String),
     /// The OTLP settings are unusable.
     #[error("invalid OTLP settings: {0}")]
     Otlp(String),
@@ -51,35 +55,33 @@ pub enum ObserveError {
 /// and shuts the exporter down.
 #[must_use = "dropping the guard stops trace export"]
 pub struct TelemetryGuard {
-    provider: Option<SdkTracerProvider>,
+    export: Option<Pipeline>,
     /// The log writer thread: dropping it writes out every queued line.
-    logs: Option<tracing_appender::non_blocking::WorkerGuard>,
+    logs: Option<LogWriterGuard>,
 }
 
 impl std::fmt::Debug for TelemetryGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelemetryGuard").field("exporting", &self.provider.is_some()).finish()
+        f.debug_struct("TelemetryGuard").field("exporting", &self.export.is_some()).finish()
     }
 }
 
 impl TelemetryGuard {
-    /// Exports every finished span now; returns once the exporter answered.
+    /// Exports every finished span now; returns once the exporter answered (or after
+    /// twice the export timeout).
     pub fn flush(&self) {
-        if let Some(provider) = &self.provider
-            && let Err(error) = provider.force_flush()
+        if let Some(export) = &self.export
+            && !export.flush()
         {
-            tracing::warn!(%error, "flushing spans failed");
+            tracing::warn!("flushing spans timed out");
         }
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if let Some(provider) = self.provider.take()
-            && let Err(error) = provider.shutdown()
-        {
-            tracing::warn!(%error, "shutting the span exporter down failed");
-        }
+        // Exports what is queued and shuts the exporter down.
+        drop(self.export.take());
         // Last: lines logged while the exporter shut down are written too.
         drop(self.logs.take());
     }
@@ -132,31 +134,19 @@ pub fn build(
             .boxed(),
     };
 
-    let provider = config.otlp.as_ref().map(|otlp| tracer_provider(otlp, scrubber)).transpose()?;
-    let otel_layer = provider.as_ref().map(|provider| {
-        // Source locations and thread names on every span cost attributes nobody
-        // queries; the span names and fields say where a span comes from.
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("palisade"))
-            .with_tracked_inactivity(false)
-            .with_location(false)
-            .with_threads(false)
-            // Entering a span would also make its OpenTelemetry context the thread's
-            // current one (a thread-local push and pop per poll). Propagation here reads
-            // a span's context explicitly (`propagation::inject_*`), so it is not needed.
-            .with_context_activation(false)
-            // Spans, and warnings and errors as span events; routine events stay in the
-            // logs (the span's own fields already say how the call ended).
-            // Spans of traces the gate dropped never reach the bridge (`sampling`).
-            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                meta.target() != crate::sampling::UNSAMPLED_TARGET
-                    && (meta.is_span() || *meta.level() <= tracing::Level::WARN)
-            }))
-    });
+    let (export, export_layer) = match &config.otlp {
+        Some(otlp) => {
+            let (pipeline, layer) = export_pipeline(otlp, scrubber)?;
+            (Some(pipeline), Some(layer))
+        }
+        None => (None, None),
+    };
+    // Spans of traces the gate dropped are skipped by the layer itself (`sampling`).
+    let otel_layer: Option<ExportLayer> = export_layer;
 
     let gate = config.otlp.as_ref().map(|otlp| crate::sampling::ExportGate { ratio: otlp.sample_ratio });
     let subscriber = tracing_subscriber::registry().with(gate).with(otel_layer).with(log_layer).with(filter);
-    Ok((Dispatch::new(subscriber), TelemetryGuard { provider, logs: log_worker }))
+    Ok((Dispatch::new(subscriber), TelemetryGuard { export, logs: log_worker }))
 }
 
 /// Builds the subscriber and installs it for the whole process. Call once, early in
@@ -174,29 +164,19 @@ pub fn init(
     Ok(guard)
 }
 
-/// Lines go to a writer thread through a bounded queue: the request path formats a line
-/// and hands it over, the write system call happens off it (`cargo xtask bench observe`:
-/// writing each line on the request path cost about 1 µs more per call). The queue is not lossy: when it is full, the request waits
-/// (back-pressure) rather than dropping a line.
+/// Lines go to a writer thread (see [`crate::log_writer`]): the request path formats a
+/// line and appends it to a shared buffer; the write system call happens off it.
 fn off_the_request_path(
     writer: impl std::io::Write + Send + 'static,
-) -> (BoxMakeWriter, tracing_appender::non_blocking::WorkerGuard) {
-    // The writer thread drains every queued line, then flushes: under load one system
-    // call writes many lines; when quiet, each line is written as it comes.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // Bounds the queue's memory (lines are a few hundred bytes to a few KiB).
-        .buffered_lines_limit(16_384)
-        .thread_name("palisade-log-writer")
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, writer));
-    (BoxMakeWriter::new(writer), guard)
+) -> Result<(BoxMakeWriter, LogWriterGuard), ObserveError> {
+    let (writer, guard) =
+        crate::log_writer::start(writer).map_err(|e| ObserveError::Thread(format!("the log writer: {e}")))?;
+    Ok((BoxMakeWriter::new(writer), guard))
 }
 
-fn log_destination(
-    config: &ObserveConfig,
-) -> Result<(BoxMakeWriter, tracing_appender::non_blocking::WorkerGuard), ObserveError> {
+fn log_destination(config: &ObserveConfig) -> Result<(BoxMakeWriter, LogWriterGuard), ObserveError> {
     let Some(file) = &config.log.file else {
-        return Ok(off_the_request_path(std::io::stdout()));
+        return off_the_request_path(std::io::stdout());
     };
     let rotation = match file.rotation {
         Rotation::Hourly => tracing_appender::rolling::Rotation::HOURLY,
@@ -214,13 +194,13 @@ fn log_destination(
         directory: file.directory.display().to_string(),
         reason: e.to_string(),
     })?;
-    Ok(off_the_request_path(appender))
+    off_the_request_path(appender)
 }
 
-fn tracer_provider(
+fn export_pipeline(
     otlp: &OtlpConfig,
     scrubber: Arc<dyn SecretScrubber>,
-) -> Result<SdkTracerProvider, ObserveError> {
+) -> Result<(Pipeline, ExportLayer), ObserveError> {
     if !(0.0..=1.0).contains(&otlp.sample_ratio) {
         return Err(ObserveError::Otlp(format!("sample_ratio {} is outside 0.0..=1.0", otlp.sample_ratio)));
     }
@@ -230,8 +210,8 @@ fn tracer_provider(
     // install it unless the process already chose one.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // The blocking HTTP client must not be built on an async runtime's thread (it
-    // starts its own runtime, and tokio refuses nesting); the batch processor then
-    // uses it from its own thread. Building on a fresh thread is right either way.
+    // starts its own runtime, and tokio refuses nesting); the export worker then uses
+    // it from its own thread. Building on a fresh thread is right either way.
     let exporter = std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -246,16 +226,14 @@ fn tracer_provider(
     })
     .map_err(|_| ObserveError::Otlp("building the exporter panicked".into()))?
     .map_err(|e| ObserveError::Otlp(e.to_string()))?;
-    let processor = BatchSpanProcessor::builder(ScrubbingSpanExporter::new(exporter, scrubber)).build();
-    let resource =
-        opentelemetry_sdk::Resource::builder().with_service_name(otlp.service_name.clone()).build();
-    Ok(SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        // The decision is made before spans open (`sampling`): spans of dropped traces
-        // never reach the bridge, so everything that does is kept.
-        .with_sampler(Sampler::AlwaysOn)
-        .with_resource(resource)
-        .build())
+    let mut exporter = ScrubbingSpanExporter::new(exporter, scrubber);
+    exporter.set_resource(
+        &opentelemetry_sdk::Resource::builder().with_service_name(otlp.service_name.clone()).build(),
+    );
+    // Every span that reaches the export layer is kept: the decision was made before
+    // spans opened (`sampling`).
+    Pipeline::start(exporter, Limits::default(), timeout.saturating_mul(2))
+        .map_err(|e| ObserveError::Thread(format!("the span exporter: {e}")))
 }
 
 /// The endpoint must be an `http` or `https` URL without credentials in it (those
