@@ -23,6 +23,15 @@
 //! - the events (`WARN` and `ERROR` only) that happened inside
 //!   it, named by their message, with `level`, `target` and their fields as attributes.
 //!
+//! - an `ERROR` event inside a span marks it failed (status `ERROR`) unless
+//!   `otel.status_code` said otherwise;
+//! - at most 128 attributes, 128 events and 64 KiB of field text per span (later ones
+//!   are counted as dropped, as OpenTelemetry's span limits do).
+//!
+//! Unlike the bridge, a span ends when it closes (its last handle is dropped), not at
+//! its last exit; `follows_from` links and the bridge's `exception` event for `error`
+//! fields are not produced.
+//!
 //! The parent is the nearest exported span above it (explicit parent first, else the
 //! current span), or a caller's context set with [`set_remote_parent`]; a span with
 //! neither starts a trace. Export is lossy under overload, as OpenTelemetry's own batch
@@ -64,6 +73,15 @@ impl Default for Limits {
         Self { max_queue: 8_192, max_batch: 512, delay: Duration::from_secs(5) }
     }
 }
+
+/// Events kept per span; later ones are counted as dropped (OpenTelemetry's default
+/// span limit).
+const MAX_EVENTS: usize = 128;
+/// Attributes kept per span or event; later ones are counted as dropped.
+const MAX_ATTRIBUTES: usize = 128;
+/// Text kept per span; fields recorded beyond it are counted as dropped attributes. A
+/// long-lived span that records a field over and over keeps its earlier values' text.
+const MAX_SPAN_TEXT: usize = 64 * 1024;
 
 /// A field's value, with text kept in the owning buffer's `text`.
 #[derive(Debug, Clone, Copy)]
@@ -125,6 +143,8 @@ struct LiveSpan {
     fields: Vec<FieldEntry>,
     events: Vec<EventRecord>,
     event_fields: Vec<FieldEntry>,
+    dropped_attributes: u32,
+    dropped_events: u32,
 }
 
 impl LiveSpan {
@@ -144,6 +164,8 @@ impl LiveSpan {
 struct Recorder<'a> {
     text: &'a mut String,
     fields: &'a mut Vec<FieldEntry>,
+    /// Counts fields not kept (past [`MAX_ATTRIBUTES`] or [`MAX_SPAN_TEXT`]).
+    dropped: Option<&'a mut u32>,
     special: Option<Special<'a>>,
     message: Option<&'a mut Option<Name>>,
 }
@@ -168,8 +190,16 @@ impl Recorder<'_> {
         // text of the earlier one stays in the buffer, unreferenced.
         if let Some(entry) = self.fields.iter_mut().find(|e| e.key == key) {
             entry.value = value;
-        } else {
+        } else if self.fields.len() < MAX_ATTRIBUTES {
             self.fields.push(FieldEntry { key, value });
+        } else {
+            self.drop_one();
+        }
+    }
+
+    fn drop_one(&mut self) {
+        if let Some(dropped) = self.dropped.as_deref_mut() {
+            *dropped = dropped.saturating_add(1);
         }
     }
 
@@ -213,7 +243,7 @@ impl Recorder<'_> {
                     self.text.truncate(start);
                     return;
                 }
-                "otel.status_description" | "otel.status_message" => {
+                "otel.status_description" => {
                     let start = self.text.len();
                     write(self.text);
                     *special.status_description = Some((start, self.text.len()));
@@ -228,6 +258,10 @@ impl Recorder<'_> {
             let start = self.text.len();
             write(self.text);
             **message = Some(Name::Text(start, self.text.len()));
+            return;
+        }
+        if self.text.len() >= MAX_SPAN_TEXT {
+            self.drop_one();
             return;
         }
         let (start, end) = self.push_text(write);
@@ -288,6 +322,8 @@ struct FinishedSpan {
     status_description: Option<(usize, usize)>,
     fields: Range<usize>,
     events: Range<usize>,
+    dropped_attributes: u32,
+    dropped_events: u32,
 }
 
 /// Finished spans waiting for export: flat vectors, so that appending a span copies
@@ -342,14 +378,22 @@ impl Batch {
             status_description: live.status_description.map(|(s, e)| (s + by, e + by)),
             fields,
             events: events_start..self.events.len(),
+            dropped_attributes: live.dropped_attributes,
+            dropped_events: live.dropped_events,
         });
     }
 
-    fn clear(&mut self) {
+    /// Empties the batch, keeping the capacity a typical batch needs (a burst's peak is
+    /// given back).
+    fn clear(&mut self, keep_spans: usize) {
         self.spans.clear();
         self.fields.clear();
         self.events.clear();
         self.text.clear();
+        self.spans.shrink_to(keep_spans);
+        self.fields.shrink_to(keep_spans * 16);
+        self.events.shrink_to(keep_spans);
+        self.text.shrink_to(keep_spans * 512);
     }
 
     fn text_of(&self, start: usize, end: usize) -> &str {
@@ -385,6 +429,7 @@ impl Batch {
     /// The OpenTelemetry form of one finished span (on the exporter's thread).
     fn span_data(&self, span: &FinishedSpan, scope: &InstrumentationScope) -> SpanData {
         let mut events = SpanEvents::default();
+        events.dropped_count = span.dropped_events;
         events.events = self
             .events
             .get(span.events.clone())
@@ -414,7 +459,7 @@ impl Batch {
             start_time: span.start,
             end_time: span.end,
             attributes: self.key_values(span.fields.clone()),
-            dropped_attributes_count: 0,
+            dropped_attributes_count: span.dropped_attributes,
             events,
             links: opentelemetry_sdk::trace::SpanLinks::default(),
             status,
@@ -430,6 +475,8 @@ struct QueueState {
     flush_wanted: u64,
     flush_done: u64,
     closing: bool,
+    /// The worker has returned (or panicked): nothing will be exported any more.
+    finished: bool,
 }
 
 /// The batch shared between request threads and the export worker.
@@ -451,7 +498,7 @@ impl Queue {
 
     fn push(&self, live: &LiveSpan, end: SystemTime) {
         let mut state = self.lock();
-        if state.closing {
+        if state.closing || state.finished {
             return;
         }
         if state.batch.spans.len() >= self.limits.max_queue {
@@ -534,10 +581,13 @@ where
             fields: Vec::with_capacity(field_count),
             events: Vec::new(),
             event_fields: Vec::new(),
+            dropped_attributes: 0,
+            dropped_events: 0,
         };
         attrs.record(&mut Recorder {
             text: &mut live.text,
             fields: &mut live.fields,
+            dropped: Some(&mut live.dropped_attributes),
             special: Some(Special {
                 name: &mut live.name,
                 kind: &mut live.kind,
@@ -556,6 +606,7 @@ where
         values.record(&mut Recorder {
             text: &mut live.text,
             fields: &mut live.fields,
+            dropped: Some(&mut live.dropped_attributes),
             special: Some(Special {
                 name: &mut live.name,
                 kind: &mut live.kind,
@@ -578,28 +629,46 @@ where
         else {
             return;
         };
-        let mut extensions = span.extensions_mut();
-        let Some(live) = extensions.get_mut::<LiveSpan>() else { return };
         let metadata = event.metadata();
-        // Events are rare (warnings and errors): their own list, then appended.
+        // Recorded before the span's lock is taken: a field's `Debug` may itself log or
+        // open spans, which would need that lock on this thread.
+        let mut text = String::new();
         let mut own = Vec::with_capacity(metadata.fields().len() + 2);
-        for (key, text) in [("level", metadata.level().as_str()), ("target", metadata.target())] {
-            let at = live.text.len();
-            live.text.push_str(text);
-            own.push(FieldEntry { key, value: FieldValue::Text(at, live.text.len()) });
-        }
         let mut message = None;
         event.record(&mut Recorder {
-            text: &mut live.text,
+            text: &mut text,
             fields: &mut own,
+            dropped: None,
             special: None,
             message: Some(&mut message),
         });
+        for (key, value) in [("level", metadata.level().as_str()), ("target", metadata.target())] {
+            let at = text.len();
+            text.push_str(value);
+            own.push(FieldEntry { key, value: FieldValue::Text(at, text.len()) });
+        }
+        let time = SystemTime::now();
+        let mut extensions = span.extensions_mut();
+        let Some(live) = extensions.get_mut::<LiveSpan>() else { return };
+        // An error inside a span marks it failed unless it says otherwise.
+        if *metadata.level() == tracing::Level::ERROR && live.status == StatusCode::Unset {
+            live.status = StatusCode::Error;
+        }
+        if live.events.len() >= MAX_EVENTS {
+            live.dropped_events += 1;
+            return;
+        }
+        let by = live.text.len();
+        live.text.push_str(&text);
         let start = live.event_fields.len();
-        live.event_fields.extend(own);
+        live.event_fields.extend(
+            own.iter()
+                .take(MAX_ATTRIBUTES)
+                .map(|f| FieldEntry { key: f.key, value: shift_value(f.value, by) }),
+        );
         live.events.push(EventRecord {
-            time: SystemTime::now(),
-            name: message.unwrap_or(Name::Static(metadata.name())),
+            time,
+            name: message.map_or(Name::Static(metadata.name()), |name| shift_name(name, by)),
             fields: start..live.event_fields.len(),
         });
     }
@@ -611,6 +680,17 @@ where
             self.queue.push(&live, SystemTime::now());
         }
     }
+}
+
+/// Reads the recorded state of `span`, when it is exported.
+fn read_live<R>(span: &tracing::Span, f: impl FnOnce(&LiveSpan) -> R) -> Option<R> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let data = registry.span(id)?;
+        let extensions = data.extensions();
+        extensions.get::<LiveSpan>().map(f)
+    })
+    .flatten()
 }
 
 /// Runs `f` on the recorded state of `span`, when it is exported.
@@ -628,7 +708,7 @@ fn with_live<R>(span: &tracing::Span, f: impl FnOnce(&mut LiveSpan) -> R) -> Opt
 /// (disabled, unsampled, or no export installed).
 #[must_use]
 pub fn span_context_of(span: &tracing::Span) -> Option<SpanContext> {
-    with_live(span, |live| live.span_context())
+    read_live(span, LiveSpan::span_context)
 }
 
 /// Makes a caller's span (from `traceparent`) the parent of `span`: `span` joins the
@@ -687,14 +767,16 @@ impl Pipeline {
         state.flush_wanted += 1;
         let ticket = state.flush_wanted;
         self.queue.wake.notify_one();
-        let deadline = Instant::now() + self.flush_wait;
-        while state.flush_done < ticket && !state.closing {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            state =
-                self.queue.done.wait_timeout(state, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+        let deadline = Instant::now().checked_add(self.flush_wait);
+        while state.flush_done < ticket && !state.finished {
+            let wait = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return false,
+                },
+                None => Duration::from_secs(3600),
+            };
+            state = self.queue.done.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
         }
         state.flush_done >= ticket
     }
@@ -703,9 +785,25 @@ impl Pipeline {
 impl Drop for Pipeline {
     /// Exports what is queued, shuts the exporter down and joins the worker.
     fn drop(&mut self) {
-        self.queue.lock().closing = true;
+        let mut state = self.queue.lock();
+        state.closing = true;
         self.queue.wake.notify_one();
-        if let Some(worker) = self.worker.take() {
+        // Bounded: a collector that never answers must not hold the process at exit.
+        // The worker gives up after its first failed export once closing (see
+        // `export_worker`); past this wait it is left to finish on its own.
+        let deadline = Instant::now().checked_add(self.flush_wait.saturating_mul(2));
+        while !state.finished {
+            let Some(left) = deadline.and_then(|d| d.checked_duration_since(Instant::now())) else { break };
+            if left.is_zero() {
+                break;
+            }
+            state = self.queue.done.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        let finished = state.finished;
+        drop(state);
+        if let Some(worker) = self.worker.take()
+            && finished
+        {
             let _ = worker.join();
         }
     }
@@ -714,13 +812,26 @@ impl Drop for Pipeline {
 /// At most one warning about failed exports per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
+/// Marks the queue finished when the worker returns or unwinds, so that flushes and
+/// shutdown stop waiting and later spans are not queued.
+struct Finished<'a>(&'a Queue);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.lock().finished = true;
+        self.0.done.notify_all();
+    }
+}
+
 fn export_worker<E: SpanExporter>(queue: &Queue, exporter: &E, scope: &InstrumentationScope) {
+    let _finished = Finished(queue);
     let limits = queue.limits;
     let mut spare = Batch::default();
     let mut last_warning: Option<Instant> = None;
-    let mut failed_since_warning = 0_u64;
+    let mut failed = 0_u64;
+    let mut dropped = 0_u64;
     loop {
-        let (ticket, closing, dropped) = {
+        let (ticket, closing) = {
             let mut state = queue.lock();
             let deadline = Instant::now() + limits.delay;
             loop {
@@ -738,23 +849,30 @@ fn export_worker<E: SpanExporter>(queue: &Queue, exporter: &E, scope: &Instrumen
                     queue.wake.wait_timeout(state, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
             }
             std::mem::swap(&mut state.batch, &mut spare);
-            (state.flush_wanted, state.closing, std::mem::take(&mut state.dropped))
+            dropped += std::mem::take(&mut state.dropped);
+            (state.flush_wanted, state.closing)
         };
-        if dropped > 0 {
-            tracing::warn!(dropped, "span export queue full: spans dropped");
-        }
         for chunk in spare.spans.chunks(limits.max_batch.max(1)) {
             let data: Vec<SpanData> = chunk.iter().map(|span| spare.span_data(span, scope)).collect();
             if let Err(error) = futures_executor::block_on(exporter.export(data)) {
-                failed_since_warning += 1;
+                failed += 1;
                 if last_warning.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
-                    tracing::warn!(%error, failed_exports = failed_since_warning, "exporting spans failed");
+                    tracing::warn!(%error, failed_exports = failed, "exporting spans failed");
                     last_warning = Some(Instant::now());
-                    failed_since_warning = 0;
+                    failed = 0;
+                }
+                if closing {
+                    // Shutting down: one timeout is all the exit waits for.
+                    break;
                 }
             }
         }
-        spare.clear();
+        if dropped > 0 && last_warning.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            tracing::warn!(dropped, "span export queue full: spans dropped");
+            last_warning = Some(Instant::now());
+            dropped = 0;
+        }
+        spare.clear(limits.max_batch);
         queue.lock().flush_done = ticket;
         queue.done.notify_all();
         if closing {
@@ -848,6 +966,43 @@ mod tests {
         assert_eq!(event_attr("level"), Some(Value::from("WARN")));
         assert_eq!(event_attr("code"), Some(Value::from("x")));
         assert!(outer.end_time >= outer.start_time);
+    }
+
+    #[test]
+    fn an_error_inside_marks_the_span_failed_and_limits_hold() {
+        let (collect, pipeline, dispatch) = setup(Limits::default());
+        tracing::dispatcher::with_default(&dispatch, || {
+            let failed = tracing::info_span!("failed");
+            failed.in_scope(|| tracing::error!(level = "shadow", "store down"));
+            drop(failed);
+            let busy = tracing::info_span!("busy", n = tracing::field::Empty);
+            busy.in_scope(|| {
+                for i in 0..200 {
+                    tracing::warn!(i, "again");
+                }
+            });
+            for i in 0..5_000_u64 {
+                busy.record("n", tracing::field::display(format!("value {i:0>40}")));
+            }
+            drop(busy);
+        });
+        assert!(pipeline.flush());
+        let spans = collect.0.lock().unwrap().clone();
+        let failed = spans.iter().find(|s| s.name == "failed").unwrap();
+        assert!(matches!(failed.status, Status::Error { .. }));
+        // The event's own `level` field does not replace the level attribute.
+        let levels: Vec<_> = failed.events[0]
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == "level")
+            .map(|kv| kv.value.clone())
+            .collect();
+        assert!(levels.contains(&Value::from("ERROR")), "{levels:?}");
+        let busy = spans.iter().find(|s| s.name == "busy").unwrap();
+        assert_eq!(busy.events.len(), MAX_EVENTS);
+        assert_eq!(busy.events.dropped_count, 200 - 128);
+        assert!(busy.dropped_attributes_count > 0, "text past the cap is counted");
+        assert!(matches!(busy.status, Status::Unset));
     }
 
     #[test]

@@ -34,6 +34,9 @@ struct State {
     /// A warning or error is queued: write now.
     urgent: bool,
     closing: bool,
+    /// The writer thread has returned (or panicked): lines are dropped from now on
+    /// rather than queued where nobody reads them, and nobody waits for room.
+    gone: bool,
 }
 
 #[derive(Debug, Default)]
@@ -53,9 +56,12 @@ impl Shared {
 
     fn append(&self, line: &[u8], urgent: bool) {
         let mut state = self.lock();
-        while state.buffer.len() + line.len() > CAPACITY && !state.buffer.is_empty() && !state.closing {
+        while state.buffer.len() + line.len() > CAPACITY && !state.buffer.is_empty() && !state.gone {
             self.wake.notify_one();
             state = self.room.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.gone {
+            return;
         }
         let before = state.buffer.len();
         state.buffer.extend_from_slice(line);
@@ -113,13 +119,41 @@ pub(crate) struct LogWriterGuard {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How long dropping the guard waits for the queued lines to be written. A sink that
+/// blocks (a pipe nobody reads) must not hold the process at exit.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
 impl Drop for LogWriterGuard {
     fn drop(&mut self) {
-        self.shared.lock().closing = true;
+        let mut state = self.shared.lock();
+        state.closing = true;
         self.shared.wake.notify_one();
-        if let Some(thread) = self.thread.take() {
+        let deadline = std::time::Instant::now() + EXIT_WAIT;
+        while !state.gone {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self.shared.room.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        let gone = state.gone;
+        drop(state);
+        if let Some(thread) = self.thread.take()
+            && gone
+        {
             let _ = thread.join();
         }
+    }
+}
+
+/// Marks the writer gone when its thread returns or unwinds, and wakes everyone who
+/// waits for it.
+struct Gone<'a>(&'a Shared);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.lock().gone = true;
+        self.0.room.notify_all();
     }
 }
 
@@ -129,6 +163,7 @@ pub(crate) fn start(mut sink: impl Write + Send + 'static) -> std::io::Result<(L
     let thread = {
         let shared = Arc::clone(&shared);
         std::thread::Builder::new().name("palisade-log-writer".into()).spawn(move || {
+            let _gone = Gone(&shared);
             let mut spare = Vec::with_capacity(WAKE_AT);
             loop {
                 let closing = {
@@ -147,12 +182,10 @@ pub(crate) fn start(mut sink: impl Write + Send + 'static) -> std::io::Result<(L
                 shared.room.notify_all();
                 if !spare.is_empty() {
                     // A failed write cannot be logged (it would come back here); stderr
-                    // is the last resort.
+                    // is the last resort, and may be broken too (never `eprintln!`,
+                    // which panics then).
                     if let Err(error) = sink.write_all(&spare).and_then(|()| sink.flush()) {
-                        #[allow(clippy::print_stderr)]
-                        {
-                            eprintln!("palisade: writing log lines failed: {error}");
-                        }
+                        let _ = writeln!(std::io::stderr(), "palisade: writing log lines failed: {error}");
                     }
                     spare.clear();
                     // Keep a burst's capacity for the next one, up to a bound.
@@ -266,6 +299,34 @@ mod tests {
             assert!(started.elapsed() < Duration::from_secs(5));
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn a_dead_writer_never_holds_a_request() {
+        /// A sink whose first write panics the writer thread.
+        struct Panics;
+        impl Write for Panics {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                panic!("the sink broke");
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (writer, guard) = start(Panics).unwrap();
+        writer.make_writer_for(warning()).write_all(b"first\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !writer.shared.lock().gone {
+            assert!(Instant::now() < deadline, "the writer thread ended");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // More than the capacity: without the writer, each line is dropped, none waits.
+        let line = vec![b'x'; 1024 * 1024];
+        for _ in 0..8 {
+            writer.make_writer().write_all(&line).unwrap();
+        }
+        assert!(writer.shared.lock().buffer.len() <= CAPACITY);
+        drop(guard);
     }
 
     #[test]
