@@ -11,6 +11,10 @@
 //! Prints `LISTEN <addr>` once serving. The HS256 secret comes from `BENCH_JWT_SECRET`.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+/// The palisade binary's allocator, so the bench measures the server as shipped.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write as _;
 use std::sync::Arc;
 

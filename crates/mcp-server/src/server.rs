@@ -545,7 +545,7 @@ impl McpServer {
             max_body_bytes: self.max_body_bytes,
         });
         let protected = Router::new()
-            .route_service(&self.mcp_path(), mcp)
+            .route_service(&self.mcp_path(), SharedMcp(Arc::new(mcp)))
             .route_layer(axum::middleware::from_fn_with_state(scope_index, crate::http::inspect_message))
             .route_layer(axum::middleware::from_fn_with_state(bindings, bind_session))
             .route_layer(auth)
@@ -679,4 +679,27 @@ impl McpServer {
 fn url_parts(url: &str) -> Option<(String, String)> {
     let parsed = url::Url::parse(url).ok()?;
     Some((parsed.origin().ascii_serialization(), parsed.path().trim_end_matches('/').to_owned()))
+}
+
+/// rmcp's HTTP service, shared. axum clones a route's service for every request, and
+/// cloning rmcp's copies its whole configuration: the host and origin lists, and a
+/// cancellation token whose reference count sits behind a lock that every request then
+/// takes twice (`cargo xtask bench server` showed both). Behind an `Arc`, a request
+/// costs one reference count.
+#[derive(Clone)]
+struct SharedMcp(Arc<StreamableHttpService<PalisadeService, LocalSessionManager>>);
+
+impl tower::Service<axum::extract::Request> for SharedMcp {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        let inner = Arc::clone(&self.0);
+        Box::pin(async move { Ok(inner.handle(request).await.map(axum::body::Body::new)) })
+    }
 }
