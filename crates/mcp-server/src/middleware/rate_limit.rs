@@ -78,7 +78,10 @@ where
             return Box::pin(async { Err(ToolError::Unauthenticated) });
         };
         if let Err(not_until) = self.limiter.check_key(&key) {
-            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
+            // The limiter's own clock: a new `DefaultClock` calibrates itself (CPUID and
+            // timing reads), which made every refusal cost more than a served call, just
+            // when refusals come by the thousand (`cargo xtask bench server`).
+            let retry_after = not_until.wait_time_from(self.limiter.clock().now());
             return Box::pin(async move { Err(ToolError::RateLimited { retry_after }) });
         }
         Box::pin(self.inner.call(ctx))
