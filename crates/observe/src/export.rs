@@ -147,15 +147,34 @@ struct LiveSpan {
     dropped_events: u32,
 }
 
-impl LiveSpan {
+impl Ids {
+    /// The span's own context (every span recorded here is exported: sampled).
     fn span_context(&self) -> SpanContext {
         SpanContext::new(
-            self.ids.trace_id,
-            self.ids.span_id,
+            self.trace_id,
+            self.span_id,
             TraceFlags::SAMPLED,
             false,
-            self.ids.trace_state.clone().unwrap_or_default(),
+            self.trace_state.clone().unwrap_or_default(),
         )
+    }
+}
+
+impl LiveSpan {
+    /// A recorder of span fields into this span's buffer.
+    fn recorder(&mut self) -> Recorder<'_> {
+        Recorder {
+            text: &mut self.text,
+            fields: &mut self.fields,
+            dropped: Some(&mut self.dropped_attributes),
+            special: Some(Special {
+                name: &mut self.name,
+                kind: &mut self.kind,
+                status: &mut self.status,
+                status_description: &mut self.status_description,
+            }),
+            message: None,
+        }
     }
 }
 
@@ -343,10 +362,14 @@ fn shift_name(name: Name, by: usize) -> Name {
     }
 }
 
-fn shift_value(value: FieldValue, by: usize) -> FieldValue {
-    match value {
-        FieldValue::Text(start, end) => FieldValue::Text(start + by, end + by),
-        other => other,
+impl FieldEntry {
+    /// The same field with its text `by` bytes further on (copied into a larger buffer).
+    fn shifted(self, by: usize) -> Self {
+        let value = match self.value {
+            FieldValue::Text(start, end) => FieldValue::Text(start + by, end + by),
+            other => other,
+        };
+        Self { key: self.key, value }
     }
 }
 
@@ -355,13 +378,10 @@ impl Batch {
         let by = self.text.len();
         self.text.push_str(&live.text);
         let fields_start = self.fields.len();
-        self.fields
-            .extend(live.fields.iter().map(|f| FieldEntry { key: f.key, value: shift_value(f.value, by) }));
+        self.fields.extend(live.fields.iter().map(|f| f.shifted(by)));
         let fields = fields_start..self.fields.len();
         let event_fields_at = self.fields.len();
-        self.fields.extend(
-            live.event_fields.iter().map(|f| FieldEntry { key: f.key, value: shift_value(f.value, by) }),
-        );
+        self.fields.extend(live.event_fields.iter().map(|f| f.shifted(by)));
         let events_start = self.events.len();
         self.events.extend(live.events.iter().map(|e| EventRecord {
             time: e.time,
@@ -445,13 +465,7 @@ impl Batch {
             ),
         };
         SpanData {
-            span_context: SpanContext::new(
-                span.ids.trace_id,
-                span.ids.span_id,
-                TraceFlags::SAMPLED,
-                false,
-                span.ids.trace_state.clone().unwrap_or_default(),
-            ),
+            span_context: span.ids.span_context(),
             parent_span_id: span.ids.parent_span_id,
             parent_span_is_remote: span.ids.parent_is_remote,
             span_kind: span.kind.clone(),
@@ -584,18 +598,7 @@ where
             dropped_attributes: 0,
             dropped_events: 0,
         };
-        attrs.record(&mut Recorder {
-            text: &mut live.text,
-            fields: &mut live.fields,
-            dropped: Some(&mut live.dropped_attributes),
-            special: Some(Special {
-                name: &mut live.name,
-                kind: &mut live.kind,
-                status: &mut live.status,
-                status_description: &mut live.status_description,
-            }),
-            message: None,
-        });
+        attrs.record(&mut live.recorder());
         span.extensions_mut().insert(live);
     }
 
@@ -603,18 +606,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         let Some(live) = extensions.get_mut::<LiveSpan>() else { return };
-        values.record(&mut Recorder {
-            text: &mut live.text,
-            fields: &mut live.fields,
-            dropped: Some(&mut live.dropped_attributes),
-            special: Some(Special {
-                name: &mut live.name,
-                kind: &mut live.kind,
-                status: &mut live.status,
-                status_description: &mut live.status_description,
-            }),
-            message: None,
-        });
+        values.record(&mut live.recorder());
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
@@ -661,11 +653,7 @@ where
         let by = live.text.len();
         live.text.push_str(&text);
         let start = live.event_fields.len();
-        live.event_fields.extend(
-            own.iter()
-                .take(MAX_ATTRIBUTES)
-                .map(|f| FieldEntry { key: f.key, value: shift_value(f.value, by) }),
-        );
+        live.event_fields.extend(own.iter().take(MAX_ATTRIBUTES).map(|f| f.shifted(by)));
         live.events.push(EventRecord {
             time,
             name: message.map_or(Name::Static(metadata.name()), |name| shift_name(name, by)),
@@ -708,7 +696,7 @@ fn with_live<R>(span: &tracing::Span, f: impl FnOnce(&mut LiveSpan) -> R) -> Opt
 /// (disabled, unsampled, or no export installed).
 #[must_use]
 pub fn span_context_of(span: &tracing::Span) -> Option<SpanContext> {
-    read_live(span, LiveSpan::span_context)
+    read_live(span, |live| live.ids.span_context())
 }
 
 /// Makes a caller's span (from `traceparent`) the parent of `span`: `span` joins the
@@ -767,17 +755,12 @@ impl Pipeline {
         state.flush_wanted += 1;
         let ticket = state.flush_wanted;
         self.queue.wake.notify_one();
-        let deadline = Instant::now().checked_add(self.flush_wait);
-        while state.flush_done < ticket && !state.finished {
-            let wait = match deadline {
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return false,
-                },
-                None => Duration::from_secs(3600),
-            };
-            state = self.queue.done.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
-        }
+        let state = self
+            .queue
+            .done
+            .wait_timeout_while(state, self.flush_wait, |state| state.flush_done < ticket && !state.finished)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
         state.flush_done >= ticket
     }
 }
@@ -791,14 +774,12 @@ impl Drop for Pipeline {
         // Bounded: a collector that never answers must not hold the process at exit.
         // The worker gives up after its first failed export once closing (see
         // `export_worker`); past this wait it is left to finish on its own.
-        let deadline = Instant::now().checked_add(self.flush_wait.saturating_mul(2));
-        while !state.finished {
-            let Some(left) = deadline.and_then(|d| d.checked_duration_since(Instant::now())) else { break };
-            if left.is_zero() {
-                break;
-            }
-            state = self.queue.done.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
+        let state = self
+            .queue
+            .done
+            .wait_timeout_while(state, self.flush_wait.saturating_mul(2), |state| !state.finished)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
         let finished = state.finished;
         drop(state);
         if let Some(worker) = self.worker.take()
@@ -832,22 +813,16 @@ fn export_worker<E: SpanExporter>(queue: &Queue, exporter: &E, scope: &Instrumen
     let mut dropped = 0_u64;
     loop {
         let (ticket, closing) = {
-            let mut state = queue.lock();
-            let deadline = Instant::now() + limits.delay;
-            loop {
-                if state.closing
-                    || state.flush_wanted > state.flush_done
-                    || state.batch.spans.len() >= limits.max_batch
-                {
-                    break;
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                state =
-                    queue.wake.wait_timeout(state, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
-            }
+            let state = queue.lock();
+            let mut state = queue
+                .wake
+                .wait_timeout_while(state, limits.delay, |state| {
+                    !state.closing
+                        && state.flush_wanted <= state.flush_done
+                        && state.batch.spans.len() < limits.max_batch
+                })
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
             std::mem::swap(&mut state.batch, &mut spare);
             dropped += std::mem::take(&mut state.dropped);
             (state.flush_wanted, state.closing)

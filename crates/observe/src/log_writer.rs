@@ -128,14 +128,12 @@ impl Drop for LogWriterGuard {
         let mut state = self.shared.lock();
         state.closing = true;
         self.shared.wake.notify_one();
-        let deadline = std::time::Instant::now() + EXIT_WAIT;
-        while !state.gone {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            state = self.shared.room.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
+        let state = self
+            .shared
+            .room
+            .wait_timeout_while(state, EXIT_WAIT, |state| !state.gone)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
         let gone = state.gone;
         drop(state);
         if let Some(thread) = self.thread.take()
@@ -167,14 +165,14 @@ pub(crate) fn start(mut sink: impl Write + Send + 'static) -> std::io::Result<(L
             let mut spare = Vec::with_capacity(WAKE_AT);
             loop {
                 let closing = {
-                    let mut state = shared.lock();
-                    if !state.closing && !state.urgent && state.buffer.len() < WAKE_AT {
-                        state = shared
-                            .wake
-                            .wait_timeout(state, INTERVAL)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0;
-                    }
+                    let state = shared.lock();
+                    let mut state = shared
+                        .wake
+                        .wait_timeout_while(state, INTERVAL, |state| {
+                            !state.closing && !state.urgent && state.buffer.len() < WAKE_AT
+                        })
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                     std::mem::swap(&mut state.buffer, &mut spare);
                     state.urgent = false;
                     state.closing

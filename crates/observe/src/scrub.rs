@@ -304,9 +304,12 @@ pub(crate) enum FieldName {
 }
 
 fn classify_uncached(name: &str) -> FieldName {
-    if is_secret_name(name) {
-        FieldName::Secret
-    } else if name == "http.request.method" {
+    if is_secret_name(name) { FieldName::Secret } else { scan_class(name) }
+}
+
+/// What the name says about skipping the scan, secret names aside.
+fn scan_class(name: &str) -> FieldName {
+    if name == "http.request.method" {
         FieldName::Method
     } else if PRODUCED_BY_PALISADE.contains(&name) {
         FieldName::Produced
@@ -377,23 +380,18 @@ const PRODUCED_BY_PALISADE: &[&str] = &[
 /// lower-case hex, and Palisade puts none of those under these names.
 #[must_use]
 pub fn needs_no_scan(name: &str, value: &str) -> bool {
-    let class = match name {
-        "http.request.method" => FieldName::Method,
-        _ if PRODUCED_BY_PALISADE.contains(&name) => FieldName::Produced,
-        _ => FieldName::Other,
-    };
-    needs_no_scan_classified(class, value)
+    needs_no_scan_classified(scan_class(name), value)
 }
 
 fn scrub_attributes(scrubber: &dyn SecretScrubber, attributes: &mut [KeyValue]) {
     for attribute in attributes.iter_mut() {
-        let key = attribute.key.as_str();
-        if is_secret_name(key) {
+        let class = classify_uncached(attribute.key.as_str());
+        if class == FieldName::Secret {
             attribute.value = Value::String(StringValue::from(REDACTED));
             continue;
         }
         if let Value::String(text) = &attribute.value
-            && needs_no_scan(key, text.as_str())
+            && needs_no_scan_classified(class, text.as_str())
         {
             continue;
         }
