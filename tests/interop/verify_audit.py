@@ -121,7 +121,10 @@ def main():
     leaves = []
     prev = bytes(32)
     for segment in sorted(log_dir.glob("segment-*.jsonl")):
-        for number, line in enumerate(segment.read_bytes().splitlines(), start=1):
+        # A segment a writer still has open (or had, before a crash) ends in zero bytes
+        # laid ahead of its records: they are not records (docs/AUDIT.md, Files).
+        records = segment.read_bytes().rstrip(b"\0")
+        for number, line in enumerate(records.splitlines(), start=1):
             where = f"{segment.name}:{number}"
             record = json.loads(line)
             seq = record["seq"]

@@ -3,9 +3,10 @@
 //!
 //! Callers hand the log an event and wait for its sequence number. Between them and the
 //! storage sits a bounded queue: when it is full, callers wait (back-pressure), and
-//! nothing is ever dropped to make room. One writer task drains the queue in batches,
-//! chains and hashes each record, hands the batch to the backend, and acknowledges every
-//! entry of the batch only after the backend says it is durable. While one batch is
+//! nothing is ever dropped to make room. One writer (a task, or for a blocking backend a
+//! thread of its own) drains the queue in batches, chains and hashes each record, hands
+//! the batch to the backend, and acknowledges every entry of the batch only after the
+//! backend says it is durable. While one batch is
 //! being synced the next one gathers, so the fsync cost is shared by every entry that
 //! arrived meanwhile (group commit) and latency stays bounded by about one sync.
 
@@ -34,6 +35,14 @@ pub struct BackendError(pub String);
 
 /// Durable storage for records and checkpoints.
 pub trait Backend: Send + 'static {
+    /// Whether the backend's futures block the thread that polls them (file I/O done
+    /// in place). The log then runs its writer on a thread of its own, so a blocking
+    /// write never holds up an async worker, and each batch costs no hand-off to a
+    /// blocking pool and back. Backends that really await (a database client) keep the
+    /// default and run as a task on the caller's runtime. A backend that wraps another
+    /// must forward this (and [`Backend::close`]).
+    const BLOCKING: bool = false;
+
     /// Appends records; resolves once they are on stable storage. On error nothing of
     /// the batch may remain visible (the backend rolls back what it wrote).
     fn append(&mut self, records: Vec<EncodedRecord>) -> BoxFuture<'_, Result<(), BackendError>>;
@@ -43,6 +52,14 @@ pub trait Backend: Send + 'static {
         &'a mut self,
         checkpoint: &'a Checkpoint,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// Called when the log closes, after its final checkpoint (also when that
+    /// checkpoint failed): tidies the storage and lets go of it (the file backend cuts
+    /// off its preallocated padding and releases the writer lock). Nothing is appended
+    /// after. Must be idempotent: a second close finds nothing to do.
+    fn close(&mut self) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// Why an entry was not logged.
@@ -154,7 +171,18 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the writer task on the current Tokio runtime.
+    /// Starts the writer: a task on the current Tokio runtime, or, for a
+    /// [`Backend::BLOCKING`] backend, a thread of its own (named `audit-writer`).
+    ///
+    /// Should the operating system refuse the thread, the error is logged and the log
+    /// starts closed: every append fails with [`AuditLogError::Closed`]. On that thread
+    /// the checkpoint timer runs on the thread's own clock, and the
+    /// [`observe_commits`](Self::observe_commits) callback is called there. Witnesses run
+    /// as tasks on the caller's runtime either way.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime, unless the backend is [`Backend::BLOCKING`] and there
+    /// are no witnesses.
     #[must_use]
     pub fn start<B: Backend>(
         backend: B,
@@ -182,7 +210,25 @@ impl AuditLog {
             retry_at: None,
             witnesses: start_witnesses(witnesses),
         };
-        tokio::spawn(writer.run(rx));
+        if B::BLOCKING {
+            // The writer's own single-threaded runtime drives its channel and checkpoint
+            // timer; the callers' runtime is never blocked by a write or a sync. The
+            // runtime is built on that thread, so nothing of it is dropped here.
+            let spawned = std::thread::Builder::new().name("audit-writer".into()).spawn(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+                    Ok(runtime) => runtime.block_on(writer.run(rx)),
+                    // Dropping the writer closes the queue: the log refuses entries.
+                    Err(error) => tracing::error!(%error, "the audit writer's runtime could not start; the audit log is closed"),
+                }
+            });
+            if let Err(error) = spawned {
+                // Fail closed: without its writer the log refuses every entry (`Closed`)
+                // and reports itself not ready.
+                tracing::error!(%error, "the audit writer thread could not start; the audit log is closed");
+            }
+        } else {
+            tokio::spawn(writer.run(rx));
+        }
         Self { tx, health }
     }
 
@@ -340,7 +386,7 @@ impl<B: Backend> Writer<B> {
                 received = rx.recv_many(&mut inbox, self.config.max_batch.max(1)) => {
                     if received == 0 {
                         // Every handle is gone: checkpoint what is there and stop.
-                        let _ = self.checkpoint().await;
+                        let _ = self.close().await;
                         return;
                     }
                     if self.process(&mut inbox).await {
@@ -376,7 +422,10 @@ impl<B: Backend> Writer<B> {
         }
         let mut closed = false;
         for control in controls {
-            let result = self.checkpoint().await;
+            let result = match control {
+                Msg::Close { .. } => self.close().await,
+                _ => self.checkpoint().await,
+            };
             match control {
                 Msg::Flush { ack } => {
                     let _ = ack.send(result);
@@ -456,6 +505,18 @@ impl<B: Backend> Writer<B> {
                 }
             }
         }
+    }
+
+    /// The final checkpoint, then the backend's own closing (even when the checkpoint
+    /// failed, so the storage is let go of); the first error is returned.
+    async fn close(&mut self) -> Result<Option<Checkpoint>, AuditLogError> {
+        let checkpoint = self.checkpoint().await;
+        let closed = self.backend.close().await.map_err(|BackendError(reason)| {
+            tracing::error!(%reason, "closing the audit storage failed");
+            AuditLogError::StorageFailed(reason)
+        });
+        let checkpoint = checkpoint?;
+        closed.map(|()| checkpoint)
     }
 
     async fn checkpoint(&mut self) -> Result<Option<Checkpoint>, AuditLogError> {

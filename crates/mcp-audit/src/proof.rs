@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::HmacKeyring;
 use crate::checkpoint::{Checkpoint, CheckpointPublicKey};
-use crate::file::{CHECKPOINTS_FILE, read_checkpoints, segments};
+use crate::file::{CHECKPOINTS_FILE, read_checkpoints, segment_content, segments};
 use crate::merkle::{Hash, MerkleTree, ProofError, leaf_hash, verify_consistency, verify_inclusion};
 use crate::verify::{Report, Verifier, build_tree};
 
@@ -31,9 +31,12 @@ fn lines_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// A file cannot be read.
 pub fn read_dir(dir: &Path) -> std::io::Result<LogContents> {
     let mut contents = LogContents::default();
-    for (_, path) in segments(dir)? {
+    let found = segments(dir)?;
+    let count = found.len();
+    for (n, (_, path)) in found.into_iter().enumerate() {
         let bytes = std::fs::read(&path)?;
-        contents.lines.extend(lines_of(&bytes).map(<[u8]>::to_vec));
+        let bytes = if n + 1 == count { segment_content(&bytes) } else { &bytes[..] };
+        contents.lines.extend(lines_of(bytes).map(<[u8]>::to_vec));
     }
     contents.checkpoints = read_checkpoints(&dir.join(CHECKPOINTS_FILE))?.checkpoints;
     Ok(contents)
@@ -64,9 +67,17 @@ pub fn verify_dir_with(
     extra: &[Checkpoint],
 ) -> std::io::Result<Report> {
     let mut verifier = Verifier::new(public_key, keys);
-    for (_, path) in segments(dir)? {
-        let bytes = std::fs::read(&path)?;
+    let found = segments(dir)?;
+    let count = found.len();
+    for (n, (_, path)) in found.into_iter().enumerate() {
+        let raw = std::fs::read(&path)?;
         let name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        // Only the last segment may end in a live writer's zero padding; an earlier one
+        // was sealed before the next began.
+        let bytes = segment_content(&raw);
+        if n + 1 < count && bytes.len() < raw.len() {
+            verifier.malformed(&format!("{name}: zero bytes after the records of a sealed segment"));
+        }
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         if complete < bytes.len() {
             // A record without its newline was never completely written (a crash the

@@ -190,6 +190,9 @@ async fn segments_rotate_and_verify_as_one_log() {
     }
     let segments = mcp_audit::file::segments(dir.path()).unwrap();
     assert!(segments.len() > 5, "{segments:?}");
+    for (_, path) in &segments {
+        assert!(!std::fs::read(path).unwrap().contains(&0), "{}: sealed without padding", path.display());
+    }
     let report = verify_dir(dir.path(), &signer.public_key(), Some(&keys())).unwrap();
     assert!(report.is_ok() && report.entries == 60, "{report:?}");
     // A whole segment removed from the middle is a deletion.
@@ -243,6 +246,12 @@ impl Backend for Gated {
         checkpoint: &'a Checkpoint,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         self.inner.append_checkpoint(checkpoint)
+    }
+
+    // The gate is awaited, so this wrapper runs as a task (not `BLOCKING`); closing
+    // is forwarded.
+    fn close(&mut self) -> BoxFuture<'_, Result<(), BackendError>> {
+        self.inner.close()
     }
 }
 
