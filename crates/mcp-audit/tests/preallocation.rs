@@ -265,3 +265,33 @@ async fn zeros_after_a_sealed_segment_are_reported() {
     let reopened = FileBackend::open(FileBackendConfig::new(dir.path()), &signer.public_key(), &keys());
     assert!(matches!(reopened, Err(OpenError::Replay(ReplayError::Damaged { .. }))));
 }
+
+/// The file backend's writer is a thread of its own, at the configured niceness.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_writer_thread_runs_at_a_lower_priority() {
+    fn niceness(stat: &Path) -> i64 {
+        let stat = std::fs::read_to_string(stat).unwrap();
+        // Field 19 is the niceness; the fields after the command name start at 3.
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        fields[16].parse().unwrap()
+    }
+    fn writer_niceness() -> Vec<i64> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .map(|task| task.unwrap().path())
+            .filter(|task| std::fs::read_to_string(task.join("comm")).unwrap().trim() == "audit-writer")
+            .map(|task| niceness(&task.join("stat")))
+            .collect()
+    }
+    // Lowering is unprivileged, raising is not: a test run that is already nicer than 5
+    // keeps its niceness.
+    let expected = niceness(Path::new("/proc/self/stat")).max(5);
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    assert!(writer_niceness().is_empty());
+    let log = open(dir.path(), &signer, config(100));
+    log.append(&event(0)).await.unwrap();
+    assert_eq!(writer_niceness(), vec![expected]);
+    log.close().await.unwrap();
+}

@@ -34,7 +34,12 @@ fn durable_audit(dir: &std::path::Path) -> Arc<DurableAudit> {
     let keys = HmacKeyring::from_text("bench-audit-hmac-key-0123456789abcdefghij").unwrap();
     let (backend, resume) =
         FileBackend::open(FileBackendConfig::new(dir), &signer.public_key(), &keys).unwrap();
-    let log = AuditLog::start(backend, resume, keys, signer, AuditLogConfig::default(), vec![]);
+    // `BENCH_AUDIT_NICE` overrides the writer thread's niceness, for A/B runs.
+    let mut config = AuditLogConfig::default();
+    if let Some(nice) = std::env::var("BENCH_AUDIT_NICE").ok().and_then(|n| n.parse().ok()) {
+        config.writer_nice = nice;
+    }
+    let log = AuditLog::start(backend, resume, keys, signer, config, vec![]);
     if std::env::var_os("BENCH_AUDIT_STATS").is_some() {
         let log = log.clone();
         tokio::spawn(async move {
