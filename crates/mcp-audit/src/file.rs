@@ -404,8 +404,9 @@ fn tail_is_torn(tail: &[u8], at: u64) -> bool {
 
 /// Every run of zero bytes in `line` (at file offset `at`) is a lost sector: it starts
 /// on a sector boundary or where the line starts (the sector it shares with the last
-/// good record), and ends on a sector boundary or where the line ends. Record text
-/// never holds a zero byte (JSON escapes it), so these runs are exactly the holes.
+/// good record), and ends on a sector boundary (the sector holding the newline reached
+/// the disk, or the newline would be lost too). Record text never holds a zero byte
+/// (JSON escapes it), so these runs are exactly the holes.
 fn zero_runs_are_holes(line: &[u8], at: u64) -> bool {
     let mut i = 0;
     while i < line.len() {
@@ -418,7 +419,7 @@ fn zero_runs_are_holes(line: &[u8], at: u64) -> bool {
             i += 1;
         }
         let aligned = |offset: usize| (at + offset as u64).is_multiple_of(SECTOR);
-        if !(start == 0 || aligned(start)) || !(i == line.len() || aligned(i)) {
+        if !(start == 0 || aligned(start)) || !aligned(i) {
             return false;
         }
     }
@@ -426,17 +427,24 @@ fn zero_runs_are_holes(line: &[u8], at: u64) -> bool {
 }
 
 fn set_aside(path: &Path, tail: &[u8], keep: u64) -> Result<TornTail, OpenError> {
-    let aside = PathBuf::from(format!("{}.torn-{}", path.display(), identity_types::unix_now_ms()));
     // The bytes set aside are records (never acknowledged, but evidence): private like
-    // the segments, and durable before the segment is cut.
+    // the segments, durable before the segment is cut, and never written over an
+    // earlier set-aside (the clock may repeat a millisecond, or step back).
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(&aside)
-        .and_then(|mut file| file.write_all(tail).and_then(|()| file.sync_all()))
-        .map_err(io_err(&aside))?;
+    let base = format!("{}.torn-{}", path.display(), identity_types::unix_now_ms());
+    let mut n = 0;
+    let (aside, mut file) = loop {
+        let candidate = if n == 0 { PathBuf::from(&base) } else { PathBuf::from(format!("{base}-{n}")) };
+        match options.open(&candidate) {
+            Ok(file) => break (candidate, file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(io_err(&candidate)(e)),
+        }
+    };
+    file.write_all(tail).and_then(|()| file.sync_all()).map_err(io_err(&aside))?;
     if let Some(dir) = aside.parent() {
         sync_dir(dir).map_err(io_err(dir))?;
     }

@@ -36,8 +36,8 @@ fn durable_audit(dir: &std::path::Path) -> Arc<DurableAudit> {
         FileBackend::open(FileBackendConfig::new(dir), &signer.public_key(), &keys).unwrap();
     // `BENCH_AUDIT_NICE` overrides the writer thread's niceness, for A/B runs.
     let mut config = AuditLogConfig::default();
-    if let Some(nice) = std::env::var("BENCH_AUDIT_NICE").ok().and_then(|n| n.parse().ok()) {
-        config.writer_nice = nice;
+    if let Ok(nice) = std::env::var("BENCH_AUDIT_NICE") {
+        config.writer_nice = nice.parse().expect("BENCH_AUDIT_NICE: a niceness, 0 to 19");
     }
     let log = AuditLog::start(backend, resume, keys, signer, config, vec![]);
     if std::env::var_os("BENCH_AUDIT_STATS").is_some() {

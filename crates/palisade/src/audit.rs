@@ -289,9 +289,13 @@ pub(crate) fn open(
             reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
         witnesses.push(Arc::new(WebhookWitness::new(client, url)));
     }
+    if section.writer_nice > 19 {
+        return Err(format!("[audit] writer_nice = {}: a niceness is 0 to 19", section.writer_nice));
+    }
     let config = AuditLogConfig {
         checkpoint_every: section.checkpoint_every.max(1),
         checkpoint_interval: Duration::from_millis(section.checkpoint_interval_ms.max(1)),
+        writer_nice: section.writer_nice,
         ..AuditLogConfig::default()
     };
     tracing::info!(dir = %dir.display(), entries = resume.next_seq, key_id = public.key_id(), "audit log open");

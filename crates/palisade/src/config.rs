@@ -223,6 +223,8 @@ pub(crate) struct AuditSection {
     pub(crate) checkpoint_every: u64,
     pub(crate) checkpoint_interval_ms: u64,
     pub(crate) max_segment_bytes: u64,
+    /// The writer thread's niceness (0 to 19; only ever lowered to it).
+    pub(crate) writer_nice: u8,
     /// Run tool calls even when they cannot be audited (default false: refuse them).
     pub(crate) fail_open: bool,
     /// Record a redacted copy of each call's arguments (default false: digests only).
@@ -244,6 +246,7 @@ impl Default for AuditSection {
             checkpoint_every: 10_000,
             checkpoint_interval_ms: 1_000,
             max_segment_bytes: 64 << 20,
+            writer_nice: 5,
             fail_open: false,
             record_arguments: false,
             redact_fields: Vec::new(),
