@@ -300,12 +300,42 @@ impl RefusalBudget {
     }
 }
 
-/// RFC 6750 §2.3 puts bearer tokens in `access_token`; Palisade never accepts them there.
+/// Query parameter names where clients and frameworks put credentials: RFC 6750 §2.3's
+/// `access_token`, and the usual names for tokens and API keys.
+const CREDENTIAL_PARAMETERS: &[&str] = &[
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "token",
+    "jwt",
+    "bearer",
+    "auth",
+    "authorization",
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "key",
+    "client_secret",
+];
+
+/// A credential in the URL ends up in access logs, browser history and proxies, so
+/// Palisade never accepts one there, and refuses the request rather than ignore it: a
+/// credential-named parameter, or a value shaped like a JWT or a Palisade API key under
+/// any name (names and values percent-decoded). The MCP endpoint takes no query
+/// parameters, so nothing legitimate is refused.
 fn token_in_query(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("access_token")))
+        url::form_urlencoded::parse(q.as_bytes()).any(|(name, value)| {
+            CREDENTIAL_PARAMETERS.iter().any(|c| name.eq_ignore_ascii_case(c))
+                || looks_like_credential(&value)
+        })
     })
+}
+
+fn looks_like_credential(value: &str) -> bool {
+    let jwt = value.starts_with("eyJ") && value.split('.').count() == 3;
+    jwt || value.starts_with(mcp_auth::API_KEY_PREFIX)
 }
 
 fn refusal(status: StatusCode, challenge: &BearerChallenge, code: &str, message: &str) -> Response {
@@ -437,8 +467,16 @@ mod tests {
         for (query, expected) in [
             (Some("access_token=abc"), true),
             (Some("a=1&ACCESS_TOKEN=x"), true),
-            (Some("token=abc"), false),
+            (Some("token=abc"), true),
+            (Some("api_key=abc"), true),
+            (Some("X-Api-Key=abc"), true),
+            (Some("access%5Ftoken=abc"), true),
+            (Some("q=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"), true),
+            (Some("q=psk_3kTMd9yQ0bWcJ7rXe1LhV5gN2pAsZ8uF4oKiYj6t0Rw2Ab1"), true),
             (Some("access_tokens=1"), false),
+            (Some("tokens=1&keyboard=2"), false),
+            (Some("q=eyJust-text"), false),
+            (Some("session=abc"), false),
             (None, false),
         ] {
             assert_eq!(super::token_in_query(query), expected, "{query:?}");

@@ -531,7 +531,9 @@ impl McpServer {
                 .map(|(name, entry)| {
                     let mut scopes = Vec::new();
                     entry.guards.iter().for_each(|g| g.collect_scopes(&mut scopes));
+                    // Each needed scope once (router and tool guards may both name it).
                     let mut names: Vec<String> = scopes.iter().map(ToString::to_string).collect();
+                    names.sort_unstable();
                     names.dedup();
                     let tool = crate::http::ToolScopes {
                         info: Arc::clone(&entry.info),

@@ -161,3 +161,14 @@ async fn health_and_readiness() {
     assert_eq!(s.http.get(format!("{}/healthz", s.base)).send().await.unwrap().status(), 200);
     assert_eq!(s.http.get(format!("{}/readyz", s.base)).send().await.unwrap().status(), 200);
 }
+
+/// DNS rebinding: a request naming a foreign host is refused before any MCP processing,
+/// whatever its credentials.
+#[tokio::test]
+async fn a_foreign_host_is_refused() {
+    let s = start(Options::default()).await;
+    let reply = s.post_with(Some(&s.support()), None, initialize(), &[("host", "evil.example")]).await;
+    assert_eq!(reply.status, 403, "{:?}", reply.body);
+    let own = s.post(Some(&s.support()), None, initialize()).await;
+    assert_eq!(own.status, 200);
+}

@@ -261,3 +261,91 @@ async fn a_failing_tool_trips_its_circuit_breaker_and_recovers() {
     }
     assert_eq!(backend.calls.load(Ordering::SeqCst), 7);
 }
+
+async fn refund_all() -> mcp_server::Json<serde_json::Value> {
+    mcp_server::Json(json!({ "refunded": 0 }))
+}
+
+/// A tool whose guards need several scopes (one of them twice): the challenge names each
+/// needed scope once, and a caller with all of them gets through.
+#[tokio::test]
+async fn the_scope_challenge_names_every_needed_scope_once() {
+    let s = start(Options {
+        extra_tools: vec![
+            mcp_server::Tool::new("refund_all", refund_all)
+                .roles(["admin"])
+                .scopes(["write"])
+                .guard(mcp_guards::HasScope::new(["billing:write", "write"]).unwrap()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let read_only = s.token("ada", "globex", &["admin"], &["read"]);
+    let refused = s.call(Some(&read_only), "refund_all", json!({})).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.www_authenticate(),
+        format!(
+            r#"Bearer resource_metadata="{}/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", scope="billing:write write""#,
+            s.base
+        )
+    );
+    let both = s.token("ada", "globex", &["admin"], &["read", "write", "billing:write"]);
+    assert_eq!(s.call(Some(&both), "refund_all", json!({})).await.tool_outcome(), "ok");
+}
+
+/// Anonymous callers are partitioned by address: one address that exhausts its bucket
+/// leaves another's untouched (never one shared anonymous bucket).
+#[tokio::test]
+async fn anonymous_callers_are_limited_per_address() {
+    let mut s = start(Options { anonymous: true, per_second: 3, ..Options::default() }).await;
+    let from =
+        |ip: [u8; 4]| reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap();
+    s.http = from([127, 0, 0, 2]);
+    let first = s.session(None).await;
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        outcomes.push(s.call_in(None, &first, "server_time", json!({})).await.tool_outcome());
+    }
+    assert!(outcomes.iter().any(|o| o == "rate_limited"), "{outcomes:?}");
+    s.http = from([127, 0, 0, 3]);
+    let second = s.session(None).await;
+    assert_eq!(
+        s.call_in(None, &second, "server_time", json!({})).await.tool_outcome(),
+        "ok",
+        "another address has its own bucket"
+    );
+}
+
+/// The stateless 2026-07-28 era, request by request: identity from each request's own
+/// headers, lists per caller and marked private, guards and refusals as in the session era.
+#[tokio::test]
+async fn the_stateless_era_authenticates_and_guards_every_request() {
+    let s = start(Options::default()).await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let names = |reply: &Reply| -> Vec<String> {
+        reply.body["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let support = s.stateless(Some(&s.support()), list.clone()).await;
+    assert_eq!(support.status, 200, "{:?}", support.body);
+    assert_eq!(support.body["result"]["cacheScope"], "private", "{:?}", support.body);
+    let admin = s.stateless(Some(&s.admin()), list.clone()).await;
+    assert!(names(&admin).contains(&"customers.delete_customer".to_owned()));
+    assert!(!names(&support).contains(&"customers.delete_customer".to_owned()), "{:?}", names(&support));
+
+    let call = |name: &str, arguments: serde_json::Value| json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": name, "arguments": arguments}});
+    let refused = s
+        .stateless(Some(&s.support()), call("customers.delete_customer", json!({"customer_id": "c-1"})))
+        .await;
+    assert_eq!(refused.tool_outcome(), "missing_role");
+    let anonymous = s.stateless(None, call("customers.get_customer", json!({"customer_id": "c-1"}))).await;
+    assert_eq!(anonymous.status, 401);
+    let own =
+        s.stateless(Some(&s.support()), call("customers.get_customer", json!({"customer_id": "c-1"}))).await;
+    assert_eq!(own.tool_outcome(), "ok", "{:?}", own.body);
+}

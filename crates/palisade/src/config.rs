@@ -256,6 +256,35 @@ impl Default for AuditSection {
     }
 }
 
+/// The dotted path of the first key, at any depth, that would put a secret in the file.
+fn secret_key(table: &toml::Table, prefix: &str) -> Option<String> {
+    table.iter().find_map(|(key, value)| {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if SECRET_KEYS.contains(&key.as_str()) {
+            return Some(path);
+        }
+        match value {
+            toml::Value::Table(inner) => secret_key(inner, &path),
+            toml::Value::Array(items) => {
+                items.iter().filter_map(toml::Value::as_table).find_map(|inner| secret_key(inner, &path))
+            }
+            _ => None,
+        }
+    })
+}
+
+/// A TOML error without the source text: toml's own message quotes the offending line,
+/// which may hold a secret (a mistyped key's value, say), and errors reach logs.
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let line = text.get(..span.start).map_or(0, |before| before.matches('\n').count()) + 1;
+            format!("line {line}: {}", error.message())
+        }
+        None => error.message().to_owned(),
+    }
+}
+
 /// Keys that would put a secret in the file.
 const SECRET_KEYS: &[&str] = &[
     "jwt_secret",
@@ -276,17 +305,13 @@ impl Config {
     }
 
     pub(crate) fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
-        for (section, value) in &raw {
-            if let Some(table) = value.as_table()
-                && let Some(key) = table.keys().find(|k| SECRET_KEYS.contains(&k.as_str()))
-            {
-                return Err(format!(
-                    "[{section}] {key}: secrets are never read from the config file; name an environment variable (jwt_secret_env) or a file (jwt_secret_file)"
-                ));
-            }
+        let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| toml_error(text, &e))?;
+        if let Some(path) = secret_key(&raw, "") {
+            return Err(format!(
+                "{path}: secrets are never read from the config file; name an environment variable (jwt_secret_env) or a file (jwt_secret_file)"
+            ));
         }
-        let mut config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut config: Self = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         config.apply_env(env)?;
         config.validate()?;
         Ok(config)
@@ -501,12 +526,30 @@ mod tests {
             ("[guardrails.tool_result]\npii = \"hide\"\n", "unknown variant"),
             ("[guardrails.tool_result]\nentities = { EMAIL = \"allow\" }\n", "unknown entity type"),
             ("[guardrails.tool_result]\ninjection_threshold = 1.5\n", "outside [0, 1]"),
-            ("[guardrails.tenants.acme]\nsecret = \"block\"\n", "unknown field"),
+            (
+                "[guardrails.tenants.acme]\nsecret = \"block\"\n",
+                "guardrails.tenants.acme.secret: secrets are never read",
+            ),
+            ("jwt_secret = \"hunter2hunter2hunter2\"\n", "jwt_secret: secrets are never read"),
+            (
+                "[observe.otlp]\npassword = \"hunter2hunter2\"\n",
+                "observe.otlp.password: secrets are never read",
+            ),
             ("[guardrails.tenants.\"\"]\npii = \"block\"\n", "not a tenant id"),
         ];
         for (text, expected) in cases {
             let err = Config::parse(text, no_env).unwrap_err();
             assert!(err.contains(expected), "{text:?}: {err}");
+        }
+        // An error never quotes the file: a mistyped secret key's value stays out of it.
+        for text in [
+            "[auth]\njwt_secert = \"hunter2hunter2hunter2\"\n",
+            "[auth]\njwt_secret_env = \"hunter2hunter2hunter2\n",
+            "[server]\nlisten = \"hunter2hunter2hunter2\"\n",
+        ] {
+            let err = Config::parse(text, no_env).unwrap_err();
+            assert!(!err.contains("hunter2"), "{text:?}: {err}");
+            assert!(err.starts_with("line 2: "), "{text:?}: {err}");
         }
         let bad_env = |k: &str| (k == "PALISADE_RATE_PER_SECOND").then(|| "fast".to_owned());
         assert!(Config::parse("", bad_env).unwrap_err().contains("PALISADE_RATE_PER_SECOND"));

@@ -299,6 +299,28 @@ impl TestServer {
         Reply::from(request.send().await.unwrap()).await
     }
 
+    /// A stateless request of the 2026-07-28 era: no session, the protocol version and
+    /// capabilities in the request's `_meta`, the method (and tool) named in headers too.
+    pub async fn stateless(&self, token: Option<&str>, mut body: Value) -> Reply {
+        body["params"]["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        let mut request = self
+            .http
+            .post(format!("{}/mcp", self.base))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", body["method"].as_str().unwrap_or_default());
+        if let Some(name) = body["params"]["name"].as_str() {
+            request = request.header("mcp-name", name);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Reply::from(request.json(&body).send().await.unwrap()).await
+    }
+
     /// Runs initialize + initialized; returns the session id.
     pub async fn session(&self, token: Option<&str>) -> String {
         let reply = self
