@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -166,10 +167,17 @@ pub(crate) async fn audit_door(
 ) -> Response {
     let started = Instant::now();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    // A POST (a call, a listing…) counts as in progress until its response has been
+    // sent: a graceful shutdown closes sessions only after that. A GET is a session's
+    // event stream, which lasts as long as the session and is not waited for.
+    let in_flight = (request.method() == http::Method::POST).then(|| shared.calls.token());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
-        return response;
+        return match in_flight {
+            Some(token) => response.map(|body| Body::new(CountedBody { body, _in_flight: token })),
+            None => response,
+        };
     }
     let refusal = response.extensions().get::<Refusal>().cloned();
     let code = refusal.as_ref().map_or_else(|| format!("http_{}", status.as_u16()), |r| r.code.to_owned());
@@ -579,4 +587,31 @@ pub(crate) async fn inspect_message(
         }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// A response body that keeps its request counted as in progress until it has been sent
+/// (or dropped).
+struct CountedBody {
+    body: Body,
+    _in_flight: tokio_util::task::task_tracker::TaskTrackerToken,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }

@@ -91,6 +91,7 @@ pub struct McpServerBuilder {
     allowed_origins: Vec<String>,
     allowed_hosts: Vec<String>,
     max_body_bytes: usize,
+    shutdown_grace: Duration,
     default_timeout: Option<Duration>,
     rate_limit: Option<RateLimitLayer>,
     concurrency: Option<ConcurrencyLimitLayer>,
@@ -189,6 +190,13 @@ impl McpServerBuilder {
     /// Largest request body accepted (default 1 MiB).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
+        self
+    }
+    /// How long a graceful shutdown waits for tool calls in progress before it cancels
+    /// them (default 30 s). Open sessions and their event streams are closed after
+    /// that, so a client holding a stream open cannot keep the server from stopping.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
         self
     }
     /// Timeout for tools that set none.
@@ -341,6 +349,7 @@ impl McpServerBuilder {
             result_inspector: self.result_inspector,
             approvals,
             background: tokio_util::task::TaskTracker::new(),
+            calls: tokio_util::task::TaskTracker::new(),
             state_store: self.state_store.unwrap_or_else(|| {
                 Arc::new(state_store::MemoryStateStore::new(state_store::Limits::default()))
             }),
@@ -363,6 +372,8 @@ impl McpServerBuilder {
             allowed_origins: self.allowed_origins,
             allowed_hosts: self.allowed_hosts,
             max_body_bytes: self.max_body_bytes,
+            shutdown_grace: self.shutdown_grace,
+            shutdown: tokio_util::sync::CancellationToken::new(),
             ready: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -419,6 +430,10 @@ pub struct McpServer {
     allowed_origins: Vec<String>,
     allowed_hosts: Vec<String>,
     max_body_bytes: usize,
+    shutdown_grace: Duration,
+    /// Given to rmcp: cancelled once in-flight calls have drained at shutdown, it ends
+    /// every session, its event streams and any call still running.
+    shutdown: tokio_util::sync::CancellationToken,
     ready: Arc<AtomicBool>,
 }
 
@@ -450,6 +465,7 @@ impl McpServer {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             max_body_bytes: 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
             default_timeout: None,
             rate_limit: None,
             concurrency: None,
@@ -508,7 +524,8 @@ impl McpServer {
         let config = StreamableHttpServerConfig::default()
             .with_json_response(true)
             .with_allowed_hosts(hosts)
-            .with_max_request_body_bytes(self.max_body_bytes);
+            .with_max_request_body_bytes(self.max_body_bytes)
+            .with_cancellation_token(self.shutdown.clone());
         let service = self.service.clone();
         let mcp = StreamableHttpService::new(
             move || Ok(service.clone()),
@@ -609,7 +626,9 @@ impl McpServer {
     }
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then stops accepting, lets
-    /// in-flight requests finish, and returns.
+    /// tool calls in progress finish (up to [`McpServerBuilder::shutdown_grace`], then
+    /// cancels them), closes the sessions and their event streams, waits for background
+    /// tasks, flushes the audit log, and returns.
     ///
     /// # Errors
     /// An I/O error from the listener.
@@ -640,12 +659,29 @@ impl McpServer {
         });
         self.ready.store(true, Ordering::SeqCst);
         let ready = Arc::clone(&self.ready);
+        let calls = self.service.shared.calls.clone();
+        let sessions = self.shutdown.clone();
+        let grace = self.shutdown_grace;
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 ready.store(false, Ordering::SeqCst);
+                // axum stops accepting now and waits for its connections. A session's
+                // event stream stays open until the session ends, so once the calls in
+                // progress are done (or the grace is over) every session is closed.
+                tokio::spawn(async move {
+                    calls.close();
+                    if tokio::time::timeout(grace, calls.wait()).await.is_err() {
+                        tracing::warn!(
+                            grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+                            "tool calls still running at the end of the shutdown grace; cancelling them"
+                        );
+                    }
+                    sessions.cancel();
+                });
             })
             .await;
+        self.shutdown.cancel();
         self.ready.store(false, Ordering::SeqCst);
         pruning.abort();
         // In-flight requests have drained; now let background work finish, then make

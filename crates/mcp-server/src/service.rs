@@ -88,6 +88,9 @@ pub(crate) struct Shared {
     pub(crate) approvals: Option<Arc<crate::approvals::Approvals>>,
     /// Background tasks of handlers, awaited on shutdown.
     pub(crate) background: tokio_util::task::TaskTracker,
+    /// MCP POST requests in progress, until their response has been sent (one token
+    /// each, see `http::audit_door`); drained on shutdown.
+    pub(crate) calls: tokio_util::task::TaskTracker,
     /// Per-principal state behind `PrincipalState`.
     pub(crate) state_store: Arc<dyn state_store::StateStore>,
     /// The per-address budget of individually audited door refusals.

@@ -92,6 +92,8 @@ pub struct Options {
     pub audit: Option<Arc<dyn mcp_server::AuditSink>>,
     /// Resolving this shuts the server down gracefully.
     pub shutdown: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// How long shutdown waits for calls in progress (the server's default if unset).
+    pub shutdown_grace: Option<Duration>,
     /// Record redacted copies of arguments in audit entries.
     pub audit_arguments: Option<Arc<dyn mcp_server::ArgumentRedactor>>,
     /// Adds a `flaky` tool behind a circuit breaker (3 failures, 1 s), on this backend.
@@ -112,6 +114,7 @@ impl Default for Options {
             approvals: false,
             audit: None,
             shutdown: None,
+            shutdown_grace: None,
             audit_arguments: None,
             flaky: None,
             metrics: None,
@@ -223,6 +226,9 @@ pub async fn start(options: Options) -> TestServer {
     }
     if let Some(redactor) = options.audit_arguments.clone() {
         builder = builder.audit_arguments(redactor);
+    }
+    if let Some(grace) = options.shutdown_grace {
+        builder = builder.shutdown_grace(grace);
     }
     if options.approvals {
         let signer = mcp_guards::ApprovalSigner::new(b"approval-signing-key-0123456789abcdef")
