@@ -214,6 +214,18 @@ impl ApiKeyAuth {
         Ok(auth)
     }
 
+    /// Replaces every key with `keys` at once (a reload of the persisted file: a key
+    /// revoked there stops working here). On error nothing changes.
+    ///
+    /// # Errors
+    /// [`ApiKeyError::InvalidDigest`] for a malformed digest.
+    pub fn replace_stored(&self, keys: impl IntoIterator<Item = StoredApiKey>) -> Result<(), ApiKeyError> {
+        let fresh = Self::from_stored(keys)?;
+        let fresh = std::mem::take(&mut *fresh.write());
+        *self.write() = fresh;
+        Ok(())
+    }
+
     /// Every key, as digests and records, for persisting.
     #[must_use]
     pub fn export(&self) -> Vec<StoredApiKey> {

@@ -65,6 +65,50 @@ pub(crate) fn load(dir: &Path) -> Result<ApiKeyAuth, String> {
     ApiKeyAuth::from_stored(stored).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Keeps a running server's keys in step with the key file, so `palisade keys create`
+/// and `revoke` take effect without a restart: the file is read every second and, when
+/// its bytes change, loaded in place of the old keys. A file that cannot be read or
+/// parsed fails closed: no key authenticates until it is fixed (a revoked key must not
+/// live on because the file broke).
+pub(crate) fn watch(dir: &Path, keys: std::sync::Arc<ApiKeyAuth>) -> tokio::task::JoinHandle<()> {
+    let path = key_file(dir);
+    tokio::spawn(async move {
+        let mut seen = std::fs::read(&path).ok();
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let now = match std::fs::read(&path) {
+                Ok(bytes) => Some(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(error) => {
+                    tracing::error!(path = %path.display(), %error, "API key file unreadable; refusing every API key until it is fixed");
+                    keys.replace_stored(Vec::new()).ok();
+                    seen = None;
+                    continue;
+                }
+            };
+            if now == seen {
+                continue;
+            }
+            let stored: Result<Vec<StoredApiKey>, String> = match &now {
+                Some(bytes) => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+                None => Ok(Vec::new()),
+            };
+            match stored.and_then(|stored| keys.replace_stored(stored).map_err(|e| e.to_string())) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), keys = keys.list().len(), "API keys reloaded")
+                }
+                Err(error) => {
+                    tracing::error!(path = %path.display(), %error, "API key file invalid; refusing every API key until it is fixed");
+                    keys.replace_stored(Vec::new()).ok();
+                }
+            }
+            seen = now;
+        }
+    })
+}
+
 fn save(dir: &Path, keys: &ApiKeyAuth) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = key_file(dir);

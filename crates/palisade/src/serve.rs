@@ -173,7 +173,10 @@ async fn serve(args: ServeArgs, config: Config, example_mode: bool) -> Result<()
         chain = chain.then(builder.build().await.map_err(|e| format!("[auth] keys: {e}"))?);
     }
     if config.auth.api_keys {
-        chain = chain.then(crate::keys::load(&dir)?);
+        let keys = Arc::new(crate::keys::load(&dir)?);
+        // `palisade keys create|revoke` edit the file; the running server follows it.
+        crate::keys::watch(&dir, Arc::clone(&keys));
+        chain = chain.then(keys);
     }
     let auth: Arc<dyn AuthProvider> = Arc::new(chain);
     let (metrics, server_metrics) = crate::telemetry::metrics(&config.observe, &privacy, &auth, &audit_log)?;

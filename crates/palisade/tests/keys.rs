@@ -1,0 +1,87 @@
+//! `palisade keys create|list|revoke` against a running deployment: a key works once
+//! created and stops working once revoked, without a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+fn keys(dir: &std::path::Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("keys")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "keys {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// The status of an `initialize` with `key`, polled until `wanted` or 10 s.
+async fn status_becomes(d: &common::Deployment, key: &str, wanted: u16) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, _) = d
+            .rpc(key, None, json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}))
+            .await;
+        if status == wanted || Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn keys_take_effect_on_the_running_server() {
+    let d = common::start();
+    let dir = d.dir.path();
+    let created = keys(
+        dir,
+        &["create", "--client-id", "robot", "--tenant", "acme", "--roles", "support", "--scopes", "read"],
+    );
+    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("psk_"), "{key}");
+    let stderr = String::from_utf8(created.stderr).unwrap();
+    let id = stderr.split_whitespace().find(|w| w.starts_with("key_")).expect("the key id").to_owned();
+    let stored = std::fs::read_to_string(dir.join("api-keys.json")).unwrap();
+    assert!(!stored.contains(&key), "only the key's digest is stored");
+
+    assert_eq!(status_becomes(&d, &key, 200).await, 200, "a new key works without a restart");
+    assert!(d.tools(&key).await.contains(&"customers.get_customer".to_owned()));
+    let listed = String::from_utf8(keys(dir, &["list"]).stdout).unwrap();
+    assert!(listed.contains(&id) && listed.contains("robot") && !listed.contains(&key), "{listed}");
+
+    keys(dir, &["revoke", &id]);
+    assert_eq!(status_becomes(&d, &key, 401).await, 401, "a revoked key stops working without a restart");
+    assert!(!String::from_utf8(keys(dir, &["list"]).stdout).unwrap().contains(&id));
+
+    // A broken key file fails closed: no key authenticates until it is fixed.
+    let other = String::from_utf8(
+        keys(
+            dir,
+            &[
+                "create",
+                "--client-id",
+                "robot2",
+                "--tenant",
+                "acme",
+                "--roles",
+                "support",
+                "--scopes",
+                "read",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    assert_eq!(status_becomes(&d, &other, 200).await, 200);
+    std::fs::write(dir.join("api-keys.json"), b"{ not json").unwrap();
+    assert_eq!(status_becomes(&d, &other, 401).await, 401, "an unreadable key file refuses every key");
+}
