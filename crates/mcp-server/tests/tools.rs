@@ -349,3 +349,101 @@ async fn the_stateless_era_authenticates_and_guards_every_request() {
         s.stateless(Some(&s.support()), call("customers.get_customer", json!({"customer_id": "c-1"}))).await;
     assert_eq!(own.tool_outcome(), "ok", "{:?}", own.body);
 }
+
+static RESOLVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An extractor that counts its resolutions (as a database pool would count the
+/// connections it opens).
+struct Counted;
+
+impl mcp_server::FromContext for Counted {
+    fn from_context(_ctx: &mcp_server::RequestContext) -> Result<Self, mcp_server::ToolError> {
+        RESOLVED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Self)
+    }
+}
+
+async fn counted(_resource: Counted) -> mcp_server::Json<serde_json::Value> {
+    mcp_server::Json(json!({ "ok": true }))
+}
+
+/// Extractors are resolved only for calls that passed authentication, guards and rate
+/// limiting: a refused call never opens what a handler would use.
+#[tokio::test]
+async fn extractors_are_resolved_only_for_admitted_calls() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let s = start(Options {
+        per_second: 2,
+        extra_tools: vec![mcp_server::Tool::new("counted", counted).roles(["admin"])],
+        ..Options::default()
+    })
+    .await;
+    // Refused by a guard.
+    assert_eq!(s.call(Some(&s.support()), "counted", json!({})).await.tool_outcome(), "missing_role");
+    // Refused at the door.
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "counted", "arguments": {}}});
+    assert_eq!(s.post(None, None, call).await.status, 401);
+    assert_eq!(RESOLVED.load(SeqCst), 0);
+    // Admitted, then rate limited: only the admitted calls resolve the extractor.
+    let admin = s.admin();
+    let session = s.session(Some(&admin)).await;
+    let outcomes: Vec<String> = {
+        let mut outcomes = Vec::new();
+        for _ in 0..6 {
+            outcomes.push(s.call_in(Some(&admin), &session, "counted", json!({})).await.tool_outcome());
+        }
+        outcomes
+    };
+    let admitted = outcomes.iter().filter(|o| *o == "ok").count();
+    assert!(outcomes.iter().any(|o| o == "rate_limited"), "{outcomes:?}");
+    assert_eq!(RESOLVED.load(SeqCst), admitted, "{outcomes:?}");
+}
+
+async fn hold() -> mcp_server::Json<serde_json::Value> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    mcp_server::Json(json!({ "held": true }))
+}
+
+/// A tool limited to 2 calls in flight, 1 per principal: a principal's second call is
+/// refused at once (`overloaded`), another principal's runs beside it, and a call beyond
+/// the global limit waits its turn instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_limited_per_principal_and_queued_globally() {
+    let s = start(Options {
+        extra_tools: vec![
+            mcp_server::Tool::new("hold", hold).roles(["support", "admin"]).max_concurrency(2, 1),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let (ada, sam) = (s.admin(), s.support());
+    let bob = s.token("bob", "acme", &["support"], &["read"]);
+    let (ada_1, ada_2, sam_1, bob_1) = (
+        s.session(Some(&ada)).await,
+        s.session(Some(&ada)).await,
+        s.session(Some(&sam)).await,
+        s.session(Some(&bob)).await,
+    );
+    let after = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    let started = std::time::Instant::now();
+    let (first, second, other, queued) = tokio::join!(
+        s.call_in(Some(&ada), &ada_1, "hold", json!({})),
+        async {
+            after(100).await;
+            s.call_in(Some(&ada), &ada_2, "hold", json!({})).await
+        },
+        s.call_in(Some(&sam), &sam_1, "hold", json!({})),
+        async {
+            after(100).await;
+            s.call_in(Some(&bob), &bob_1, "hold", json!({})).await
+        },
+    );
+    let elapsed = started.elapsed();
+    let mut ada_outcomes = [first.tool_outcome(), second.tool_outcome()];
+    ada_outcomes.sort();
+    assert_eq!(ada_outcomes, ["ok", "overloaded"], "a principal's second call in flight is refused");
+    assert_eq!(other.tool_outcome(), "ok", "another principal runs beside it");
+    assert_eq!(queued.tool_outcome(), "ok", "beyond the global limit a call waits, it is not refused");
+    // Three calls of 300 ms, at most two at a time: at least 600 ms in all.
+    assert!(elapsed >= Duration::from_millis(590), "the third call waited for a slot: {elapsed:?}");
+}
