@@ -51,7 +51,15 @@ pub struct Args<T>(pub T);
 
 impl<T: DeserializeOwned + schemars::JsonSchema + Send + 'static> FromContext for Args<T> {
     fn from_context(ctx: &RequestContext) -> Result<Self, ToolError> {
-        T::deserialize(ctx.arguments()).map(Args).map_err(|e| ToolError::InvalidArguments(e.to_string()))
+        // The error names the argument (`items[2].sku: invalid type…`), so a model can
+        // correct its call; it is a tool error, not a protocol error, as MCP asks for
+        // input validation, and it is bounded (it may quote what the caller sent).
+        serde_path_to_error::deserialize(ctx.arguments()).map(Args).map_err(|error| {
+            let path = error.path().to_string();
+            let message =
+                if path == "." { error.inner().to_string() } else { format!("{path}: {}", error.inner()) };
+            ToolError::InvalidArguments(message.chars().take(300).collect())
+        })
     }
 
     fn input_schema() -> Option<Map<String, Value>> {

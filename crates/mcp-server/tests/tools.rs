@@ -107,6 +107,11 @@ async fn unknown_tools_and_bad_arguments_name_the_problem() {
     assert!(unknown.body["error"]["message"].as_str().unwrap().contains("unknown tool: customers.nope"));
     let bad = s.call(Some(&token), "customers.get_customer", json!({"customer_id": 5})).await;
     assert_eq!(bad.tool_outcome(), "invalid_arguments");
+    let message = bad.body["result"]["structuredContent"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("customer_id: invalid type: integer `5`"), "{message}");
+    let missing = s.call(Some(&token), "customers.get_customer", json!({})).await;
+    let message = missing.body["result"]["structuredContent"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("missing field `customer_id`"), "{message}");
     let mut deep = json!(1);
     for _ in 0..40 {
         deep = json!([deep]);
