@@ -99,6 +99,7 @@ pub struct McpServerBuilder {
     approvals: Option<crate::approvals::ApprovalConfig>,
     token_endpoint: Option<crate::token_endpoint::TokenEndpointConfig>,
     state_store: Option<Arc<dyn state_store::StateStore>>,
+    layers: Vec<crate::middleware::WrapFn>,
     metrics: Option<observe::ServerMetrics>,
 }
 
@@ -209,6 +210,21 @@ impl McpServerBuilder {
         self.rate_limit = Some(RateLimitLayer::new(quota));
         self
     }
+    /// Wraps every tool in a tower layer of your own, around the routers' and tools' own
+    /// layers and inside the built-in middleware; see [`Tool::layer`].
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<crate::middleware::ToolService> + Send + Sync + 'static,
+        L::Service: tower::Service<crate::RequestContext, Response = crate::ToolResponse, Error = crate::ToolError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<crate::RequestContext>>::Future: Send + 'static,
+    {
+        self.layers.push(crate::middleware::wrap_fn(layer));
+        self
+    }
     /// Concurrency limits shared by all tools.
     pub fn max_concurrency(mut self, global: usize, per_principal: usize) -> Self {
         self.concurrency = Some(ConcurrencyLimitLayer::new(global, per_principal));
@@ -303,7 +319,12 @@ impl McpServerBuilder {
                 requires_approval: tool.requires_approval,
             });
             let handler = Arc::clone(&tool.handler);
-            let base = tower::service_fn(move |ctx| handler(ctx));
+            let mut base: crate::middleware::ToolService =
+                BoxCloneSyncService::new(tower::service_fn(move |ctx| handler(ctx)));
+            // The user's layers, tool's then router's then server's, inside the built-ins.
+            for wrap in tool.layers.iter().chain(&self.layers) {
+                base = wrap(base);
+            }
             let service = ServiceBuilder::new()
                 .option_layer(tool.circuit_breaker.map(|(failures, cooldown)| {
                     crate::middleware::CircuitBreakerLayer::new(failures, cooldown)
@@ -473,6 +494,7 @@ impl McpServer {
             approvals: None,
             token_endpoint: None,
             state_store: None,
+            layers: Vec::new(),
             metrics: None,
         }
     }

@@ -67,6 +67,8 @@ pub struct Tool {
     pub(crate) circuit_breaker: Option<(u32, Duration)>,
     pub(crate) handler: ErasedHandler,
     pub(crate) config_errors: Vec<GuardConfigError>,
+    /// Layers of the user's, innermost first (each `.layer()` wraps the ones before).
+    pub(crate) layers: Vec<crate::middleware::WrapFn>,
 }
 
 impl Tool {
@@ -89,7 +91,28 @@ impl Tool {
             circuit_breaker: None,
             handler: Arc::new(move |ctx| handler.call(ctx)),
             config_errors: Vec::new(),
+            layers: Vec::new(),
         }
+    }
+
+    /// Wraps the tool's handler in a tower [`Layer`](tower::Layer) of your own (logging,
+    /// caching, a metadata stamp…). It runs inside the built-in middleware (after
+    /// authentication, guards, rate and concurrency limits, within the timeout), so it
+    /// sees only admitted calls and cannot lift a requirement. Each call wraps the layers
+    /// added before it; a router's and the server's layers wrap the tool's.
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<crate::middleware::ToolService> + Send + Sync + 'static,
+        L::Service: tower::Service<crate::RequestContext, Response = crate::ToolResponse, Error = crate::ToolError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<crate::RequestContext>>::Future: Send + 'static,
+    {
+        self.layers.push(crate::middleware::wrap_fn(layer));
+        self
     }
 
     /// The description shown to clients and models.
@@ -206,6 +229,7 @@ pub struct McpRouter {
     pub(crate) guards: Vec<Arc<dyn Guard>>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) config_errors: Vec<GuardConfigError>,
+    pub(crate) layers: Vec<crate::middleware::WrapFn>,
 }
 
 impl McpRouter {
@@ -218,7 +242,25 @@ impl McpRouter {
             guards: Vec::new(),
             timeout: None,
             config_errors: Vec::new(),
+            layers: Vec::new(),
         }
+    }
+    /// Wraps every tool of the router in a tower layer of your own, around the tools'
+    /// own layers; see [`Tool::layer`]. Like guards, it adds to a tool and can never
+    /// weaken what the tool requires.
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<crate::middleware::ToolService> + Send + Sync + 'static,
+        L::Service: tower::Service<crate::RequestContext, Response = crate::ToolResponse, Error = crate::ToolError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<crate::RequestContext>>::Future: Send + 'static,
+    {
+        self.layers.push(crate::middleware::wrap_fn(layer));
+        self
     }
     /// Adds a tool.
     #[must_use]
@@ -247,7 +289,7 @@ impl McpRouter {
 
     /// The router's tools with the prefix applied and the router's requirements added.
     pub(crate) fn into_tools(self) -> (Vec<Tool>, Vec<GuardConfigError>) {
-        let Self { prefix, tools, guards, timeout, mut config_errors } = self;
+        let Self { prefix, tools, guards, timeout, mut config_errors, layers } = self;
         let tools = tools
             .into_iter()
             .map(|mut tool| {
@@ -260,6 +302,8 @@ impl McpRouter {
                     (own, cap) => own.or(cap),
                 };
                 config_errors.append(&mut tool.config_errors);
+                // The router's layers wrap the tool's own.
+                tool.layers.extend(layers.iter().cloned());
                 tool
             })
             .collect();

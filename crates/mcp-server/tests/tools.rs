@@ -452,3 +452,49 @@ async fn concurrency_is_limited_per_principal_and_queued_globally() {
     // Three calls of 300 ms, at most two at a time: at least 600 ms in all.
     assert!(elapsed >= Duration::from_millis(590), "the third call waited for a slot: {elapsed:?}");
 }
+
+static LAYERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A layer that appends `name` to the response's `trace` metadata.
+fn stamp(
+    name: &'static str,
+) -> tower::util::MapResponseLayer<impl Fn(mcp_server::ToolResponse) -> mcp_server::ToolResponse + Clone> {
+    tower::util::MapResponseLayer::new(move |response: mcp_server::ToolResponse| {
+        let mut trace = response.metadata().get("trace").cloned().unwrap_or_else(|| json!([]));
+        trace.as_array_mut().unwrap().push(json!(name));
+        response.with_metadata("trace", trace)
+    })
+}
+
+/// Layers of one's own wrap tool, router and server in that order, inside the built-in
+/// middleware: a call refused by a guard never reaches them.
+#[tokio::test]
+async fn layers_of_ones_own_wrap_tool_router_and_server() {
+    let s = start(Options {
+        extra_routers: vec![
+            mcp_server::McpRouter::new("reports").layer(stamp("router")).tool(
+                mcp_server::Tool::new("daily", refund_all)
+                    .roles(["admin"])
+                    .layer(tower::util::MapRequestLayer::new(|ctx: mcp_server::RequestContext| {
+                        LAYERED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        ctx
+                    }))
+                    .layer(stamp("tool")),
+            ),
+        ],
+        server_layer: Some(Box::new(|builder: mcp_server::McpServerBuilder| builder.layer(stamp("server")))),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(s.call(Some(&s.support()), "reports.daily", json!({})).await.tool_outcome(), "missing_role");
+    assert_eq!(LAYERED.load(std::sync::atomic::Ordering::SeqCst), 0, "a refused call never reaches a layer");
+    assert_eq!(s.call(Some(&s.admin()), "reports.daily", json!({})).await.tool_outcome(), "ok");
+    assert_eq!(LAYERED.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let event = s
+        .audit
+        .events()
+        .into_iter()
+        .find(|e| e.tool.as_deref() == Some("reports.daily") && e.outcome == "ok")
+        .unwrap();
+    assert_eq!(event.metadata["trace"], json!(["tool", "router", "server"]));
+}

@@ -4,8 +4,28 @@
 //! ToolError>`. Each concern is one `Layer` + `Service` pair in its own module, so they
 //! compose with each other and with the tower ecosystem. The server stacks them per tool,
 //! outermost first: [`CircuitBreakerLayer`] (when the tool asks for one), [`TimeoutLayer`],
-//! [`ConcurrencyLimitLayer`], [`RateLimitLayer`], then the handler; guards run before the
-//! stack and the audit hook around everything.
+//! [`ConcurrencyLimitLayer`], [`RateLimitLayer`], then any layers of your own
+//! ([`McpServerBuilder::layer`](crate::McpServerBuilder::layer), then
+//! [`McpRouter::layer`](crate::McpRouter::layer), then [`Tool::layer`](crate::Tool::layer)),
+//! then the handler; guards run before the stack and the audit hook around everything.
+//! Your layers sit inside the built-in ones, so they see only calls that were admitted
+//! and cannot lift a limit or a guard.
+//!
+//! ```
+//! use std::time::Duration;
+//! use mcp_server::{Json, Tool};
+//!
+//! async fn report() -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "rows": 3 }))
+//! }
+//!
+//! // Any tower layer over a tool call: here, every response gets a metadata entry
+//! // (recorded in the call's audit entry).
+//! let tool = Tool::new("report", report).layer(tower::util::MapResponseLayer::new(
+//!     |response: mcp_server::ToolResponse| response.with_metadata("served_by", "replica-1"),
+//! ));
+//! # let _ = (tool, Duration::ZERO);
+//! ```
 
 mod circuit;
 mod concurrency;
@@ -25,3 +45,20 @@ use crate::response::ToolResponse;
 
 /// A type-erased tool call service.
 pub type ToolService = BoxCloneSyncService<RequestContext, ToolResponse, ToolError>;
+
+/// A layer of the user's, erased: wraps a tool's service in another.
+pub(crate) type WrapFn = std::sync::Arc<dyn Fn(ToolService) -> ToolService + Send + Sync>;
+
+/// Erases `layer` into a [`WrapFn`].
+pub(crate) fn wrap_fn<L>(layer: L) -> WrapFn
+where
+    L: tower::Layer<ToolService> + Send + Sync + 'static,
+    L::Service: tower::Service<RequestContext, Response = ToolResponse, Error = ToolError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as tower::Service<RequestContext>>::Future: Send + 'static,
+{
+    std::sync::Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner)))
+}

@@ -94,6 +94,10 @@ pub struct Options {
     pub shutdown: Option<tokio::sync::oneshot::Receiver<()>>,
     /// How long shutdown waits for calls in progress (the server's default if unset).
     pub shutdown_grace: Option<Duration>,
+    /// More routers to mount.
+    pub extra_routers: Vec<mcp_server::McpRouter>,
+    /// A last change to the builder (a server-wide layer, say).
+    pub server_layer: Option<Box<dyn FnOnce(mcp_server::McpServerBuilder) -> mcp_server::McpServerBuilder>>,
     /// Record redacted copies of arguments in audit entries.
     pub audit_arguments: Option<Arc<dyn mcp_server::ArgumentRedactor>>,
     /// Adds a `flaky` tool behind a circuit breaker (3 failures, 1 s), on this backend.
@@ -115,6 +119,8 @@ impl Default for Options {
             audit: None,
             shutdown: None,
             shutdown_grace: None,
+            extra_routers: Vec::new(),
+            server_layer: None,
             audit_arguments: None,
             flaky: None,
             metrics: None,
@@ -226,6 +232,12 @@ pub async fn start(options: Options) -> TestServer {
     }
     if let Some(redactor) = options.audit_arguments.clone() {
         builder = builder.audit_arguments(redactor);
+    }
+    for router in options.extra_routers {
+        builder = builder.router(router);
+    }
+    if let Some(change) = options.server_layer {
+        builder = change(builder);
     }
     if let Some(grace) = options.shutdown_grace {
         builder = builder.shutdown_grace(grace);
