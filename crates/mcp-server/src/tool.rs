@@ -121,6 +121,15 @@ impl Tool {
         self.description = Some(description.into());
         self
     }
+
+    /// The description from a doc comment as [`tool_fn!`](crate::tool_fn) keeps it
+    /// (`handler::DOC`): the space after each `///` is dropped and the text trimmed.
+    #[must_use]
+    pub fn doc(self, doc: &str) -> Self {
+        let lines: Vec<&str> =
+            doc.lines().map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end()).collect();
+        self.description(lines.join("\n").trim().to_owned())
+    }
     /// Annotates the tool as read-only (`readOnlyHint`).
     #[must_use]
     pub fn read_only(mut self) -> Self {
@@ -320,4 +329,39 @@ impl std::fmt::Debug for McpRouter {
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// Defines a tool handler and keeps its doc comment for the tool's description: next to
+/// `async fn name` it defines a module `name` holding `DOC`, the comment's text, for
+/// [`Tool::doc`]. (A function and a module of the same name live side by side in Rust.)
+/// The function may carry doc comments only, no other attributes.
+///
+/// ```
+/// use mcp_server::{Json, Tool, tool_fn};
+///
+/// tool_fn! {
+///     /// The server's time, in seconds since the Unix epoch.
+///     ///
+///     /// Public: no identity needed.
+///     async fn server_time() -> Json<serde_json::Value> {
+///         Json(serde_json::json!({ "now": 0 }))
+///     }
+/// }
+///
+/// let tool = Tool::new("server_time", server_time).doc(server_time::DOC).public();
+/// assert_eq!(server_time::DOC, " The server's time, in seconds since the Unix epoch.\n\n Public: no identity needed.\n");
+/// # let _ = tool;
+/// ```
+#[macro_export]
+macro_rules! tool_fn {
+    ($(#[doc = $doc:expr])+ $vis:vis async fn $name:ident $($rest:tt)*) => {
+        $(#[doc = $doc])+
+        $vis async fn $name $($rest)*
+
+        #[doc = concat!("The doc comment of [`", stringify!($name), "`], kept as its tool description.")]
+        $vis mod $name {
+            /// The doc comment's text, one line per `///` line.
+            pub const DOC: &str = concat!($($doc, "\n"),+);
+        }
+    };
 }

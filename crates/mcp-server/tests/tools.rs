@@ -498,3 +498,38 @@ async fn layers_of_ones_own_wrap_tool_router_and_server() {
         .unwrap();
     assert_eq!(event.metadata["trace"], json!(["tool", "router", "server"]));
 }
+
+mcp_server::tool_fn! {
+    /// Today's report for your tenant.
+    ///
+    /// Read-only: it changes nothing.
+    async fn todays_report() -> mcp_server::Json<serde_json::Value> {
+        mcp_server::Json(json!({ "rows": 0 }))
+    }
+}
+
+/// A handler's doc comment becomes its tool's description.
+#[tokio::test]
+async fn a_doc_comment_is_the_description() {
+    let s = start(Options {
+        extra_tools: vec![
+            mcp_server::Tool::new("todays_report", todays_report).doc(todays_report::DOC).roles(["support"]),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let token = s.support();
+    let session = s.session(Some(&token)).await;
+    let listing = s
+        .post(Some(&token), Some(&session), json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .await;
+    let tool = listing.body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "todays_report")
+        .unwrap()
+        .clone();
+    assert_eq!(tool["description"], "Today's report for your tenant.\n\nRead-only: it changes nothing.");
+    assert_eq!(s.call_in(Some(&token), &session, "todays_report", json!({})).await.tool_outcome(), "ok");
+}
