@@ -533,3 +533,31 @@ async fn a_doc_comment_is_the_description() {
     assert_eq!(tool["description"], "Today's report for your tenant.\n\nRead-only: it changes nothing.");
     assert_eq!(s.call_in(Some(&token), &session, "todays_report", json!({})).await.tool_outcome(), "ok");
 }
+
+/// A tool's own rate limit binds that tool alone, per principal.
+#[tokio::test]
+async fn a_tool_rate_limit_binds_that_tool_per_principal() {
+    let s = start(Options {
+        extra_tools: vec![
+            mcp_server::Tool::new("export", refund_all)
+                .roles(["support", "admin"])
+                .rate_limit(mcp_server::Quota::per_minute(std::num::NonZeroU32::new(1).unwrap())),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let (sam, ada) = (s.support(), s.admin());
+    let session = s.session(Some(&sam)).await;
+    assert_eq!(s.call_in(Some(&sam), &session, "export", json!({})).await.tool_outcome(), "ok");
+    assert_eq!(s.call_in(Some(&sam), &session, "export", json!({})).await.tool_outcome(), "rate_limited");
+    assert_eq!(
+        s.call_in(Some(&sam), &session, "server_time", json!({})).await.tool_outcome(),
+        "ok",
+        "other tools are not limited"
+    );
+    assert_eq!(
+        s.call(Some(&ada), "export", json!({})).await.tool_outcome(),
+        "ok",
+        "another principal has its own bucket"
+    );
+}
