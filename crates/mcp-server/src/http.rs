@@ -308,42 +308,55 @@ impl RefusalBudget {
     }
 }
 
-/// Query parameter names where clients and frameworks put credentials: RFC 6750 §2.3's
-/// `access_token`, and the usual names for tokens and API keys.
+/// Query parameter names where clients and frameworks put credentials (RFC 6750 §2.3's
+/// `access_token`, and the usual names for tokens, keys and passwords), compared with
+/// case, `_`, `-` and `[]` ignored (`accessToken`, `api-key`, `X_API_KEY` all match).
 const CREDENTIAL_PARAMETERS: &[&str] = &[
-    "access_token",
-    "id_token",
-    "refresh_token",
+    "accesstoken",
+    "idtoken",
+    "refreshtoken",
+    "authtoken",
+    "apitoken",
     "token",
     "jwt",
     "bearer",
     "auth",
     "authorization",
-    "api_key",
     "apikey",
-    "api-key",
-    "x-api-key",
+    "xapikey",
     "key",
-    "client_secret",
+    "clientsecret",
+    "secret",
+    "password",
 ];
 
 /// A credential in the URL ends up in access logs, browser history and proxies, so
 /// Palisade never accepts one there, and refuses the request rather than ignore it: a
-/// credential-named parameter, or a value shaped like a JWT or a Palisade API key under
-/// any name (names and values percent-decoded). The MCP endpoint takes no query
-/// parameters, so nothing legitimate is refused.
+/// credential-named parameter, or a value holding something shaped like a JWT (JWS or
+/// JWE) or a Palisade API key, under any name (names and values percent-decoded; `&`
+/// and `;` both separate). The MCP endpoint takes no query parameters, so nothing
+/// legitimate is refused.
 fn token_in_query(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).any(|(name, value)| {
-            CREDENTIAL_PARAMETERS.iter().any(|c| name.eq_ignore_ascii_case(c))
-                || looks_like_credential(&value)
+        q.split(';').any(|part| {
+            url::form_urlencoded::parse(part.as_bytes()).any(|(name, value)| {
+                let name: String = name
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect();
+                CREDENTIAL_PARAMETERS.contains(&name.as_str()) || looks_like_credential(&value)
+            })
         })
     })
 }
 
+/// Whether `value` holds a JWT (`eyJ…` with two or four dots) or a `psk_` API key anywhere.
 fn looks_like_credential(value: &str) -> bool {
-    let jwt = value.starts_with("eyJ") && value.split('.').count() == 3;
-    jwt || value.starts_with(mcp_auth::API_KEY_PREFIX)
+    value.contains(mcp_auth::API_KEY_PREFIX)
+        || value
+            .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .any(|word| word.starts_with("eyJ") && matches!(word.split('.').count(), 3 | 5))
 }
 
 fn refusal(status: StatusCode, challenge: &BearerChallenge, code: &str, message: &str) -> Response {
@@ -481,6 +494,13 @@ mod tests {
             (Some("access%5Ftoken=abc"), true),
             (Some("q=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"), true),
             (Some("q=psk_3kTMd9yQ0bWcJ7rXe1LhV5gN2pAsZ8uF4oKiYj6t0Rw2Ab1"), true),
+            (Some("accessToken=abc"), true),
+            (Some("access-token=abc"), true),
+            (Some("access_token%5B%5D=abc"), true),
+            (Some("a=1;api_token=abc"), true),
+            (Some("q=Bearer%20eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"), true),
+            (Some("q=eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"), true),
+            (Some("q=%22psk_3kTMd9yQ0bWcJ7rXe1LhV5gN2pAsZ8uF4oKiYj6t0Rw2Ab1%22"), true),
             (Some("access_tokens=1"), false),
             (Some("tokens=1&keyboard=2"), false),
             (Some("q=eyJust-text"), false),

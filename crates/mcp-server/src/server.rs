@@ -194,8 +194,10 @@ impl McpServerBuilder {
         self
     }
     /// How long a graceful shutdown waits for tool calls in progress before it cancels
-    /// them (default 30 s). Open sessions and their event streams are closed after
-    /// that, so a client holding a stream open cannot keep the server from stopping.
+    /// them (default 30 s; a cancelled call is audited as `cancelled`). Open sessions
+    /// and their event streams are closed after that, and connections still open 5 s
+    /// later (a client that stopped reading) are dropped, so no client can keep the
+    /// server from stopping.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
@@ -371,6 +373,7 @@ impl McpServerBuilder {
             approvals,
             background: tokio_util::task::TaskTracker::new(),
             calls: tokio_util::task::TaskTracker::new(),
+            tool_calls: tokio_util::task::TaskTracker::new(),
             state_store: self.state_store.unwrap_or_else(|| {
                 Arc::new(state_store::MemoryStateStore::new(state_store::Limits::default()))
             }),
@@ -401,6 +404,9 @@ impl McpServerBuilder {
 }
 
 /// Calls per second per peer address for anonymous callers when no limit is configured.
+/// How long past the shutdown grace connections may stay open, and calls may take to
+/// be audited once cancelled.
+const HARD_STOP_MARGIN: Duration = Duration::from_secs(5);
 const ANONYMOUS_DEFAULT_PER_SECOND: std::num::NonZeroU32 = match std::num::NonZeroU32::new(20) {
     Some(n) => n,
     None => std::num::NonZeroU32::MIN,
@@ -649,8 +655,9 @@ impl McpServer {
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then stops accepting, lets
     /// tool calls in progress finish (up to [`McpServerBuilder::shutdown_grace`], then
-    /// cancels them), closes the sessions and their event streams, waits for background
-    /// tasks, flushes the audit log, and returns.
+    /// cancels them), closes the sessions and their event streams, waits for every call
+    /// to be audited and for background tasks, flushes the audit log, and returns. A
+    /// server serves once: its sessions stay closed after a shutdown.
     ///
     /// # Errors
     /// An I/O error from the listener.
@@ -684,10 +691,12 @@ impl McpServer {
         let calls = self.service.shared.calls.clone();
         let sessions = self.shutdown.clone();
         let grace = self.shutdown_grace;
-        let result = axum::serve(listener, app)
+        let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+        let serving = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 ready.store(false, Ordering::SeqCst);
+                let _ = signalled.send(());
                 // axum stops accepting now and waits for its connections. A session's
                 // event stream stays open until the session ends, so once the calls in
                 // progress are done (or the grace is over) every session is closed.
@@ -702,8 +711,33 @@ impl McpServer {
                     sessions.cancel();
                 });
             })
-            .await;
+            .into_future();
+        // A connection whose client stopped reading never finishes on its own: past the
+        // grace and a margin, whatever is still open is dropped.
+        let hard_stop = async move {
+            if on_signal.await.is_ok() {
+                tokio::time::sleep(grace + HARD_STOP_MARGIN).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            result = serving => result,
+            () = hard_stop => {
+                tracing::warn!("connections still open after the shutdown grace; closing them");
+                Ok(())
+            }
+        };
         self.shutdown.cancel();
+        // Cancelled calls are still writing their audit entries: wait for them (bounded)
+        // before the final checkpoint.
+        let tool_calls = &self.service.shared.tool_calls;
+        tool_calls.close();
+        if tokio::time::timeout(HARD_STOP_MARGIN, tool_calls.wait()).await.is_err() {
+            tracing::error!(
+                "tool calls still unaudited at shutdown; the final checkpoint may not cover them"
+            );
+        }
         self.ready.store(false, Ordering::SeqCst);
         pruning.abort();
         // In-flight requests have drained; now let background work finish, then make

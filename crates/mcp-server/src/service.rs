@@ -91,6 +91,9 @@ pub(crate) struct Shared {
     /// MCP POST requests in progress, until their response has been sent (one token
     /// each, see `http::audit_door`); drained on shutdown.
     pub(crate) calls: tokio_util::task::TaskTracker,
+    /// Tool calls in progress, until audited (one token each, see `call_tool`): shutdown
+    /// waits for them before it flushes the audit log.
+    pub(crate) tool_calls: tokio_util::task::TaskTracker,
     /// Per-principal state behind `PrincipalState`.
     pub(crate) state_store: Arc<dyn state_store::StateStore>,
     /// The per-address budget of individually audited door refusals.
@@ -241,7 +244,14 @@ impl PalisadeService {
             state_store: Arc::clone(&self.shared.state_store),
             session: origin.session.clone(),
         };
-        let outcome = entry.service.clone().oneshot(ctx).await;
+        // A cancelled call (the client's `notifications/cancelled`, or a shutdown past its
+        // grace) stops here: the handler's future is dropped, and the call is audited as
+        // `cancelled` rather than finishing unseen after the log was closed.
+        let cancelled = ctx.cancellation().clone();
+        let outcome = tokio::select! {
+            outcome = entry.service.clone().oneshot(ctx) => outcome,
+            () = cancelled.cancelled() => Err(ToolError::Cancelled),
+        };
         // The result is final: start what the handler queued for afterwards.
         background.start(&self.shared.background);
         outcome.map_err(|e| {
@@ -377,6 +387,7 @@ impl ServerHandler for PalisadeService {
         context: RmcpContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
+        let _in_flight = self.shared.tool_calls.token();
         let mut origin = self.origin(&context);
         // Attacker-supplied: bounded before it goes anywhere (audit, messages, spans).
         let name: String = request.name.chars().take(128).collect();

@@ -358,10 +358,14 @@ macro_rules! tool_fn {
         $(#[doc = $doc])+
         $vis async fn $name $($rest)*
 
-        #[doc = concat!("The doc comment of [`", stringify!($name), "`], kept as its tool description.")]
+        #[doc = ::core::concat!("The doc comment of the tool handler `", ::core::stringify!($name), "`, kept as its description.")]
+        #[allow(unreachable_pub)]
         $vis mod $name {
             /// The doc comment's text, one line per `///` line.
-            pub const DOC: &str = concat!($($doc, "\n"),+);
+            pub const DOC: &str = ::core::concat!($($doc, "\n"),+);
         }
+    };
+    ($($other:tt)*) => {
+        ::core::compile_error!("tool_fn! takes doc comments, then `async fn` (no other attributes)");
     };
 }

@@ -172,7 +172,7 @@ async fn anonymous_callers_reach_only_public_tools_when_admitted() {
 
 #[tokio::test]
 async fn rate_limits_are_per_principal_and_anonymous_callers_cannot_drain_others() {
-    let s = start(Options { anonymous: true, per_second: 3, ..Options::default() }).await;
+    let s = start(Options { anonymous: true, quota: Some(per_minute(3)), ..Options::default() }).await;
     let alice = s.support();
     let anon_session = s.session(None).await;
     let mut anon_outcomes = Vec::new();
@@ -303,7 +303,7 @@ async fn the_scope_challenge_names_every_needed_scope_once() {
 /// leaves another's untouched (never one shared anonymous bucket).
 #[tokio::test]
 async fn anonymous_callers_are_limited_per_address() {
-    let mut s = start(Options { anonymous: true, per_second: 3, ..Options::default() }).await;
+    let mut s = start(Options { anonymous: true, quota: Some(per_minute(3)), ..Options::default() }).await;
     let from =
         |ip: [u8; 4]| reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap();
     s.http = from([127, 0, 0, 2]);
@@ -378,7 +378,7 @@ async fn counted(_resource: Counted) -> mcp_server::Json<serde_json::Value> {
 async fn extractors_are_resolved_only_for_admitted_calls() {
     use std::sync::atomic::Ordering::SeqCst;
     let s = start(Options {
-        per_second: 2,
+        quota: Some(per_minute(2)),
         extra_tools: vec![mcp_server::Tool::new("counted", counted).roles(["admin"])],
         ..Options::default()
     })
@@ -560,4 +560,9 @@ async fn a_tool_rate_limit_binds_that_tool_per_principal() {
         "ok",
         "another principal has its own bucket"
     );
+}
+
+/// A quota of `n` calls a minute: refusals that do not depend on the machine's speed.
+fn per_minute(n: u32) -> mcp_server::Quota {
+    mcp_server::Quota::per_minute(std::num::NonZeroU32::new(n).unwrap())
 }

@@ -101,6 +101,7 @@ pub(crate) fn run(command: AuditCommand) -> Result<(), String> {
             }
             let keys = match &hmac_key_env {
                 Some(var) => {
+                    crate::config::env_name("--hmac-key-env", Some(var))?;
                     let text = std::env::var(var).map_err(|_| format!("--hmac-key-env: {var} is not set"))?;
                     Some(HmacKeyring::from_text(&text).map_err(|e| format!("--hmac-key-env {var}: {e}"))?)
                 }

@@ -256,33 +256,83 @@ impl Default for AuditSection {
     }
 }
 
-/// The dotted path of the first key, at any depth, that would put a secret in the file.
+/// Checks that `value`, where a setting names an environment variable, looks like a
+/// variable's name. The value is never repeated: the usual mistake is pasting the secret
+/// itself where its variable's name belongs.
+pub(crate) fn env_name(setting: &str, value: Option<&str>) -> Result<(), String> {
+    let Some(value) = value else { return Ok(()) };
+    let mut chars = value.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && value.len() <= 128 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(format!(
+            "{setting} must name an environment variable (letters, digits and _, not starting with a digit); the value given is not shown, in case it is the secret itself"
+        ))
+    }
+}
+
+/// The dotted path of the first key, at any depth, that would put a secret in the file:
+/// a secret-named key holding a value (a table of that name, a tenant called `secret`
+/// say, is not one).
 fn secret_key(table: &toml::Table, prefix: &str) -> Option<String> {
     table.iter().find_map(|(key, value)| {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-        if SECRET_KEYS.contains(&key.as_str()) {
-            return Some(path);
-        }
         match value {
             toml::Value::Table(inner) => secret_key(inner, &path),
-            toml::Value::Array(items) => {
-                items.iter().filter_map(toml::Value::as_table).find_map(|inner| secret_key(inner, &path))
-            }
-            _ => None,
+            toml::Value::Array(items) => items.iter().find_map(|item| match item {
+                toml::Value::Table(inner) => secret_key(inner, &path),
+                _ => SECRET_KEYS.contains(&key.as_str()).then(|| path.clone()),
+            }),
+            _ => SECRET_KEYS.contains(&key.as_str()).then_some(path),
         }
     })
 }
 
 /// A TOML error without the source text: toml's own message quotes the offending line,
-/// which may hold a secret (a mistyped key's value, say), and errors reach logs.
+/// which may hold a secret (a mistyped key's value, say), and errors reach logs. Values
+/// quoted in the message itself (`invalid type: string "…"`, ``unknown variant `…` ``)
+/// are cut out too; names of keys stay, they say what to fix.
 fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = redact_quoted_values(error.message());
     match error.span() {
         Some(span) => {
-            let line = text.get(..span.start).map_or(0, |before| before.matches('\n').count()) + 1;
-            format!("line {line}: {}", error.message())
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            format!("line {line}: {message}")
         }
-        None => error.message().to_owned(),
+        None => message,
     }
+}
+
+/// Replaces each `"…"` in a serde message, and the `` `…` `` after `unknown variant`, by
+/// `"…"`: those quote the value the file held.
+fn redact_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    loop {
+        let quote = rest.find('"');
+        let variant = rest.find("unknown variant `").map(|i| i + "unknown variant ".len());
+        let (at, close) = match (quote, variant) {
+            (Some(q), Some(v)) if v < q => (v, '`'),
+            (Some(q), _) => (q, '"'),
+            (None, Some(v)) => (v, '`'),
+            (None, None) => break,
+        };
+        out.push_str(&rest[..at]);
+        match rest[at + 1..].find(close) {
+            Some(end) => {
+                out.push_str("\"…\"");
+                rest = &rest[at + 1 + end + 1..];
+            }
+            None => {
+                out.push_str("\"…\"");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Keys that would put a secret in the file.
@@ -411,6 +461,8 @@ impl Config {
         self.example()?;
         self.guardrails.book()?;
         let a = &self.auth;
+        env_name("[auth] jwt_secret_env", a.jwt_secret_env.as_deref())?;
+        env_name("[observe.metrics] bearer_token_env", self.observe.metrics.bearer_token_env.as_deref())?;
         if a.jwt_secret_env.is_some() && a.jwt_secret_file.is_some() {
             return Err("[auth] name the JWT secret once: jwt_secret_env or jwt_secret_file".into());
         }
@@ -541,16 +593,41 @@ mod tests {
             let err = Config::parse(text, no_env).unwrap_err();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
-        // An error never quotes the file: a mistyped secret key's value stays out of it.
+        // An error never quotes the file: a mistyped secret key's value stays out of it,
+        // as does a secret pasted where a setting wants a variable's name.
         for text in [
             "[auth]\njwt_secert = \"hunter2hunter2hunter2\"\n",
             "[auth]\njwt_secret_env = \"hunter2hunter2hunter2\n",
             "[server]\nlisten = \"hunter2hunter2hunter2\"\n",
+            "[auth]\napi_keys = \"hunter2hunter2hunter2\"\n",
+            "[guardrails]\ntool_result = { pii = \"hunter2hunter2hunter2\" }\n",
         ] {
             let err = Config::parse(text, no_env).unwrap_err();
             assert!(!err.contains("hunter2"), "{text:?}: {err}");
             assert!(err.starts_with("line 2: "), "{text:?}: {err}");
         }
+        for text in [
+            "[auth]\njwt_secret_env = \"hunter2 hunter2-hunter2\"\n",
+            "[observe.metrics]\nbearer_token_env = \"Bearer hunter2hunter2\"\n",
+        ] {
+            let err = Config::parse(text, no_env).unwrap_err();
+            assert!(
+                !err.contains("hunter2") && err.contains("must name an environment variable"),
+                "{text:?}: {err}"
+            );
+        }
+        // A table named like a secret is not one (a tenant called `secret`).
+        let tenant = "[auth]\njwt_secret_env = \"S\"\n[guardrails.tenants.secret]\npii = \"block\"\n";
+        assert!(Config::parse(tenant, no_env).is_ok());
+        assert_eq!(
+            redact_quoted_values("invalid type: string \"s3cr3t\", expected a boolean"),
+            "invalid type: string \"…\", expected a boolean"
+        );
+        assert_eq!(
+            redact_quoted_values("unknown variant `s3cr3t`, expected one of `allow`, `block`"),
+            "unknown variant \"…\", expected one of `allow`, `block`"
+        );
+        assert_eq!(redact_quoted_values("unknown field `listen_port`"), "unknown field `listen_port`");
         let bad_env = |k: &str| (k == "PALISADE_RATE_PER_SECOND").then(|| "fast".to_owned());
         assert!(Config::parse("", bad_env).unwrap_err().contains("PALISADE_RATE_PER_SECOND"));
     }

@@ -67,54 +67,85 @@ pub(crate) fn load(dir: &Path) -> Result<ApiKeyAuth, String> {
 
 /// Keeps a running server's keys in step with the key file, so `palisade keys create`
 /// and `revoke` take effect without a restart: the file is read every second and, when
-/// its bytes change, loaded in place of the old keys. A file that cannot be read or
-/// parsed fails closed: no key authenticates until it is fixed (a revoked key must not
-/// live on because the file broke).
+/// its bytes change, loaded in place of the old keys (the first read always loads, so a
+/// change between the server's start and the watcher's is not missed). A file that
+/// cannot be read or parsed fails closed: no key authenticates until it is fixed (a
+/// revoked key must not live on because the file broke). Errors are logged when the
+/// state changes, not every second.
 pub(crate) fn watch(dir: &Path, keys: std::sync::Arc<ApiKeyAuth>) -> tokio::task::JoinHandle<()> {
     let path = key_file(dir);
     tokio::spawn(async move {
-        let mut seen = std::fs::read(&path).ok();
+        // `Some(Err(()))`: the last read failed; `None`: nothing read yet.
+        let mut seen: Option<Result<Option<Vec<u8>>, ()>> = None;
         let mut every = tokio::time::interval(Duration::from_secs(1));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let now = match std::fs::read(&path) {
-                Ok(bytes) => Some(bytes),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            let now = match tokio::fs::read(&path).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(error) => {
-                    tracing::error!(path = %path.display(), %error, "API key file unreadable; refusing every API key until it is fixed");
-                    keys.replace_stored(Vec::new()).ok();
-                    seen = None;
+                    if seen != Some(Err(())) {
+                        tracing::error!(path = %path.display(), %error, "API key file unreadable; refusing every API key until it is fixed");
+                        keys.replace_stored(Vec::new()).ok();
+                    }
+                    seen = Some(Err(()));
                     continue;
                 }
             };
-            if now == seen {
+            if seen.as_ref() == Some(&now) {
                 continue;
             }
             let stored: Result<Vec<StoredApiKey>, String> = match &now {
-                Some(bytes) => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-                None => Ok(Vec::new()),
+                Ok(Some(bytes)) => serde_json::from_slice(bytes)
+                    .map_err(|e| format!("line {}, column {}", e.line(), e.column())),
+                _ => Ok(Vec::new()),
             };
             match stored.and_then(|stored| keys.replace_stored(stored).map_err(|e| e.to_string())) {
-                Ok(()) => {
-                    tracing::info!(path = %path.display(), keys = keys.list().len(), "API keys reloaded")
-                }
+                Ok(()) => tracing::info!(path = %path.display(), keys = keys.list().len(), "API keys loaded"),
                 Err(error) => {
                     tracing::error!(path = %path.display(), %error, "API key file invalid; refusing every API key until it is fixed");
                     keys.replace_stored(Vec::new()).ok();
                 }
             }
-            seen = now;
+            seen = Some(now);
         }
     })
 }
 
-fn save(dir: &Path, keys: &ApiKeyAuth) -> Result<(), String> {
+/// Holds `DIR/api-keys.lock` while a `palisade keys` command reads, changes and writes
+/// the key file, so two commands at once cannot undo each other (a revocation lost to a
+/// concurrent create would bring a key back).
+fn lock(dir: &Path) -> Result<std::fs::File, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("api-keys.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.lock().map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(file)
+}
+
+/// Writes the key file atomically: a private temporary file of its own, synced, then
+/// renamed over the old one (a reader sees the old keys or the new, never half).
+fn save(dir: &Path, keys: &ApiKeyAuth) -> Result<(), String> {
     let path = key_file(dir);
-    let tmp = path.with_extension("json.tmp");
     let body = serde_json::to_vec_pretty(&keys.export()).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let tmp = dir.join(format!("api-keys.json.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&tmp)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, &body).and_then(|()| file.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("{}: {e}", tmp.display()));
+    }
     std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -122,6 +153,7 @@ pub(crate) fn run(command: KeysCommand) -> Result<(), String> {
     match command {
         KeysCommand::Create { data_dir, client_id, tenant, roles, scopes, ttl, label } => {
             let dir = crate::data_dir(data_dir.as_ref());
+            let _lock = lock(&dir)?;
             let keys = load(&dir)?;
             let mut spec =
                 ApiKeySpec::new(ClientId::new(client_id).map_err(|e| format!("--client-id: {e}"))?);
@@ -157,6 +189,7 @@ pub(crate) fn run(command: KeysCommand) -> Result<(), String> {
         }
         KeysCommand::Revoke { data_dir, id } => {
             let dir = crate::data_dir(data_dir.as_ref());
+            let _lock = lock(&dir)?;
             let keys = load(&dir)?;
             keys.revoke(&id).map_err(|e| e.to_string())?;
             save(&dir, &keys)?;

@@ -173,6 +173,7 @@ pub(crate) enum Example {
 }
 
 fn mint(args: &MintArgs) -> Result<String, String> {
+    config::env_name("--secret-env", Some(&args.secret_env))?;
     let secret = std::env::var(&args.secret_env).map_err(|_| {
         format!("environment variable {} is not set (it must hold the signing secret)", args.secret_env)
     })?;

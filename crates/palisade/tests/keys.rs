@@ -84,4 +84,33 @@ async fn keys_take_effect_on_the_running_server() {
     assert_eq!(status_becomes(&d, &other, 200).await, 200);
     std::fs::write(dir.join("api-keys.json"), b"{ not json").unwrap();
     assert_eq!(status_becomes(&d, &other, 401).await, 401, "an unreadable key file refuses every key");
+    // Fixed, the file is followed again.
+    std::fs::write(dir.join("api-keys.json"), b"[]").unwrap();
+    let fixed = String::from_utf8(
+        keys(
+            dir,
+            &[
+                "create",
+                "--client-id",
+                "robot3",
+                "--tenant",
+                "acme",
+                "--roles",
+                "support",
+                "--scopes",
+                "read",
+            ],
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    assert_eq!(status_becomes(&d, &fixed, 200).await, 200, "a repaired key file is loaded");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.join("api-keys.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is private");
+    }
 }

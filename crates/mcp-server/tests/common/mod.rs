@@ -87,6 +87,9 @@ pub struct TestServer {
 pub struct Options {
     pub anonymous: bool,
     pub per_second: u32,
+    /// A quota replacing `per_second` (a per-minute one keeps a test's refusals
+    /// independent of how fast the machine runs it).
+    pub quota: Option<Quota>,
     pub approvals: bool,
     /// An audit sink instead of the in-memory one.
     pub audit: Option<Arc<dyn mcp_server::AuditSink>>,
@@ -115,6 +118,7 @@ impl Default for Options {
         Self {
             anonymous: false,
             per_second: 1000,
+            quota: None,
             approvals: false,
             audit: None,
             shutdown: None,
@@ -185,7 +189,9 @@ pub async fn start(options: Options) -> TestServer {
     let mut customers = HashMap::new();
     customers.insert(("acme".to_owned(), "c-1".to_owned()), json!({"id": "c-1", "name": "Ada Acme"}));
     customers.insert(("globex".to_owned(), "c-2".to_owned()), json!({"id": "c-2", "name": "Gus Globex"}));
-    let quota = Quota::per_second(std::num::NonZeroU32::new(options.per_second).unwrap());
+    let quota = options
+        .quota
+        .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::new(options.per_second).unwrap()));
 
     let mut builder = McpServer::builder("test-server", "0.0.1")
         .auth(Arc::new(verifier))
