@@ -4,7 +4,7 @@
 //! `/proc/<pid>/stat`. The server and the load generator are separate processes built in
 //! release mode (`crates/mcp-server/examples/bench_{server,load}.rs`).
 //!
-//! The modes run in interleaved rounds (`BENCH_ROUNDS`, default 3: every mode once per
+//! The modes run in interleaved rounds (`BENCH_ROUNDS`, default 5: every mode once per
 //! round), and the table gives medians over the rounds; each ratio is the median of the
 //! ratios within a round. This machine's speed drifts by ±15 % over minutes, so modes
 //! measured minutes apart would compare the machine, not the modes.
@@ -58,7 +58,7 @@ pub(crate) fn run() -> Result<(), String> {
     step("bench server: build the palisade CLI (token minting)", cli)?;
     let examples = workspace_root().join("target/release/examples");
     let tick = ticks_per_second();
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3).max(1);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5).max(1);
     let modes = ["bare", "auth", "full", "observed"];
     let concurrencies = ["1", "8", "32"];
     // (round, mode, concurrency) -> [req/s, p50, p99, CPU per call]
