@@ -132,9 +132,14 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 pub(crate) async fn grant(
     State(state): State<Arc<GrantState>>,
     Path(id): Path<String>,
+    uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let started = Instant::now();
+    // As at the MCP endpoint: a credential in the URL is refused, never looked at.
+    if crate::http::token_in_query(uri.query()) {
+        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "a token in the query string is refused");
+    }
     let approver = match state.auth.authenticate(AuthRequest::new(&headers, None)).await {
         Ok(context) => context,
         Err(error) => {

@@ -336,7 +336,7 @@ const CREDENTIAL_PARAMETERS: &[&str] = &[
 /// JWE) or a Palisade API key, under any name (names and values percent-decoded; `&`
 /// and `;` both separate). The MCP endpoint takes no query parameters, so nothing
 /// legitimate is refused.
-fn token_in_query(query: Option<&str>) -> bool {
+pub(crate) fn token_in_query(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
         q.split(';').any(|part| {
             url::form_urlencoded::parse(part.as_bytes()).any(|(name, value)| {

@@ -66,3 +66,16 @@ fn a_tool_requiring_approval_without_the_workflow_does_not_build() {
         .unwrap_err();
     assert_eq!(err, mcp_server::BuildError::ApprovalsNotConfigured("refund".into()));
 }
+
+/// The grant endpoint refuses a credential in its query string, as the MCP endpoint does.
+#[tokio::test]
+async fn a_token_in_the_grant_query_is_refused() {
+    let s = start(Options { approvals: true, ..Options::default() }).await;
+    let bob = s.token("bob", "acme", &["approver"], &["read"]);
+    let response =
+        s.http.post(format!("{}/approvals/apr_x/grant?access_token={bob}", s.base)).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    // Without the query, the same request is judged on its headers (here: none).
+    let response = s.http.post(format!("{}/approvals/apr_x/grant", s.base)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+}
