@@ -175,19 +175,7 @@ async fn only_one_writer_at_a_time() {
 async fn segments_rotate_and_verify_as_one_log() {
     let signer = CheckpointSigner::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for round in 0..2u64 {
-        let (backend, resume) = FileBackend::open(
-            FileBackendConfig { max_segment_bytes: 2_000, ..FileBackendConfig::new(dir.path()) },
-            &signer.public_key(),
-            &keys(),
-        )
-        .unwrap();
-        let log = AuditLog::start(backend, resume, keys(), signer_copy(&signer), config(7), vec![]);
-        for i in 0..30 {
-            log.append(&event(round * 30 + i)).await.unwrap();
-        }
-        log.close().await.unwrap();
-    }
+    common::write_rotated(dir.path(), &signer, 2, 30, 7).await;
     let segments = mcp_audit::file::segments(dir.path()).unwrap();
     assert!(segments.len() > 5, "{segments:?}");
     for (_, path) in &segments {

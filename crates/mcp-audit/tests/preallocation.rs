@@ -229,26 +229,7 @@ async fn what_follows_the_last_record_is_torn_or_damage() {
 async fn zeros_after_a_sealed_segment_are_reported() {
     let signer = CheckpointSigner::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for round in 0..2u64 {
-        let (backend, resume) = FileBackend::open(
-            FileBackendConfig { max_segment_bytes: 2_000, ..FileBackendConfig::new(dir.path()) },
-            &signer.public_key(),
-            &keys(),
-        )
-        .unwrap();
-        let log = mcp_audit::AuditLog::start(
-            backend,
-            resume,
-            keys(),
-            CheckpointSigner::from_pem(&signer.to_pem()).unwrap(),
-            config(100),
-            vec![],
-        );
-        for i in 0..10 {
-            log.append(&event(round * 10 + i)).await.unwrap();
-        }
-        log.close().await.unwrap();
-    }
+    common::write_rotated(dir.path(), &signer, 2, 10, 100).await;
     let segments = mcp_audit::file::segments(dir.path()).unwrap();
     assert!(segments.len() > 2);
     let first = &segments[0].1;

@@ -214,17 +214,8 @@ impl McpServerBuilder {
     }
     /// Wraps every tool in a tower layer of your own, around the routers' and tools' own
     /// layers and inside the built-in middleware; see [`Tool::layer`].
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<crate::middleware::ToolService> + Send + Sync + 'static,
-        L::Service: tower::Service<crate::RequestContext, Response = crate::ToolResponse, Error = crate::ToolError>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<crate::RequestContext>>::Future: Send + 'static,
-    {
-        self.layers.push(crate::middleware::wrap_fn(layer));
+    pub fn layer(mut self, layer: impl crate::middleware::ToolLayer) -> Self {
+        self.layers.push(std::sync::Arc::new(layer));
         self
     }
     /// Concurrency limits shared by all tools.
@@ -325,7 +316,7 @@ impl McpServerBuilder {
                 BoxCloneSyncService::new(tower::service_fn(move |ctx| handler(ctx)));
             // The user's layers, tool's then router's then server's, inside the built-ins.
             for wrap in tool.layers.iter().chain(&self.layers) {
-                base = wrap(base);
+                base = wrap.wrap(base);
             }
             let service = ServiceBuilder::new()
                 .option_layer(tool.circuit_breaker.map(|(failures, cooldown)| {

@@ -101,17 +101,8 @@ impl Tool {
     /// sees only admitted calls and cannot lift a requirement. Each call wraps the layers
     /// added before it; a router's and the server's layers wrap the tool's.
     #[must_use]
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<crate::middleware::ToolService> + Send + Sync + 'static,
-        L::Service: tower::Service<crate::RequestContext, Response = crate::ToolResponse, Error = crate::ToolError>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<crate::RequestContext>>::Future: Send + 'static,
-    {
-        self.layers.push(crate::middleware::wrap_fn(layer));
+    pub fn layer(mut self, layer: impl crate::middleware::ToolLayer) -> Self {
+        self.layers.push(std::sync::Arc::new(layer));
         self
     }
 
@@ -258,17 +249,8 @@ impl McpRouter {
     /// own layers; see [`Tool::layer`]. Like guards, it adds to a tool and can never
     /// weaken what the tool requires.
     #[must_use]
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<crate::middleware::ToolService> + Send + Sync + 'static,
-        L::Service: tower::Service<crate::RequestContext, Response = crate::ToolResponse, Error = crate::ToolError>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<crate::RequestContext>>::Future: Send + 'static,
-    {
-        self.layers.push(crate::middleware::wrap_fn(layer));
+    pub fn layer(mut self, layer: impl crate::middleware::ToolLayer) -> Self {
+        self.layers.push(std::sync::Arc::new(layer));
         self
     }
     /// Adds a tool.

@@ -21,6 +21,19 @@ fn keys(dir: &std::path::Path, args: &[&str]) -> Output {
     output
 }
 
+/// `palisade keys create` of a support key of tenant acme for `client_id`.
+fn create(dir: &std::path::Path, client_id: &str) -> Output {
+    keys(
+        dir,
+        &["create", "--client-id", client_id, "--tenant", "acme", "--roles", "support", "--scopes", "read"],
+    )
+}
+
+/// The key `palisade keys create` printed.
+fn printed_key(created: Output) -> String {
+    String::from_utf8(created.stdout).unwrap().trim().to_owned()
+}
+
 /// The status of an `initialize` with `key`, polled until `wanted` or 10 s.
 async fn status_becomes(d: &common::Deployment, key: &str, wanted: u16) -> u16 {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -40,13 +53,10 @@ async fn status_becomes(d: &common::Deployment, key: &str, wanted: u16) -> u16 {
 async fn keys_take_effect_on_the_running_server() {
     let d = common::start();
     let dir = d.dir.path();
-    let created = keys(
-        dir,
-        &["create", "--client-id", "robot", "--tenant", "acme", "--roles", "support", "--scopes", "read"],
-    );
-    let key = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let created = create(dir, "robot");
+    let stderr = String::from_utf8(created.stderr.clone()).unwrap();
+    let key = printed_key(created);
     assert!(key.starts_with("psk_"), "{key}");
-    let stderr = String::from_utf8(created.stderr).unwrap();
     let id = stderr.split_whitespace().find(|w| w.starts_with("key_")).expect("the key id").to_owned();
     let stored = std::fs::read_to_string(dir.join("api-keys.json")).unwrap();
     assert!(!stored.contains(&key), "only the key's digest is stored");
@@ -61,51 +71,13 @@ async fn keys_take_effect_on_the_running_server() {
     assert!(!String::from_utf8(keys(dir, &["list"]).stdout).unwrap().contains(&id));
 
     // A broken key file fails closed: no key authenticates until it is fixed.
-    let other = String::from_utf8(
-        keys(
-            dir,
-            &[
-                "create",
-                "--client-id",
-                "robot2",
-                "--tenant",
-                "acme",
-                "--roles",
-                "support",
-                "--scopes",
-                "read",
-            ],
-        )
-        .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    let other = printed_key(create(dir, "robot2"));
     assert_eq!(status_becomes(&d, &other, 200).await, 200);
     std::fs::write(dir.join("api-keys.json"), b"{ not json").unwrap();
     assert_eq!(status_becomes(&d, &other, 401).await, 401, "an unreadable key file refuses every key");
     // Fixed, the file is followed again.
     std::fs::write(dir.join("api-keys.json"), b"[]").unwrap();
-    let fixed = String::from_utf8(
-        keys(
-            dir,
-            &[
-                "create",
-                "--client-id",
-                "robot3",
-                "--tenant",
-                "acme",
-                "--roles",
-                "support",
-                "--scopes",
-                "read",
-            ],
-        )
-        .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    let fixed = printed_key(create(dir, "robot3"));
     assert_eq!(status_becomes(&d, &fixed, 200).await, 200, "a repaired key file is loaded");
     #[cfg(unix)]
     {

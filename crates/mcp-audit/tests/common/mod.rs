@@ -71,6 +71,31 @@ pub async fn write_log(dir: &Path, signer: &CheckpointSigner, n: u64, checkpoint
     log.close().await.unwrap();
 }
 
+/// Writes `rounds` × `per_round` entries in 2,000-byte segments, reopening and closing
+/// the log each round (so the log rotates and resumes).
+pub async fn write_rotated(
+    dir: &Path,
+    signer: &CheckpointSigner,
+    rounds: u64,
+    per_round: u64,
+    checkpoint_every: u64,
+) {
+    for round in 0..rounds {
+        let (backend, resume) = FileBackend::open(
+            FileBackendConfig { max_segment_bytes: 2_000, ..FileBackendConfig::new(dir) },
+            &signer.public_key(),
+            &keys(),
+        )
+        .unwrap();
+        let signer = CheckpointSigner::from_pem(&signer.to_pem()).unwrap();
+        let log = AuditLog::start(backend, resume, keys(), signer, config(checkpoint_every), vec![]);
+        for i in 0..per_round {
+            log.append(&event(round * per_round + i)).await.unwrap();
+        }
+        log.close().await.unwrap();
+    }
+}
+
 pub fn segment(dir: &Path) -> std::path::PathBuf {
     dir.join("segment-00000000000000000000.jsonl")
 }

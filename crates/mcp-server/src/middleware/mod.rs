@@ -46,11 +46,17 @@ use crate::response::ToolResponse;
 /// A type-erased tool call service.
 pub type ToolService = BoxCloneSyncService<RequestContext, ToolResponse, ToolError>;
 
-/// A layer of the user's, erased: wraps a tool's service in another.
-pub(crate) type WrapFn = std::sync::Arc<dyn Fn(ToolService) -> ToolService + Send + Sync>;
+/// A tower layer that can wrap a tool call: what [`Tool::layer`](crate::Tool::layer),
+/// [`McpRouter::layer`](crate::McpRouter::layer) and
+/// [`McpServerBuilder::layer`](crate::McpServerBuilder::layer) accept. Every
+/// `tower::Layer<ToolService>` whose service answers a [`RequestContext`] with a
+/// [`ToolResponse`] or a [`ToolError`], and can be shared between threads, is one.
+pub trait ToolLayer: Send + Sync + 'static {
+    /// Wraps `inner` in this layer, erased.
+    fn wrap(&self, inner: ToolService) -> ToolService;
+}
 
-/// Erases `layer` into a [`WrapFn`].
-pub(crate) fn wrap_fn<L>(layer: L) -> WrapFn
+impl<L> ToolLayer for L
 where
     L: tower::Layer<ToolService> + Send + Sync + 'static,
     L::Service: tower::Service<RequestContext, Response = ToolResponse, Error = ToolError>
@@ -60,5 +66,10 @@ where
         + 'static,
     <L::Service as tower::Service<RequestContext>>::Future: Send + 'static,
 {
-    std::sync::Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner)))
+    fn wrap(&self, inner: ToolService) -> ToolService {
+        BoxCloneSyncService::new(self.layer(inner))
+    }
 }
+
+/// A layer of the user's, erased.
+pub(crate) type WrapFn = std::sync::Arc<dyn ToolLayer>;

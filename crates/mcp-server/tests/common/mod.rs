@@ -365,12 +365,7 @@ impl TestServer {
         let reply = self
             .post(token, Some(&session), json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
             .await;
-        reply.body["result"]["tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_owned())
-            .collect()
+        reply.tool_names()
     }
 
     pub async fn call(&self, token: Option<&str>, tool: &str, arguments: Value) -> Reply {
@@ -414,6 +409,16 @@ impl Reply {
                 .unwrap_or(Value::Null)
         });
         Self { status, headers, body }
+    }
+
+    /// The names in a `tools/list` result.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.body["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     /// The tool error code of a `tools/call` result, or "ok".
