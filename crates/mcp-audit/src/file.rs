@@ -25,6 +25,12 @@
 //! plain JSON lines; after a crash the last segment may end in zero bytes, which readers
 //! ignore ([`segment_content`]).
 //!
+//! Padding is an optimisation, never a reason to refuse an entry: when laying it fails
+//! because the volume is full (or a quota or file-size limit is reached), the partial
+//! padding is cut off again, a warning is logged, and the rest of that segment is
+//! written by plain appending (each sync then also writes the file's new length). Only
+//! when the records themselves no longer fit does a batch fail.
+//!
 //! A batch is written in pieces of at most [`TORN_WINDOW`] bytes (whole records; a
 //! larger record goes alone), each synced before the next, so at any moment only one
 //! piece is written and not yet synced, right after the last synced record. After a
@@ -202,6 +208,9 @@ struct FileState {
     max_segment_bytes: u64,
     /// Set when a failed write could not be cut back: the file's tail is unknown.
     poisoned: Option<String>,
+    /// Whether zeros are laid ahead of the records: turned off for the rest of a segment
+    /// once the volume had no room for them.
+    padding: bool,
     /// Pieces written and synced (see [`FileState::write_records`]), for tests.
     #[cfg(test)]
     pieces: u64,
@@ -310,6 +319,7 @@ impl FileBackend {
             checkpoints: checkpoints_file,
             max_segment_bytes: config.max_segment_bytes.max(1),
             poisoned: None,
+            padding: true,
             #[cfg(test)]
             pieces: 0,
             lock: Some(lock),
@@ -477,6 +487,15 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether `error` says there is no room: the volume is full, or a quota or the
+/// process's file-size limit is reached.
+fn out_of_space(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge
+    )
+}
+
 impl FileState {
     fn append(&mut self, records: &[EncodedRecord]) -> Result<(), String> {
         if let Some(reason) = &self.poisoned {
@@ -535,6 +554,8 @@ impl FileState {
         self.segment.write_all(bytes)?;
         self.segment.sync_data()?;
         self.segment_len = end;
+        // Without padding (a full volume) the write itself grew the file.
+        self.zeroed_end = self.zeroed_end.max(end);
         #[cfg(test)]
         {
             self.pieces += 1;
@@ -546,9 +567,33 @@ impl FileState {
     /// length) before any record is written there. Zeros are written, not merely
     /// reserved (`fallocate`): a reserved block is still marked unwritten, and the first
     /// write into it changes metadata that the batch's sync would have to write too.
+    ///
+    /// On a full volume the padding is given up for the rest of the segment instead (see
+    /// the module docs): the partial zeros are cut off and the records are appended.
     fn preallocate(&mut self, needed: u64) -> io::Result<()> {
+        if !self.padding {
+            return Ok(());
+        }
         let chunk = PREALLOCATE_CHUNK.min(self.max_segment_bytes).next_multiple_of(4096);
         let target = needed.next_multiple_of(chunk);
+        match self.write_zeros(target) {
+            Ok(()) => {
+                self.zeroed_end = target;
+                Ok(())
+            }
+            Err(error) if out_of_space(&error) => {
+                self.segment.set_len(self.zeroed_end)?;
+                self.padding = false;
+                tracing::warn!(dir = %self.dir.display(), %error,
+                    "audit log: no room to preallocate; appending without padding for the rest of this segment");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Writes zeros from `zeroed_end` to `target` and syncs them.
+    fn write_zeros(&mut self, target: u64) -> io::Result<()> {
         self.segment.seek(SeekFrom::Start(self.zeroed_end))?;
         let mut at = self.zeroed_end;
         while at < target {
@@ -556,9 +601,7 @@ impl FileState {
             self.segment.write_all(&ZEROS[..n])?;
             at += n as u64;
         }
-        self.segment.sync_data()?;
-        self.zeroed_end = target;
-        Ok(())
+        self.segment.sync_data()
     }
 
     /// Cuts the padding off the current segment, leaving plain JSON lines.
@@ -600,6 +643,8 @@ impl FileState {
         self.segment = segment;
         self.segment_len = 0;
         self.zeroed_end = 0;
+        // A new segment tries padding again: space may have been freed.
+        self.padding = true;
         Ok(())
     }
 

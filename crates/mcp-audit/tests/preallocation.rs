@@ -287,3 +287,89 @@ async fn the_writer_thread_runs_at_a_lower_priority() {
     assert!(started.contains(&expected), "{started:?}, expected {expected}");
     log.close().await.unwrap();
 }
+
+/// A tmpfs of a given size, unmounted on drop. Mounting needs root (CAP_SYS_ADMIN);
+/// without it the test that needs one says so and skips.
+#[cfg(target_os = "linux")]
+struct SmallVolume {
+    mount_point: tempfile::TempDir,
+}
+
+#[cfg(target_os = "linux")]
+impl SmallVolume {
+    fn mount(kib: u64) -> Option<Self> {
+        let mount_point = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k,mode=0700"), "palisade-test"])
+            .arg(mount_point.path())
+            .stderr(std::process::Stdio::piped())
+            .output();
+        match status {
+            Ok(out) if out.status.success() => Some(Self { mount_point }),
+            other => {
+                eprintln!(
+                    "\n*** SKIPPED: this test needs a small volume and could not mount a tmpfs ({other:?}); run it as root to exercise the full-volume path ***\n"
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.mount_point.path()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for SmallVolume {
+    fn drop(&mut self) {
+        // Lazily: a failed assertion may leave the log's files open.
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.mount_point.path()).status();
+    }
+}
+
+/// The padding is an optimisation, never a reason to refuse an entry: on a volume with
+/// less room than one padding chunk the writer appends without it. Once the records
+/// themselves no longer fit, appends fail with a typed error and nothing acknowledged is
+/// lost; once space is freed, the log takes entries again.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_full_volume_costs_the_padding_before_any_entry() {
+    let Some(volume) = SmallVolume::mount(1024) else { return };
+    // Another file holds most of the volume: about 256 KiB stay free, a quarter of
+    // one padding chunk.
+    let filler = volume.path().join("filler");
+    std::fs::write(&filler, vec![1u8; 768 * 1024]).unwrap();
+    let dir = volume.path().join("audit");
+    let signer = CheckpointSigner::generate().unwrap();
+    let log = open(
+        &dir,
+        &signer,
+        mcp_audit::AuditLogConfig {
+            retry_after: std::time::Duration::from_millis(20),
+            ..config(100)
+        },
+    );
+    let mut acknowledged = 0u64;
+    let error = loop {
+        match log.append(&event(acknowledged)).await {
+            Ok(seq) => {
+                assert_eq!(seq, acknowledged);
+                acknowledged += 1;
+            }
+            Err(error) => break error,
+        }
+        assert!(acknowledged < 10_000, "a 1 MiB volume cannot hold this many entries");
+    };
+    assert!(matches!(error, mcp_audit::AuditLogError::StorageFailed(_)), "{error:?}");
+    assert!(acknowledged > 100, "entries fill the free space: {acknowledged} acknowledged");
+    let report = verify_dir(&dir, &signer.public_key(), Some(&keys())).unwrap();
+    assert!(report.is_ok() && report.entries == acknowledged, "{report:?}");
+
+    std::fs::remove_file(&filler).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(log.append(&event(acknowledged)).await.unwrap(), acknowledged);
+    log.close().await.unwrap();
+    let report = verify_dir(&dir, &signer.public_key(), Some(&keys())).unwrap();
+    assert!(report.is_ok() && report.entries == acknowledged + 1, "{report:?}");
+}
