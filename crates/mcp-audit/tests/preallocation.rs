@@ -1,7 +1,7 @@
 //! The file backend's preallocated segments: zero padding ahead of the records while a
 //! writer has the log open, plain JSON lines once it is closed, and what a crash can
 //! leave behind (holes of zeros in the unsynced tail) told apart from damage.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod common;
 
@@ -345,10 +345,7 @@ async fn a_full_volume_costs_the_padding_before_any_entry() {
     let log = open(
         &dir,
         &signer,
-        mcp_audit::AuditLogConfig {
-            retry_after: std::time::Duration::from_millis(20),
-            ..config(100)
-        },
+        mcp_audit::AuditLogConfig { retry_after: std::time::Duration::from_millis(20), ..config(100) },
     );
     let mut acknowledged = 0u64;
     let error = loop {

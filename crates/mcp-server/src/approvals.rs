@@ -9,23 +9,26 @@
 //!    (see `mcp_guards::ApprovalSigner`), valid for the configured time.
 //! 3. The requester retries the same call with the grant in `_meta["dev.palisade/approval"]`.
 //!
-//! Every step produces an audit event.
+//! Every step produces an audit event, refusals included: those before the approver is
+//! known (bad origin, a credential in the URL, no or a bad credential) are recorded by
+//! the door as at the MCP endpoint, budgeted per address; the rest by the grant itself.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use identity_types::{IsolationKey, PrivacyKey, Role, TenantId};
-use mcp_auth::{AuthProvider, AuthRequest};
+use mcp_auth::{AuthProvider, AuthRequest, BearerChallenge};
 use mcp_guards::{ApprovalSigner, ApprovalSubject};
 use ring::rand::SecureRandom as _;
 use serde_json::{Map, json};
 
 use crate::audit::{AuditEvent, AuditSink, Decision};
+use crate::http::{Audited, Marked as _, Refusal};
 
 /// How approvals work on a server.
 #[derive(Clone)]
@@ -134,20 +137,28 @@ pub(crate) async fn grant(
     Path(id): Path<String>,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
 ) -> Response {
     let started = Instant::now();
     // As at the MCP endpoint: a credential in the URL is refused, never looked at.
+    // Refusals before the approver is known are audited by `audit_door` (budgeted per
+    // address, as at the MCP endpoint); everything after is audited here.
     if crate::http::token_in_query(uri.query()) {
-        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "a token in the query string is refused");
+        return refuse(StatusCode::BAD_REQUEST, "invalid_request", "a token in the query string is refused")
+            .marked(Refusal { code: "token_in_query", caller: None });
     }
-    let approver = match state.auth.authenticate(AuthRequest::new(&headers, None)).await {
+    let peer_ip = extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let approver = match state.auth.authenticate(AuthRequest::new(&headers, peer_ip)).await {
         Ok(context) => context,
         Err(error) => {
-            return refuse(
+            let code = identity_types::ErrorCode::code(&error);
+            return crate::http::refusal(
                 StatusCode::UNAUTHORIZED,
-                identity_types::ErrorCode::code(&error),
+                &BearerChallenge::for_auth_error(&error),
+                code,
                 &error.to_string(),
-            );
+            )
+            .marked(Refusal { code, caller: None });
         }
     };
     let approvals = &state.approvals;
@@ -206,15 +217,18 @@ pub(crate) async fn grant(
         result_sha256: None,
         metadata: Map::new(),
     };
-    if state.audit.record(event).await.is_err() {
-        return refuse(
+    let mut response = if state.audit.record(event).await.is_err() {
+        refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "audit_unavailable",
             "the grant was refused because it could not be audited",
-        );
-    }
-    match outcome {
-        Ok((grant, _)) => Json(json!({ "grant": grant, "expires_in": approvals.config.grant_ttl.as_secs(), "meta_key": crate::APPROVAL_META_KEY })).into_response(),
-        Err((status, code, message)) => refuse(status, code, message),
-    }
+        )
+    } else {
+        match outcome {
+            Ok((grant, _)) => Json(json!({ "grant": grant, "expires_in": approvals.config.grant_ttl.as_secs(), "meta_key": crate::APPROVAL_META_KEY })).into_response(),
+            Err((status, code, message)) => refuse(status, code, message),
+        }
+    };
+    response.extensions_mut().insert(Audited);
+    response
 }

@@ -141,8 +141,13 @@ pub(crate) struct Refusal {
     pub(crate) caller: Option<Caller>,
 }
 
+/// Carried on a response whose outcome its handler has already audited (the approval
+/// grant endpoint, once it knows who is asking): [`audit_door`] does not record it again.
+#[derive(Clone, Copy)]
+pub(crate) struct Audited;
+
 /// Attaching a [`Refusal`] to a response.
-trait Marked {
+pub(crate) trait Marked {
     fn marked(self, refusal: Refusal) -> Self;
 }
 
@@ -153,9 +158,11 @@ impl Marked for Response {
     }
 }
 
-/// The outermost layer of the MCP endpoint: every request the door (or rmcp's transport)
-/// refuses with an error status becomes an audit entry, so no refusal escapes the log.
-/// Refusals inside MCP (guards, unknown tools, rate limits) are audited by the service.
+/// The outermost layer of the MCP endpoint (and of the approval grant endpoint): every
+/// request the door (or rmcp's transport) refuses with an error status becomes an audit
+/// entry, so no refusal escapes the log. Refusals inside MCP (guards, unknown tools, rate
+/// limits) are audited by the service, and the grant endpoint audits what it decides
+/// about an authenticated approver itself ([`Audited`]).
 ///
 /// Refusals of callers who did not authenticate are budgeted per address
 /// ([`RefusalBudget`]): a flood from one address cannot fill the log, and what is not
@@ -178,6 +185,9 @@ pub(crate) async fn audit_door(
             Some(token) => response.map(|body| Body::new(CountedBody { body, _in_flight: token })),
             None => response,
         };
+    }
+    if response.extensions().get::<Audited>().is_some() {
+        return response;
     }
     let refusal = response.extensions().get::<Refusal>().cloned();
     let code = refusal.as_ref().map_or_else(|| format!("http_{}", status.as_u16()), |r| r.code.to_owned());
@@ -359,7 +369,12 @@ fn looks_like_credential(value: &str) -> bool {
             .any(|word| word.starts_with("eyJ") && matches!(word.split('.').count(), 3 | 5))
 }
 
-fn refusal(status: StatusCode, challenge: &BearerChallenge, code: &str, message: &str) -> Response {
+pub(crate) fn refusal(
+    status: StatusCode,
+    challenge: &BearerChallenge,
+    code: &str,
+    message: &str,
+) -> Response {
     let mut response =
         (status, axum::Json(json!({ "error": code, "error_description": message }))).into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge.to_header_value()) {

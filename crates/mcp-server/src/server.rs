@@ -618,9 +618,19 @@ impl McpServer {
             });
             router = router.route(
                 "/approvals/{id}/grant",
-                axum::routing::post(crate::approvals::grant).with_state(state).layer(
-                    axum::middleware::from_fn_with_state(Arc::new(origins_for_routes.clone()), check_origin),
-                ),
+                axum::routing::post(crate::approvals::grant)
+                    .with_state(state)
+                    .layer(axum::middleware::from_fn_with_state(
+                        Arc::new(origins_for_routes.clone()),
+                        check_origin,
+                    ))
+                    .layer(axum::middleware::from_fn(assign_request_id))
+                    // Outermost, as at the MCP endpoint: refusals before the approver is
+                    // known (bad origin, no or bad credentials) are audited too.
+                    .layer(axum::middleware::from_fn_with_state(
+                        Arc::clone(&self.service.shared),
+                        crate::http::audit_door,
+                    )),
             );
         }
         if let Some(state) = &self.token_endpoint {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mcp_server::Decision;
+use mcp_server::{AuditEvent, Decision};
 use serde_json::{Value, json};
 
 async fn grant(s: &TestServer, token: &str, id: &str) -> (u16, Value) {
@@ -78,4 +78,41 @@ async fn a_token_in_the_grant_query_is_refused() {
     // Without the query, the same request is judged on its headers (here: none).
     let response = s.http.post(format!("{}/approvals/apr_x/grant", s.base)).send().await.unwrap();
     assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("www-authenticate"), "a 401 carries its challenge");
+}
+
+/// Refusals before the approver is known are audited as at the MCP endpoint (by the
+/// door, as `http` refusals of an unauthenticated source); what is decided about a known
+/// approver is audited once, by the grant endpoint itself.
+#[tokio::test]
+async fn every_grant_refusal_is_audited_once() {
+    let s = start(Options { approvals: true, ..Options::default() }).await;
+    let bob = s.token("bob", "acme", &["approver"], &["read"]);
+    let url = format!("{}/approvals/apr_x/grant", s.base);
+    assert_eq!(s.http.post(format!("{url}?access_token={bob}")).send().await.unwrap().status(), 400);
+    assert_eq!(s.http.post(&url).send().await.unwrap().status(), 401);
+    assert_eq!(s.http.post(&url).bearer_auth("not-a-token").send().await.unwrap().status(), 401);
+    assert_eq!(grant(&s, &bob, "apr_x").await.0, 404);
+
+    let events = s.audit.events();
+    let door: Vec<(&str, &str, bool)> = events
+        .iter()
+        .filter(|e| e.method == "http")
+        .map(|e| {
+            assert!(!e.request_id.is_empty(), "door refusals carry their request id: {e:?}");
+            (e.outcome.as_str(), e.auth_method.as_str(), e.metadata.contains_key("source"))
+        })
+        .collect();
+    assert_eq!(
+        door,
+        [
+            ("token_in_query", "none", true),
+            ("missing_credentials", "none", true),
+            ("unrecognized_credential", "none", true)
+        ],
+        "{events:?}"
+    );
+    let decided: Vec<&AuditEvent> = events.iter().filter(|e| e.method == "approvals/grant").collect();
+    assert_eq!(decided.len(), 1, "a known approver's refusal is audited once: {events:?}");
+    assert_eq!(decided[0].decision, Decision::Denied { code: "approval_not_found".into() });
 }
