@@ -318,19 +318,27 @@ impl McpServerBuilder {
             for wrap in tool.layers.iter().chain(&self.layers) {
                 base = wrap.wrap(base);
             }
+            // Outermost first. Refusals that cost nothing come first (a rate-limited call
+            // takes no concurrency slot); the timeout starts only once the call holds its
+            // slots, so a call that timed out did run (its outcome is unknown) and a call
+            // still queued when its time is up is refused as `overloaded` (it never ran);
+            // the circuit breaker sees only calls that ran.
+            let timeout = tool.timeout.or(self.default_timeout);
             let service = ServiceBuilder::new()
-                .option_layer(tool.circuit_breaker.map(|(failures, cooldown)| {
-                    crate::middleware::CircuitBreakerLayer::new(failures, cooldown)
-                }))
-                .option_layer(tool.timeout.or(self.default_timeout).map(TimeoutLayer::new))
-                .option_layer(self.concurrency.clone())
-                .option_layer(tool.max_concurrency.map(|(g, p)| ConcurrencyLimitLayer::new(g, p)))
                 .option_layer(rate_limit.clone())
                 .option_layer(tool.rate_limit.map(|quota| {
                     let layer = RateLimitLayer::new(quota);
                     limiters.push(layer.clone());
                     layer
                 }))
+                .option_layer(self.concurrency.as_ref().map(|layer| layer.max_wait(timeout)))
+                .option_layer(
+                    tool.max_concurrency.map(|(g, p)| ConcurrencyLimitLayer::new(g, p).max_wait(timeout)),
+                )
+                .option_layer(tool.circuit_breaker.map(|(failures, cooldown)| {
+                    crate::middleware::CircuitBreakerLayer::new(failures, cooldown)
+                }))
+                .option_layer(timeout.map(TimeoutLayer::new))
                 .service(base);
             let entry = ToolEntry {
                 descriptor: descriptor(

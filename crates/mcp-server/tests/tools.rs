@@ -449,6 +449,59 @@ async fn concurrency_is_limited_per_principal_and_queued_globally() {
     assert!(elapsed >= Duration::from_millis(590), "the third call waited for a slot: {elapsed:?}");
 }
 
+async fn hold_briefly() -> mcp_server::Json<serde_json::Value> {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    mcp_server::Json(json!({ "held": true }))
+}
+
+/// A tool's timeout starts once the call holds its slots: a call still queued for a
+/// global slot when its time is up is refused as `overloaded` (it never ran, and says
+/// so), not reported as a timeout of unknown outcome, and it does not count against the
+/// tool's circuit breaker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_queued_past_its_timeout_never_ran_and_trips_no_circuit() {
+    let s = start(Options {
+        extra_tools: vec![
+            mcp_server::Tool::new("hold_briefly", hold_briefly)
+                .roles(["support", "admin"])
+                .max_concurrency(1, 1)
+                .timeout(Duration::from_millis(200))
+                .circuit_breaker(1, Duration::from_secs(60)),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let (ada, sam) = (s.admin(), s.support());
+    let bob = s.token("bob", "acme", &["support"], &["read"]);
+    let (ada_1, sam_1, bob_1) =
+        (s.session(Some(&ada)).await, s.session(Some(&sam)).await, s.session(Some(&bob)).await);
+    let after = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    // ada runs 0-150 ms, sam queues and runs 150-300 ms, bob queues from 40 ms: by
+    // 240 ms (his 200 ms) he still has no slot.
+    let (first, second, third) = tokio::join!(
+        s.call_in(Some(&ada), &ada_1, "hold_briefly", json!({})),
+        async {
+            after(20).await;
+            s.call_in(Some(&sam), &sam_1, "hold_briefly", json!({})).await
+        },
+        async {
+            after(40).await;
+            s.call_in(Some(&bob), &bob_1, "hold_briefly", json!({})).await
+        },
+    );
+    assert_eq!(
+        [first.tool_outcome(), second.tool_outcome(), third.tool_outcome()],
+        ["ok", "ok", "overloaded"]
+    );
+    // The breaker opens on one failure: had the queued call counted as a timeout, this
+    // call would be refused as `unavailable`.
+    let again = s.call_in(Some(&bob), &bob_1, "hold_briefly", json!({})).await;
+    assert_eq!(again.tool_outcome(), "ok");
+    let refused =
+        s.audit.events().into_iter().find(|e| e.outcome == "overloaded").expect("the refusal is audited");
+    assert_eq!(refused.decision, mcp_server::Decision::Denied { code: "overloaded".into() });
+}
+
 static LAYERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A layer that appends `name` to the response's `trace` metadata.

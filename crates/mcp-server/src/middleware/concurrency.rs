@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use identity_types::IsolationKey;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -16,10 +17,13 @@ use crate::response::ToolResponse;
 /// Bounds calls in flight: at most `per_principal` for any one caller, refused at once
 /// beyond that ([`ToolError::Overloaded`]), and at most `global` in total, queued in
 /// arrival order (tokio's semaphore is fair). Because no principal can hold more than
-/// its share, one busy caller cannot starve the queue.
+/// its share, one busy caller cannot starve the queue. A queued call waits at most
+/// [`max_wait`](Self::max_wait) (unbounded unless set), then is refused as
+/// [`ToolError::Overloaded`]: it never ran, so its outcome is known.
 #[derive(Clone)]
 pub struct ConcurrencyLimitLayer {
     shared: Arc<Shared>,
+    max_wait: Option<Duration>,
 }
 
 struct Shared {
@@ -38,7 +42,16 @@ impl ConcurrencyLimitLayer {
                 per_principal: per_principal.max(1),
                 principals: Mutex::new(HashMap::new()),
             }),
+            max_wait: None,
         }
+    }
+
+    /// The same limits (shared with `self`), with calls queued for a global slot refused
+    /// after `wait`. The server sets each tool's timeout here: the timeout itself starts
+    /// only once the call holds its slots.
+    #[must_use]
+    pub fn max_wait(&self, wait: Option<Duration>) -> Self {
+        Self { shared: Arc::clone(&self.shared), max_wait: wait }
     }
 }
 
@@ -51,7 +64,7 @@ impl std::fmt::Debug for ConcurrencyLimitLayer {
 impl<S> Layer<S> for ConcurrencyLimitLayer {
     type Service = ConcurrencyLimit<S>;
     fn layer(&self, inner: S) -> ConcurrencyLimit<S> {
-        ConcurrencyLimit { inner, shared: Arc::clone(&self.shared) }
+        ConcurrencyLimit { inner, shared: Arc::clone(&self.shared), max_wait: self.max_wait }
     }
 }
 
@@ -60,6 +73,7 @@ impl<S> Layer<S> for ConcurrencyLimitLayer {
 pub struct ConcurrencyLimit<S> {
     inner: S,
     shared: Arc<Shared>,
+    max_wait: Option<Duration>,
 }
 
 /// Releases the principal's slot and drops its semaphore once idle, so the map holds
@@ -114,12 +128,18 @@ where
             return Box::pin(async { Err(ToolError::Overloaded) });
         };
         let global = Arc::clone(&self.shared.global);
+        let max_wait = self.max_wait;
         // The inner service was made ready by our poll_ready; take it and leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let _principal = principal;
-            let _global = global.acquire_owned().await.map_err(|_| ToolError::Overloaded)?;
+            let acquire = global.acquire_owned();
+            let permit = match max_wait {
+                Some(wait) => tokio::time::timeout(wait, acquire).await.map_err(|_| ToolError::Overloaded)?,
+                None => acquire.await,
+            };
+            let _global = permit.map_err(|_| ToolError::Overloaded)?;
             inner.call(ctx).await
         })
     }

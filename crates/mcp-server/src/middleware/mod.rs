@@ -3,8 +3,10 @@
 //! A tool call is a `tower::Service<RequestContext, Response = ToolResponse, Error =
 //! ToolError>`. Each concern is one `Layer` + `Service` pair in its own module, so they
 //! compose with each other and with the tower ecosystem. The server stacks them per tool,
-//! outermost first: [`CircuitBreakerLayer`] (when the tool asks for one), [`TimeoutLayer`],
-//! [`ConcurrencyLimitLayer`], [`RateLimitLayer`], then any layers of your own
+//! outermost first: [`RateLimitLayer`] (server, then tool), [`ConcurrencyLimitLayer`]
+//! (server, then tool; a call queued past its timeout is refused as `overloaded`),
+//! [`CircuitBreakerLayer`] (when the tool asks for one), [`TimeoutLayer`] (started once
+//! the call holds its slots), then any layers of your own
 //! ([`McpServerBuilder::layer`](crate::McpServerBuilder::layer), then
 //! [`McpRouter::layer`](crate::McpRouter::layer), then [`Tool::layer`](crate::Tool::layer)),
 //! then the handler; guards run before the stack and the audit hook around everything.
