@@ -738,42 +738,59 @@ impl McpServer {
             }
         };
         self.shutdown.cancel();
+        self.ready.store(false, Ordering::SeqCst);
+        pruning.abort();
         // Cancelled calls are still writing their audit entries: wait for them (bounded)
         // before the final checkpoint.
+        self.finish(HARD_STOP_MARGIN).await;
+        result
+    }
+
+    /// The end of serving, for both transports: waits (up to `calls_wait`) for tool calls
+    /// to finish and be audited, then for background work, then makes the audit record
+    /// of all of it durable.
+    async fn finish(&self, calls_wait: Duration) {
         let tool_calls = &self.service.shared.tool_calls;
         tool_calls.close();
-        if tokio::time::timeout(HARD_STOP_MARGIN, tool_calls.wait()).await.is_err() {
+        if tokio::time::timeout(calls_wait, tool_calls.wait()).await.is_err() {
             tracing::error!(
                 "tool calls still unaudited at shutdown; the final checkpoint may not cover them"
             );
         }
-        self.ready.store(false, Ordering::SeqCst);
-        pruning.abort();
-        // In-flight requests have drained; now let background work finish, then make
-        // the audit record of all of it durable and covered.
         self.service.shared.background.close();
         self.service.shared.background.wait().await;
         self.service.shared.door_budget.flush(&self.service.shared).await;
         if let Err(error) = self.service.shared.audit.flush().await {
             tracing::error!(%error, "could not flush the audit log on shutdown");
         }
-        result
     }
 
-    /// Serves one MCP session over stdin/stdout until the client disconnects.
+    /// Serves one MCP session over stdin/stdout until the client disconnects. Then, as
+    /// [`serve`](Self::serve) does on shutdown, calls still running get up to
+    /// [`McpServerBuilder::shutdown_grace`] to finish and be audited, background tasks
+    /// are awaited, and the audit log is flushed before this returns.
     ///
     /// # Errors
     /// A description of a transport failure.
     pub async fn serve_stdio(&self) -> Result<(), String> {
+        self.serve_io(rmcp::transport::stdio()).await
+    }
+
+    /// [`serve_stdio`](Self::serve_stdio) over any pair of byte streams.
+    pub(crate) async fn serve_io<R, W>(&self, io: (R, W)) -> Result<(), String>
+    where
+        R: tokio::io::AsyncRead + Send + Unpin + 'static,
+        W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
         let service = PalisadeService {
             shared: Arc::clone(&self.service.shared),
             stdio_caller: self.stdio_caller.clone(),
         };
-        let running = service.serve(rmcp::transport::stdio()).await.map_err(|e| e.to_string())?;
-        let outcome = running.waiting().await.map(|_| ()).map_err(|e| e.to_string());
-        if let Err(error) = self.service.shared.audit.flush().await {
-            tracing::error!(%error, "could not flush the audit log");
-        }
+        let outcome = match service.serve(io).await {
+            Ok(running) => running.waiting().await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        self.finish(self.shutdown_grace + HARD_STOP_MARGIN).await;
         outcome
     }
 }
@@ -804,5 +821,72 @@ impl tower::Service<axum::extract::Request> for SharedMcp {
     fn call(&mut self, request: axum::extract::Request) -> Self::Future {
         let inner = Arc::clone(&self.0);
         Box::pin(async move { Ok(inner.handle(request).await.map(axum::body::Body::new)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::sync::atomic::AtomicBool;
+
+    use identity_types::{AuthMethod, ClientContext, ClientId};
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+    use super::*;
+    use crate::{BackgroundTasks, Json, MemoryAuditSink};
+
+    static STARTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+    static BACKGROUND_DONE: AtomicBool = AtomicBool::new(false);
+
+    async fn slow(background: BackgroundTasks) -> Json<serde_json::Value> {
+        background.spawn(async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            BACKGROUND_DONE.store(true, Ordering::SeqCst);
+        });
+        STARTED.notify_one();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Json(serde_json::json!({ "done": true }))
+    }
+
+    /// A stdio client that hangs up while a call runs: serving returns only once the
+    /// call is audited and its background work has finished, as an HTTP shutdown does.
+    #[tokio::test]
+    async fn a_stdio_session_ends_with_its_calls_audited_and_background_work_done() {
+        let audit = Arc::new(MemoryAuditSink::new());
+        let caller = Caller::Authenticated(
+            ClientContext::builder(ClientId::new("alice").unwrap(), AuthMethod::Jwt).build(),
+        );
+        let server = McpServer::builder("stdio-test", "0")
+            .allow_anonymous()
+            .audit(Arc::clone(&audit) as Arc<dyn AuditSink>)
+            .stdio_identity(caller)
+            .tool(Tool::new("slow", slow).public())
+            .build()
+            .unwrap();
+        let (client, server_side) = tokio::io::duplex(64 * 1024);
+        let (server_read, server_write) = tokio::io::split(server_side);
+        let serving = tokio::spawn(async move { server.serve_io((server_read, server_write)).await });
+
+        let (client_read, mut client_write) = tokio::io::split(client);
+        let mut lines = BufReader::new(client_read).lines();
+        let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+        client_write.write_all(format!("{initialize}\n").as_bytes()).await.unwrap();
+        let reply = lines.next_line().await.unwrap().unwrap();
+        assert!(reply.contains("\"id\":1"), "{reply}");
+        let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "slow", "arguments": {}}});
+        client_write.write_all(format!("{initialized}\n{call}\n").as_bytes()).await.unwrap();
+        STARTED.notified().await;
+        // The client hangs up mid-call.
+        drop(client_write);
+        drop(lines);
+
+        serving.await.unwrap().ok();
+        assert!(BACKGROUND_DONE.load(Ordering::SeqCst), "background work finished before serving returned");
+        let calls: Vec<_> = audit.events().into_iter().filter(|e| e.method == "tools/call").collect();
+        assert_eq!(calls.len(), 1, "the call was audited before serving returned: {calls:?}");
+        assert_eq!(calls[0].tool.as_deref(), Some("slow"));
     }
 }
