@@ -73,8 +73,11 @@ struct Pending {
     created: Instant,
 }
 
-/// At most this many open requests; the oldest expired ones go first.
+/// At most this many open requests in all; expired ones are dropped to make room.
 const MAX_PENDING: usize = 10_000;
+/// At most this many open requests per principal, so that one caller cannot fill the
+/// table and leave everyone else's approval-required calls without a request.
+pub(crate) const MAX_PENDING_PER_PRINCIPAL: usize = 16;
 
 pub(crate) struct Approvals {
     pub(crate) config: ApprovalConfig,
@@ -86,7 +89,10 @@ impl Approvals {
         Self { config, pending: Mutex::new(HashMap::new()) }
     }
 
-    /// Opens a request for a refused call; returns its id.
+    /// Opens a request for a refused call, or finds the open one for the same tool,
+    /// arguments and requester (a retried call does not open another); returns its id.
+    /// `None` when the requester already has [`MAX_PENDING_PER_PRINCIPAL`] open requests
+    /// or the table is full.
     pub(crate) fn open(
         &self,
         tool: &str,
@@ -98,9 +104,24 @@ impl Approvals {
         ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
         let id = format!("apr_{}", hex::encode(bytes));
         let subject = self.config.signer.subject(tool, arguments, requester);
+        let principal = requester.principal();
+        let ttl = self.config.request_ttl;
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open_for_principal = 0;
+        for (id, request) in pending.iter() {
+            if request.requester != principal || request.created.elapsed() >= ttl {
+                continue;
+            }
+            if request.subject == subject {
+                return Some(id.clone());
+            }
+            open_for_principal += 1;
+        }
+        if open_for_principal >= MAX_PENDING_PER_PRINCIPAL {
+            tracing::warn!("approval request refused: the requester has too many open requests");
+            return None;
+        }
         if pending.len() >= MAX_PENDING {
-            let ttl = self.config.request_ttl;
             pending.retain(|_, p| p.created.elapsed() < ttl);
             if pending.len() >= MAX_PENDING {
                 return None;
@@ -108,13 +129,7 @@ impl Approvals {
         }
         pending.insert(
             id.clone(),
-            Pending {
-                subject,
-                tool: tool.to_owned(),
-                tenant,
-                requester: requester.principal(),
-                created: Instant::now(),
-            },
+            Pending { subject, tool: tool.to_owned(), tenant, requester: principal, created: Instant::now() },
         );
         Some(id)
     }

@@ -116,3 +116,33 @@ async fn every_grant_refusal_is_audited_once() {
     assert_eq!(decided.len(), 1, "a known approver's refusal is audited once: {events:?}");
     assert_eq!(decided[0].decision, Decision::Denied { code: "approval_not_found".into() });
 }
+
+/// A retried call finds its open request instead of opening another, and one principal
+/// cannot hold more than its share of open requests: past it, its calls are refused
+/// without a request while other principals still get theirs.
+#[tokio::test]
+async fn open_requests_are_reused_and_capped_per_principal() {
+    let s = start(Options { approvals: true, ..Options::default() }).await;
+    let alice = s.token("alice", "acme", &["support"], &["read"]);
+    let dave = s.token("dave", "acme", &["support"], &["read"]);
+    let approval_id = |reply: &Reply| {
+        reply.body["result"]["structuredContent"]["error"]["approval_id"].as_str().map(str::to_owned)
+    };
+    let first = s.call(Some(&alice), "refund", json!({"customer_id": "c-0"})).await;
+    let again = s.call(Some(&alice), "refund", json!({"customer_id": "c-0"})).await;
+    assert!(approval_id(&first).is_some());
+    assert_eq!(approval_id(&first), approval_id(&again), "the same call, the same request");
+
+    // 16 open requests in all (c-0 and 15 more), then no more for alice.
+    for n in 1..16 {
+        let reply = s.call(Some(&alice), "refund", json!({"customer_id": format!("c-{n}")})).await;
+        assert!(approval_id(&reply).is_some(), "request {n}: {:?}", reply.body);
+    }
+    let over = s.call(Some(&alice), "refund", json!({"customer_id": "c-16"})).await;
+    assert_eq!(over.tool_outcome(), "approval_required");
+    assert_eq!(approval_id(&over), None, "past the cap no request is opened");
+    let known = s.call(Some(&alice), "refund", json!({"customer_id": "c-3"})).await;
+    assert!(approval_id(&known).is_some(), "an open request is still found");
+    let other = s.call(Some(&dave), "refund", json!({"customer_id": "c-16"})).await;
+    assert!(approval_id(&other).is_some(), "another principal is unaffected");
+}
