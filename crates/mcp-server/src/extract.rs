@@ -204,9 +204,9 @@ impl PrincipalState {
             state_store::StateError::MalformedHandle => {
                 ToolError::InvalidArguments("malformed state handle".into())
             }
-            state_store::StateError::TooLarge { .. } | state_store::StateError::InvalidTtl { .. } => {
-                ToolError::InvalidArguments(error.to_string())
-            }
+            state_store::StateError::TooLarge { .. }
+            | state_store::StateError::InvalidTtl { .. }
+            | state_store::StateError::QuotaExceeded { .. } => ToolError::InvalidArguments(error.to_string()),
             other => {
                 tracing::error!(request_id = %self.request_id, error = %other, "state store failed");
                 ToolError::Internal { request_id: self.request_id.clone() }
@@ -217,7 +217,8 @@ impl PrincipalState {
     /// Stores `value` under a fresh handle for the caller.
     ///
     /// # Errors
-    /// [`ToolError::InvalidArguments`] for an oversized value or TTL, else
+    /// [`ToolError::InvalidArguments`] for an oversized value or TTL, or past the caller's quota of
+    /// entries, else
     /// [`ToolError::Internal`] when the backend fails.
     pub async fn mint(
         &self,

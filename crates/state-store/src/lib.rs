@@ -11,8 +11,10 @@
 //! size cap.
 //!
 //! Depends only on `identity-types`. Two backends implement [`StateStore`]:
-//! [`MemoryStateStore`] (one process, bounded entry count) and [`RedisStateStore`]
-//! (several replicas; `SET … PX … NX` under a key prefix).
+//! [`MemoryStateStore`] (one process, bounded in entries and bytes) and
+//! [`RedisStateStore`] (several replicas; `SET … PX … NX` under a key prefix). Both hold
+//! each principal to [`Limits::max_entries_per_principal`] live entries, its sessions'
+//! slots included, so that one caller cannot fill the store for everyone else.
 //!
 //! ```
 //! use identity_types::{ClientId, IsolationKey};
@@ -140,8 +142,14 @@ pub struct Limits {
     pub default_ttl: Duration,
     /// The longest TTL a caller may ask for.
     pub max_ttl: Duration,
-    /// Most entries held (memory backend; Redis is bounded by its own `maxmemory`).
+    /// Most entries held in all (memory backend; Redis is bounded by its own
+    /// `maxmemory`).
     pub max_entries: usize,
+    /// Most bytes of values held in all (memory backend).
+    pub max_total_bytes: usize,
+    /// Most live entries one principal holds, its sessions' slots included (both
+    /// backends): one caller cannot take the store from the others.
+    pub max_entries_per_principal: usize,
 }
 
 impl Default for Limits {
@@ -151,6 +159,8 @@ impl Default for Limits {
             default_ttl: Duration::from_secs(15 * 60),
             max_ttl: Duration::from_secs(24 * 3600),
             max_entries: 100_000,
+            max_total_bytes: 256 << 20,
+            max_entries_per_principal: 256,
         }
     }
 }
@@ -192,9 +202,16 @@ pub enum StateError {
         /// The longest TTL accepted.
         max: Duration,
     },
-    /// The store is full (memory backend).
+    /// The store is full (memory backend: [`Limits::max_entries`] or
+    /// [`Limits::max_total_bytes`]).
     #[error("the state store is full")]
     Full,
+    /// The principal already holds [`Limits::max_entries_per_principal`] live entries.
+    #[error("this principal holds the most state entries allowed ({max})")]
+    QuotaExceeded {
+        /// The per-principal limit.
+        max: usize,
+    },
     /// The backend failed (Redis down, timeout); nothing was stored.
     #[error("state backend unavailable: {0}")]
     Backend(String),
@@ -288,7 +305,7 @@ mod tests {
             max_value_bytes: 4,
             default_ttl: Duration::from_secs(10),
             max_ttl: Duration::from_secs(60),
-            max_entries: 10,
+            ..Limits::default()
         };
         assert_eq!(limits.check(b"1234", None), Ok(Duration::from_secs(10)));
         assert!(matches!(limits.check(b"12345", None), Err(StateError::TooLarge { .. })));

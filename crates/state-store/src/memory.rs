@@ -8,49 +8,155 @@ use identity_types::IsolationKey;
 
 use crate::{BoxFuture, Limits, SlotName, StateError, StateHandle, StateStore, slot_key, storage_key};
 
-/// Keeps state in memory, bounded by [`Limits::max_entries`]; expired entries are
-/// dropped when the store fills up and never returned.
+/// Keeps state in memory, bounded by [`Limits::max_entries`], [`Limits::max_total_bytes`]
+/// and, per principal, [`Limits::max_entries_per_principal`]; expired entries are dropped
+/// when a bound is reached and never returned.
 #[derive(Debug)]
 pub struct MemoryStateStore {
     limits: Limits,
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    table: Mutex<Table>,
+}
+
+/// Entries grouped by principal (the owner key without its session), with running
+/// totals of the whole table.
+#[derive(Debug, Default)]
+struct Table {
+    principals: HashMap<String, HashMap<String, Entry>>,
+    entries: usize,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: Vec<u8>,
+    expires: Instant,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires > now
+    }
+}
+
+impl Table {
+    fn get(&self, principal: &str, key: &str) -> Option<&Entry> {
+        self.principals.get(principal)?.get(key).filter(|e| e.live(Instant::now()))
+    }
+
+    fn remove(&mut self, principal: &str, key: &str) -> Option<Entry> {
+        let entries = self.principals.get_mut(principal)?;
+        let removed = entries.remove(key)?;
+        if entries.is_empty() {
+            self.principals.remove(principal);
+        }
+        self.entries -= 1;
+        self.bytes -= removed.value.len();
+        Some(removed)
+    }
+
+    /// Drops the expired entries of one principal.
+    fn prune_principal(&mut self, principal: &str, now: Instant) {
+        let Some(entries) = self.principals.get_mut(principal) else { return };
+        let (mut count, mut bytes) = (0, 0);
+        entries.retain(|_, e| {
+            let live = e.live(now);
+            if !live {
+                count += 1;
+                bytes += e.value.len();
+            }
+            live
+        });
+        if entries.is_empty() {
+            self.principals.remove(principal);
+        }
+        self.entries -= count;
+        self.bytes -= bytes;
+    }
+
+    /// Drops every expired entry.
+    fn prune(&mut self, now: Instant) {
+        let principals: Vec<String> = self.principals.keys().cloned().collect();
+        for principal in principals {
+            self.prune_principal(&principal, now);
+        }
+    }
+
+    fn live_entries_of(&self, principal: &str, now: Instant) -> usize {
+        self.principals.get(principal).map_or(0, |entries| entries.values().filter(|e| e.live(now)).count())
+    }
 }
 
 impl MemoryStateStore {
     /// An empty store.
     #[must_use]
     pub fn new(limits: Limits) -> Self {
-        Self { limits, entries: Mutex::new(HashMap::new()) }
+        Self { limits, table: Mutex::new(Table::default()) }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn read(&self, key: &str) -> Option<Vec<u8>> {
-        self.entries().get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v.clone())
+    fn read(&self, owner: &IsolationKey, key: &str) -> Option<Vec<u8>> {
+        self.table().get(owner.principal().as_str(), key).map(|e| e.value.clone())
     }
 
-    fn remove(&self, key: &str) -> bool {
-        self.entries().remove(key).is_some_and(|(_, expires)| expires > Instant::now())
+    fn delete_key(&self, owner: &IsolationKey, key: &str) -> bool {
+        self.table().remove(owner.principal().as_str(), key).is_some_and(|e| e.live(Instant::now()))
     }
 
-    fn put(&self, key: String, value: Vec<u8>, ttl: Duration, must_exist: bool) -> Result<bool, StateError> {
+    /// Stores `value` under `key`; with `must_exist`, only over a live entry (false if
+    /// there is none).
+    fn put(
+        &self,
+        owner: &IsolationKey,
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+        must_exist: bool,
+    ) -> Result<bool, StateError> {
         let now = Instant::now();
-        let mut entries = self.entries();
-        let live = entries.get(&key).is_some_and(|(_, expires)| *expires > now);
+        let principal = owner.principal();
+        let principal = principal.as_str();
+        let mut table = self.table();
+        let live = table.get(principal, &key).is_some();
         if must_exist && !live {
             return Ok(false);
         }
-        if !live && entries.len() >= self.limits.max_entries {
-            entries.retain(|_, (_, expires)| *expires > now);
-            if entries.len() >= self.limits.max_entries {
+        // What this write replaces does not count against the bounds.
+        let replaced = table.remove(principal, &key);
+        let fits = |table: &Table| {
+            table.entries < self.limits.max_entries
+                && table.bytes.saturating_add(value.len()) <= self.limits.max_total_bytes
+        };
+        if !live {
+            let max = self.limits.max_entries_per_principal;
+            if table.live_entries_of(principal, now) >= max {
+                table.prune_principal(principal, now);
+                if table.live_entries_of(principal, now) >= max {
+                    return Err(StateError::QuotaExceeded { max });
+                }
+            }
+        }
+        if !fits(&table) {
+            table.prune(now);
+            if !fits(&table) {
+                // Put back what was there: a refused write changes nothing.
+                if let Some(entry) = replaced {
+                    insert(&mut table, principal, key, entry);
+                }
                 return Err(StateError::Full);
             }
         }
-        entries.insert(key, (value, now + ttl));
+        insert(&mut table, principal, key, Entry { value, expires: now + ttl });
         Ok(true)
     }
+}
+
+fn insert(table: &mut Table, principal: &str, key: String, entry: Entry) {
+    table.entries += 1;
+    table.bytes += entry.value.len();
+    table.principals.entry(principal.to_owned()).or_default().insert(key, entry);
 }
 
 impl StateStore for MemoryStateStore {
@@ -63,7 +169,7 @@ impl StateStore for MemoryStateStore {
         Box::pin(async move {
             let ttl = self.limits.check(&value, ttl)?;
             let handle = StateHandle::mint()?;
-            self.put(storage_key(owner, &handle), value, ttl, false)?;
+            self.put(owner, storage_key(owner, &handle), value, ttl, false)?;
             Ok(handle)
         })
     }
@@ -77,7 +183,7 @@ impl StateStore for MemoryStateStore {
     ) -> BoxFuture<'a, Result<bool, StateError>> {
         Box::pin(async move {
             let ttl = self.limits.check(&value, ttl)?;
-            self.put(storage_key(owner, handle), value, ttl, true)
+            self.put(owner, storage_key(owner, handle), value, ttl, true)
         })
     }
 
@@ -86,13 +192,7 @@ impl StateStore for MemoryStateStore {
         owner: &'a IsolationKey,
         handle: &'a StateHandle,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
-        Box::pin(async move {
-            let entries = self.entries();
-            Ok(entries
-                .get(&storage_key(owner, handle))
-                .filter(|(_, expires)| *expires > Instant::now())
-                .map(|(v, _)| v.clone()))
-        })
+        Box::pin(async move { Ok(self.read(owner, &storage_key(owner, handle))) })
     }
 
     fn delete<'a>(
@@ -100,10 +200,7 @@ impl StateStore for MemoryStateStore {
         owner: &'a IsolationKey,
         handle: &'a StateHandle,
     ) -> BoxFuture<'a, Result<bool, StateError>> {
-        Box::pin(async move {
-            let removed = self.entries().remove(&storage_key(owner, handle));
-            Ok(removed.is_some_and(|(_, expires)| expires > Instant::now()))
-        })
+        Box::pin(async move { Ok(self.delete_key(owner, &storage_key(owner, handle))) })
     }
 
     fn put_slot<'a>(
@@ -115,7 +212,7 @@ impl StateStore for MemoryStateStore {
     ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
             let ttl = self.limits.check(&value, ttl)?;
-            self.put(slot_key(owner, slot), value, ttl, false).map(|_| ())
+            self.put(owner, slot_key(owner, slot), value, ttl, false).map(|_| ())
         })
     }
 
@@ -124,7 +221,7 @@ impl StateStore for MemoryStateStore {
         owner: &'a IsolationKey,
         slot: &'a SlotName,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
-        Box::pin(async move { Ok(self.read(&slot_key(owner, slot))) })
+        Box::pin(async move { Ok(self.read(owner, &slot_key(owner, slot))) })
     }
 
     fn delete_slot<'a>(
@@ -132,6 +229,6 @@ impl StateStore for MemoryStateStore {
         owner: &'a IsolationKey,
         slot: &'a SlotName,
     ) -> BoxFuture<'a, Result<bool, StateError>> {
-        Box::pin(async move { Ok(self.remove(&slot_key(owner, slot))) })
+        Box::pin(async move { Ok(self.delete_key(owner, &slot_key(owner, slot))) })
     }
 }

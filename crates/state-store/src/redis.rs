@@ -10,7 +10,12 @@ use crate::{BoxFuture, Limits, SlotName, StateError, StateHandle, StateStore, sl
 
 /// Keeps state in Redis under `<prefix><IsolationKey>:<handle>`, each key with a
 /// millisecond TTL (`PX`). Minting uses `SET … NX` so a (vanishingly unlikely) handle
-/// collision never overwrites another entry; updates use `SET … XX`.
+/// collision never overwrites another entry; updates use `SET … XX`. Each principal's
+/// live keys are counted in a sorted set beside them (`<prefix><principal>:@@index`,
+/// scored by expiry), written in the same Lua script as the entry, which holds the
+/// principal to [`Limits::max_entries_per_principal`](crate::Limits) across replicas.
+/// The entry and its index are different keys: a Redis Cluster would need them in one
+/// slot, so this store expects a single primary (replicated or not).
 pub struct RedisStateStore {
     pool: Pool,
     prefix: String,
@@ -45,9 +50,21 @@ impl RedisStateStore {
         format!("{}{}", self.prefix, storage_key(owner, handle))
     }
 
-    /// `SET key value PX ttl [NX|XX]`; `condition` empty for an unconditional set.
-    async fn set(
+    fn slot(&self, owner: &IsolationKey, slot: &SlotName) -> String {
+        format!("{}{}", self.prefix, slot_key(owner, slot))
+    }
+
+    /// The principal's index: a sorted set of its entry keys scored by expiry (ms).
+    /// `:@@` never starts a handle or a slot key (a slot name has no `@`).
+    fn index(&self, owner: &IsolationKey) -> String {
+        format!("{}{}:@@index", self.prefix, owner.principal().as_str())
+    }
+
+    /// Writes `key` through [`PUT_SCRIPT`]: `condition` is `NX`, `XX` or empty. False
+    /// when the condition is not met.
+    async fn put(
         &self,
+        owner: &IsolationKey,
         key: String,
         value: Vec<u8>,
         ttl: Duration,
@@ -55,13 +72,26 @@ impl RedisStateStore {
     ) -> Result<bool, StateError> {
         let mut connection = self.pool.get().await.map_err(backend)?;
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let mut command = deadpool_redis::redis::cmd("SET");
-        command.arg(&key).arg(value).arg("PX").arg(millis);
-        if !condition.is_empty() {
-            command.arg(condition);
+        let max = self.limits.max_entries_per_principal;
+        // EVAL rather than EVALSHA: a few hundred bytes per write, and no script cache
+        // to miss after a Redis restart.
+        let reply: i64 = deadpool_redis::redis::cmd("EVAL")
+            .arg(PUT_SCRIPT)
+            .arg(2)
+            .arg(key)
+            .arg(self.index(owner))
+            .arg(value)
+            .arg(millis)
+            .arg(condition)
+            .arg(max)
+            .query_async(&mut *connection)
+            .await
+            .map_err(backend)?;
+        match reply {
+            1 => Ok(true),
+            0 => Ok(false),
+            _ => Err(StateError::QuotaExceeded { max }),
         }
-        let reply: Option<String> = command.query_async(&mut *connection).await.map_err(backend)?;
-        Ok(reply.is_some())
     }
 
     async fn read(&self, key: String) -> Result<Option<Vec<u8>>, StateError> {
@@ -69,12 +99,45 @@ impl RedisStateStore {
         connection.get(key).await.map_err(backend)
     }
 
-    async fn remove(&self, key: String) -> Result<bool, StateError> {
+    async fn remove(&self, owner: &IsolationKey, key: String) -> Result<bool, StateError> {
         let mut connection = self.pool.get().await.map_err(backend)?;
-        let removed: u64 = connection.del(key).await.map_err(backend)?;
+        let removed: u64 = deadpool_redis::redis::cmd("EVAL")
+            .arg(DELETE_SCRIPT)
+            .arg(2)
+            .arg(key)
+            .arg(self.index(owner))
+            .query_async(&mut *connection)
+            .await
+            .map_err(backend)?;
         Ok(removed > 0)
     }
 }
+
+/// Stores an entry and counts it in its principal's index, in one step. KEYS: the
+/// entry, the index. ARGV: value, TTL in ms, `NX` / `XX` / empty, the per-principal
+/// limit. Returns 1 when stored, 0 when the condition is not met, -1 over the limit.
+/// Expired keys leave the index here, by their score; a new key is refused while the
+/// principal holds the limit's worth of live ones.
+const PUT_SCRIPT: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if ARGV[3] == 'NX' and exists then return 0 end
+if ARGV[3] == 'XX' and not exists then return 0 end
+if not exists and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+";
+
+/// Deletes an entry and its place in the index. KEYS: the entry, the index.
+const DELETE_SCRIPT: &str = r"
+redis.call('ZREM', KEYS[2], KEYS[1])
+return redis.call('DEL', KEYS[1])
+";
 
 impl StateStore for RedisStateStore {
     fn mint<'a>(
@@ -86,7 +149,7 @@ impl StateStore for RedisStateStore {
         Box::pin(async move {
             let ttl = self.limits.check(&value, ttl)?;
             let handle = StateHandle::mint()?;
-            if self.set(self.key(owner, &handle), value, ttl, "NX").await? {
+            if self.put(owner, self.key(owner, &handle), value, ttl, "NX").await? {
                 Ok(handle)
             } else {
                 Err(StateError::Backend("handle collision".into()))
@@ -103,7 +166,7 @@ impl StateStore for RedisStateStore {
     ) -> BoxFuture<'a, Result<bool, StateError>> {
         Box::pin(async move {
             let ttl = self.limits.check(&value, ttl)?;
-            self.set(self.key(owner, handle), value, ttl, "XX").await
+            self.put(owner, self.key(owner, handle), value, ttl, "XX").await
         })
     }
 
@@ -120,7 +183,7 @@ impl StateStore for RedisStateStore {
         owner: &'a IsolationKey,
         handle: &'a StateHandle,
     ) -> BoxFuture<'a, Result<bool, StateError>> {
-        Box::pin(self.remove(self.key(owner, handle)))
+        Box::pin(self.remove(owner, self.key(owner, handle)))
     }
 
     fn put_slot<'a>(
@@ -132,7 +195,7 @@ impl StateStore for RedisStateStore {
     ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
             let ttl = self.limits.check(&value, ttl)?;
-            self.set(format!("{}{}", self.prefix, slot_key(owner, slot)), value, ttl, "").await.map(|_| ())
+            self.put(owner, self.slot(owner, slot), value, ttl, "").await.map(|_| ())
         })
     }
 
@@ -141,7 +204,7 @@ impl StateStore for RedisStateStore {
         owner: &'a IsolationKey,
         slot: &'a SlotName,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
-        Box::pin(self.read(format!("{}{}", self.prefix, slot_key(owner, slot))))
+        Box::pin(self.read(self.slot(owner, slot)))
     }
 
     fn delete_slot<'a>(
@@ -149,6 +212,6 @@ impl StateStore for RedisStateStore {
         owner: &'a IsolationKey,
         slot: &'a SlotName,
     ) -> BoxFuture<'a, Result<bool, StateError>> {
-        Box::pin(self.remove(format!("{}{}", self.prefix, slot_key(owner, slot))))
+        Box::pin(self.remove(owner, self.slot(owner, slot)))
     }
 }

@@ -18,7 +18,42 @@ fn limits() -> Limits {
         default_ttl: Duration::from_secs(60),
         max_ttl: Duration::from_secs(3600),
         max_entries: 1000,
+        max_total_bytes: 1 << 20,
+        max_entries_per_principal: 100,
     }
+}
+
+/// One principal holds at most its quota of live entries, its sessions' slots included;
+/// replacing an entry is not a new one; deleted and expired entries free their places;
+/// other principals are unaffected.
+async fn quota(store: &dyn StateStore) {
+    let alice = key("acme", "alice");
+    let bob = key("acme", "bob");
+    let session = alice.with_session(&identity_types::SessionId::new("CCCCCCCCCCCCCCCCCCCC").unwrap());
+    let cart = SlotName::new("cart").unwrap();
+    store.put_slot(&session, &cart, b"s".to_vec(), None).await.unwrap();
+    let brief = store.mint(&alice, b"b".to_vec(), Some(Duration::from_millis(150))).await.unwrap();
+    let mut handles = vec![];
+    for n in 0..2 {
+        handles.push(store.mint(&alice, vec![n], None).await.unwrap());
+    }
+    // 4 of 4: full for alice, in both kinds of entry.
+    let over = StateError::QuotaExceeded { max: 4 };
+    assert_eq!(store.mint(&alice, b"x".to_vec(), None).await.unwrap_err(), over);
+    let other_slot = SlotName::new("draft").unwrap();
+    assert_eq!(store.put_slot(&session, &other_slot, b"x".to_vec(), None).await.unwrap_err(), over);
+    // Replacing what exists is not a new entry.
+    store.put_slot(&session, &cart, b"s2".to_vec(), None).await.unwrap();
+    assert!(store.update(&alice, &handles[0], b"v".to_vec(), None).await.unwrap());
+    // Someone else is unaffected.
+    store.mint(&bob, b"bob".to_vec(), None).await.unwrap();
+    // A deleted entry frees its place, and so does an expired one.
+    assert!(store.delete(&alice, &handles[1]).await.unwrap());
+    store.mint(&alice, b"y".to_vec(), None).await.unwrap();
+    assert_eq!(store.mint(&alice, b"z".to_vec(), None).await.unwrap_err(), over);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.get(&alice, &brief).await.unwrap(), None);
+    store.mint(&alice, b"z".to_vec(), None).await.unwrap();
 }
 
 async fn conformance(store: &dyn StateStore) {
@@ -102,9 +137,31 @@ async fn memory_backend_conforms() {
 async fn memory_backend_is_bounded() {
     let store = MemoryStateStore::new(Limits { max_entries: 2, ..limits() });
     let alice = key("acme", "alice");
+    let bob = key("acme", "bob");
     store.mint(&alice, b"1".to_vec(), None).await.unwrap();
-    store.mint(&alice, b"2".to_vec(), None).await.unwrap();
+    store.mint(&bob, b"2".to_vec(), None).await.unwrap();
     assert_eq!(store.mint(&alice, b"3".to_vec(), None).await.unwrap_err(), StateError::Full);
+    // And in bytes: a refused write leaves what was there.
+    let store = MemoryStateStore::new(Limits { max_total_bytes: 10, ..limits() });
+    let handle = store.mint(&alice, vec![1; 6], None).await.unwrap();
+    assert_eq!(store.mint(&bob, vec![2; 5], None).await.unwrap_err(), StateError::Full);
+    assert_eq!(store.update(&alice, &handle, vec![3; 11], None).await.unwrap_err(), StateError::Full);
+    assert_eq!(store.get(&alice, &handle).await.unwrap(), Some(vec![1; 6]));
+    assert!(store.update(&alice, &handle, vec![4; 10], None).await.unwrap(), "its own bytes are freed first");
+}
+
+#[tokio::test]
+async fn memory_backend_holds_each_principal_to_its_quota() {
+    quota(&MemoryStateStore::new(Limits { max_entries_per_principal: 4, ..limits() })).await;
+}
+
+#[tokio::test]
+async fn redis_backend_holds_each_principal_to_its_quota() {
+    let Some(url) = redis_url() else { return };
+    quota(
+        &RedisStateStore::new(&url, prefix(), Limits { max_entries_per_principal: 4, ..limits() }).unwrap(),
+    )
+    .await;
 }
 
 fn redis_url() -> Option<String> {
