@@ -21,7 +21,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use identity_types::{IsolationKey, PrivacyKey, Role, TenantId};
+use identity_types::{IsolationKey, PrivacyKey, RequestId, Role, TenantId};
 use mcp_auth::{AuthProvider, AuthRequest, BearerChallenge};
 use mcp_guards::{ApprovalSigner, ApprovalSubject};
 use ring::rand::SecureRandom as _;
@@ -135,7 +135,13 @@ impl Approvals {
     }
 }
 
+/// The most characters of a presented approval id that go into the audit entry (a
+/// minted id has 36).
+const MAX_LOGGED_ID_CHARS: usize = 64;
+
 pub(crate) struct GrantState {
+    /// Named in the 401 challenge, as at the MCP endpoint.
+    pub(crate) metadata_url: Option<String>,
     pub(crate) approvals: Arc<Approvals>,
     pub(crate) auth: Arc<dyn AuthProvider>,
     pub(crate) audit: Arc<dyn AuditSink>,
@@ -167,13 +173,12 @@ pub(crate) async fn grant(
         Ok(context) => context,
         Err(error) => {
             let code = identity_types::ErrorCode::code(&error);
-            return crate::http::refusal(
-                StatusCode::UNAUTHORIZED,
-                &BearerChallenge::for_auth_error(&error),
-                code,
-                &error.to_string(),
-            )
-            .marked(Refusal { code, caller: None });
+            let mut challenge = BearerChallenge::for_auth_error(&error);
+            if let Some(url) = &state.metadata_url {
+                challenge = challenge.resource_metadata(url.clone());
+            }
+            return crate::http::refusal(StatusCode::UNAUTHORIZED, &challenge, code, &error.to_string())
+                .marked(Refusal { code, caller: None });
         }
     };
     let approvals = &state.approvals;
@@ -218,7 +223,7 @@ pub(crate) async fn grant(
     };
     let event = AuditEvent {
         timestamp_ms: identity_types::unix_now_ms(),
-        request_id: id.clone(),
+        request_id: extensions.get::<RequestId>().map(|r| r.as_str().to_owned()).unwrap_or_default(),
         principal: Some(state.privacy.pseudonymize(approver.isolation_key())),
         tenant: approver.tenant().cloned(),
         auth_method: approver.auth_method().as_str().to_owned(),
@@ -230,7 +235,11 @@ pub(crate) async fn grant(
         arguments_sha256: None,
         arguments: None,
         result_sha256: None,
-        metadata: Map::new(),
+        // The id as presented, bounded: it comes from the URL.
+        metadata: Map::from_iter([(
+            "approval_id".to_owned(),
+            json!(id.chars().take(MAX_LOGGED_ID_CHARS).collect::<String>()),
+        )]),
     };
     let mut response = if state.audit.record(event).await.is_err() {
         refuse(

@@ -174,6 +174,9 @@ pub(crate) async fn audit_door(
 ) -> Response {
     let started = Instant::now();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    // Which endpoint refused (the route's pattern, never the raw path, which the caller
+    // chose: `/approvals/{id}/grant`, not the id).
+    let endpoint = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned());
     // A POST (a call, a listing…) counts as in progress until its response has been
     // sent: a graceful shutdown closes sessions only after that. A GET is a session's
     // event stream, which lasts as long as the session and is not waited for.
@@ -197,6 +200,9 @@ pub(crate) async fn audit_door(
     }
     tracing::debug!(reason = %code, status = status.as_u16(), "request refused at the door");
     let mut metadata = Map::new();
+    if let Some(endpoint) = endpoint {
+        metadata.insert("endpoint".into(), json!(endpoint));
+    }
     if client.is_none()
         && let Some(peer) = peer
     {

@@ -619,6 +619,7 @@ impl McpServer {
         );
         if let (Some(approvals), Some(provider)) = (&self.service.shared.approvals, &self.auth) {
             let state = Arc::new(crate::approvals::GrantState {
+                metadata_url: self.metadata.as_ref().and_then(ProtectedResourceMetadata::metadata_url),
                 approvals: Arc::clone(approvals),
                 auth: Arc::clone(provider),
                 audit: Arc::clone(&self.audit),
@@ -644,7 +645,13 @@ impl McpServer {
         if let Some(state) = &self.token_endpoint {
             router = router.route(
                 "/auth/token",
-                axum::routing::post(crate::token_endpoint::issue).with_state(Arc::clone(state)),
+                axum::routing::post(crate::token_endpoint::issue)
+                    .with_state(Arc::clone(state))
+                    .layer(axum::middleware::from_fn(assign_request_id))
+                    .layer(axum::middleware::from_fn_with_state(
+                        Arc::clone(&self.service.shared),
+                        crate::http::audit_door,
+                    )),
             );
         }
         if let Some(metadata) = &self.metadata {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,13 +22,14 @@ use base64::Engine as _;
 use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use identity_types::{ClientId, IsolationKey, Role, Scope, TenantId};
+use identity_types::{ClientId, IsolationKey, RequestId, Role, Scope, TenantId};
 use mcp_auth::{JwtAuth, TokenSpec};
 use ring::digest;
 use serde::Deserialize;
 use serde_json::{Map, json};
 
 use crate::audit::{AuditEvent, AuditSink, Decision};
+use crate::http::{Audited, Marked as _, Refusal};
 
 /// One client allowed to use the token endpoint.
 #[derive(Clone)]
@@ -167,20 +169,31 @@ fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Option<(String, Stri
 }
 
 /// `POST /auth/token`.
+///
+/// Wrapped by the door's audit layer: refusals before a decision (throttled, a body that
+/// is not a form) are recorded there, budgeted per address; decisions are recorded here
+/// and marked [`Audited`].
 pub(crate) async fn issue(
     State(state): State<Arc<TokenState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    extensions: http::Extensions,
     headers: HeaderMap,
-    Form(form): Form<TokenRequest>,
+    form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
     let started = Instant::now();
-    if state.limiter.check_key(&IsolationKey::anonymous(peer.ip())).is_err() {
+    // Throttled before anything else is looked at, a malformed body included.
+    let source = extensions.get::<ConnectInfo<SocketAddr>>().map(|peer| IsolationKey::anonymous(peer.0.ip()));
+    if source.is_none_or(|source| state.limiter.check_key(&source).is_err()) {
         return oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
             "slow_down",
             "too many token requests from this address",
-        );
+        )
+        .marked(Refusal { code: "slow_down", caller: None });
     }
+    let Ok(Form(form)) = form else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a form")
+            .marked(Refusal { code: "invalid_request", caller: None });
+    };
     let outcome = decide(&state, &headers, &form);
     let (client, code) = match &outcome {
         Ok((client, _, _)) => (Some(client.client_id.clone()), "ok"),
@@ -188,7 +201,7 @@ pub(crate) async fn issue(
     };
     let event = AuditEvent {
         timestamp_ms: identity_types::unix_now_ms(),
-        request_id: String::new(),
+        request_id: extensions.get::<RequestId>().map(|id| id.as_str().to_owned()).unwrap_or_default(),
         principal: None,
         tenant: outcome.as_ref().ok().and_then(|(c, _, _)| c.tenant.clone()),
         auth_method: "client_credentials".into(),
@@ -209,24 +222,29 @@ pub(crate) async fn issue(
             })
             .unwrap_or_default(),
     };
-    if state.audit.record(event).await.is_err() {
-        return oauth_error(
+    let mut response = if state.audit.record(event).await.is_err() {
+        oauth_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "the request could not be audited",
-        );
-    }
-    match outcome {
-        Ok((_, token, scope)) => {
-            let mut response = axum::Json(json!({
-                "access_token": token, "token_type": "Bearer", "expires_in": state.ttl.as_secs(), "scope": scope,
-            }))
-            .into_response();
-            response.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+        )
+    } else {
+        match outcome {
+            Ok((_, token, scope)) => {
+                let mut response = axum::Json(json!({
+                    "access_token": token, "token_type": "Bearer", "expires_in": state.ttl.as_secs(), "scope": scope,
+                }))
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+            Err((status, code, message)) => oauth_error(status, code, message),
         }
-        Err((status, code, message)) => oauth_error(status, code, message),
-    }
+    };
+    response.extensions_mut().insert(Audited);
+    response
 }
 
 type Decided<'a> = Result<(&'a DevClient, String, String), (StatusCode, &'static str, &'static str)>;

@@ -78,7 +78,8 @@ async fn a_token_in_the_grant_query_is_refused() {
     // Without the query, the same request is judged on its headers (here: none).
     let response = s.http.post(format!("{}/approvals/apr_x/grant", s.base)).send().await.unwrap();
     assert_eq!(response.status(), 401);
-    assert!(response.headers().contains_key("www-authenticate"), "a 401 carries its challenge");
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("resource_metadata="), "a 401 names the metadata, as at /mcp: {challenge}");
 }
 
 /// Refusals before the approver is known are audited as at the MCP endpoint (by the
@@ -100,6 +101,11 @@ async fn every_grant_refusal_is_audited_once() {
         .filter(|e| e.method == "http")
         .map(|e| {
             assert!(!e.request_id.is_empty(), "door refusals carry their request id: {e:?}");
+            assert_eq!(
+                e.metadata.get("endpoint"),
+                Some(&json!("/approvals/{id}/grant")),
+                "the route, not the id"
+            );
             (e.outcome.as_str(), e.auth_method.as_str(), e.metadata.contains_key("source"))
         })
         .collect();
@@ -115,6 +121,16 @@ async fn every_grant_refusal_is_audited_once() {
     let decided: Vec<&AuditEvent> = events.iter().filter(|e| e.method == "approvals/grant").collect();
     assert_eq!(decided.len(), 1, "a known approver's refusal is audited once: {events:?}");
     assert_eq!(decided[0].decision, Decision::Denied { code: "approval_not_found".into() });
+    assert!(
+        !decided[0].request_id.is_empty() && decided[0].request_id != "apr_x",
+        "a request id, not the path"
+    );
+    assert_eq!(decided[0].metadata["approval_id"], "apr_x");
+    // An id of any length from the URL goes into the log bounded.
+    let long = "a".repeat(5000);
+    assert_eq!(grant(&s, &bob, &long).await.0, 404);
+    let logged = s.audit.events().into_iter().filter(|e| e.method == "approvals/grant").last().unwrap();
+    assert_eq!(logged.metadata["approval_id"].as_str().unwrap().len(), 64);
 }
 
 /// A retried call finds its open request instead of opening another, and one principal

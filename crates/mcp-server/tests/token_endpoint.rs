@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use identity_types::{ClientId, Role, Scope, TenantId};
 use mcp_auth::{Algorithm, AuthProvider, AuthRequest, JwtAuth, JwtOptions, ProtectedResourceMetadata};
-use mcp_server::{DevClient, Json, McpServer, TokenEndpointConfig, Tool};
+use mcp_server::{DevClient, Json, McpServer, MemoryAuditSink, TokenEndpointConfig, Tool};
 use serde_json::{Value, json};
 
 const SECRET: &[u8] = b"token-endpoint-test-secret-0123456789";
@@ -17,6 +17,11 @@ async fn ping() -> Json<Value> {
 }
 
 async fn start(enabled: bool) -> (String, JwtAuth) {
+    let (base, jwt, _) = start_audited(enabled).await;
+    (base, jwt)
+}
+
+async fn start_audited(enabled: bool) -> (String, JwtAuth, Arc<MemoryAuditSink>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -31,7 +36,9 @@ async fn start(enabled: bool) -> (String, JwtAuth) {
     );
     let config = TokenEndpointConfig::new(Arc::new(jwt()), vec![client]);
     assert!(!format!("{config:?}").contains(CLIENT_SECRET), "the secret is not kept");
+    let audit = Arc::new(MemoryAuditSink::new());
     let mut builder = McpServer::builder("t", "0")
+        .audit(Arc::clone(&audit) as Arc<dyn mcp_server::AuditSink>)
         .auth(Arc::new(jwt()))
         .resource(ProtectedResourceMetadata::new(&resource))
         .tool(Tool::new("ping", ping));
@@ -40,7 +47,7 @@ async fn start(enabled: bool) -> (String, JwtAuth) {
     }
     let server = builder.build().unwrap();
     tokio::spawn(async move { server.serve(listener, std::future::pending()).await.unwrap() });
-    (base, jwt())
+    (base, jwt(), audit)
 }
 
 async fn request(
@@ -155,4 +162,57 @@ async fn the_endpoint_is_off_unless_enabled() {
     let (status, _, _) =
         request(&base, &[("grant_type", "client_credentials")], Some(("svc", CLIENT_SECRET))).await;
     assert!(status == 404 || status == 405, "{status}");
+}
+
+/// Every request is audited once: decisions by the endpoint (with the request id the
+/// caller got back), refusals before a decision (a body that is not a form, throttling)
+/// by the door, naming the endpoint and budgeted per address.
+#[tokio::test]
+async fn every_request_is_audited_once() {
+    let (base, _, audit) = start_audited(true).await;
+    let granted = reqwest::Client::new()
+        .post(format!("{base}/auth/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .basic_auth("svc", Some(CLIENT_SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), 200);
+    let request_id = granted.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let not_a_form = reqwest::Client::new()
+        .post(format!("{base}/auth/token"))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_a_form.status(), 400);
+    let body: Value = not_a_form.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "an RFC 6749 error, not the framework's rejection");
+    for _ in 0..12 {
+        request(&base, &[("grant_type", "client_credentials")], Some(("svc", "wrong"))).await;
+    }
+
+    let events = audit.events();
+    let decided: Vec<_> = events.iter().filter(|e| e.method == "auth/token").collect();
+    // The throttle (10 per address) counts every request, the malformed one included:
+    // the grant, that one and 8 wrong secrets pass, the last 4 are slowed down.
+    assert_eq!(decided.len(), 1 + 8, "the grant and eight wrong secrets: {events:?}");
+    assert_eq!(decided[0].request_id, request_id);
+    let door: Vec<(&str, Option<&Value>)> = events
+        .iter()
+        .filter(|e| e.method == "http")
+        .map(|e| (e.outcome.as_str(), e.metadata.get("endpoint")))
+        .collect();
+    let endpoint = json!("/auth/token");
+    assert_eq!(
+        door,
+        [
+            ("invalid_request", Some(&endpoint)),
+            ("slow_down", Some(&endpoint)),
+            ("slow_down", Some(&endpoint)),
+            ("slow_down", Some(&endpoint)),
+            ("slow_down", Some(&endpoint))
+        ],
+        "{events:?}"
+    );
 }
