@@ -25,11 +25,14 @@
 //! plain JSON lines; after a crash the last segment may end in zero bytes, which readers
 //! ignore ([`segment_content`]).
 //!
-//! Padding is an optimisation, never a reason to refuse an entry: when laying it fails
-//! because the volume is full (or a quota or file-size limit is reached), the partial
-//! padding is cut off again, a warning is logged, and the rest of that segment is
-//! written by plain appending (each sync then also writes the file's new length). Only
-//! when the records themselves no longer fit does a batch fail.
+//! Padding is an optimisation, never a reason to refuse an entry, and it never takes
+//! the last free space of the volume: it is laid only while the volume keeps
+//! [`FileBackendConfig::padding_reserve_bytes`] free beside it (64 MiB by default), and
+//! when laying it fails anyway because the volume filled up (or a disk quota is
+//! reached), the partial padding is cut off again. Either way a warning is logged and
+//! the rest of that segment is written by plain appending (each sync then also writes
+//! the file's new length); the next segment tries again. Only when the records
+//! themselves no longer fit does a batch fail.
 //!
 //! A batch is written in pieces of at most [`TORN_WINDOW`] bytes (whole records; a
 //! larger record goes alone), each synced before the next, so at any moment only one
@@ -90,13 +93,20 @@ pub struct FileBackendConfig {
     pub dir: PathBuf,
     /// A new segment starts once the current one reaches this size.
     pub max_segment_bytes: u64,
+    /// Padding is laid only while the volume keeps at least this much free space beside
+    /// it (Linux; checked with `fstatvfs` before each chunk): the log's padding must
+    /// never take the last free space of a volume it may share, with a database say.
+    /// Below it, the segment is appended without padding (see the module docs). 0 turns
+    /// the check off (for volumes whose free-space figures mean little): padding is then
+    /// tried, and given up only when a write finds the volume full.
+    pub padding_reserve_bytes: u64,
 }
 
 impl FileBackendConfig {
-    /// Defaults (64 MiB segments) for `dir`.
+    /// Defaults (64 MiB segments, padding while 64 MiB stay free) for `dir`.
     #[must_use]
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), max_segment_bytes: 64 << 20 }
+        Self { dir: dir.into(), max_segment_bytes: 64 << 20, padding_reserve_bytes: 64 << 20 }
     }
 }
 
@@ -211,6 +221,8 @@ struct FileState {
     /// Whether zeros are laid ahead of the records: turned off for the rest of a segment
     /// once the volume had no room for them.
     padding: bool,
+    /// Free space the padding leaves on the volume ([`FileBackendConfig`]).
+    padding_reserve: u64,
     /// Pieces written and synced (see [`FileState::write_records`]), for tests.
     #[cfg(test)]
     pieces: u64,
@@ -318,6 +330,7 @@ impl FileBackend {
             next_seq: resume.next_seq,
             checkpoints: checkpoints_file,
             max_segment_bytes: config.max_segment_bytes.max(1),
+            padding_reserve: config.padding_reserve_bytes,
             poisoned: None,
             padding: true,
             #[cfg(test)]
@@ -487,13 +500,11 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether `error` says there is no room: the volume is full, or a quota or the
-/// process's file-size limit is reached.
+/// Whether `error` says there is no room: the volume is full or a disk quota is
+/// reached. (A process file-size limit is not among them: passing it raises SIGXFSZ,
+/// which ends the process unless it is ignored.)
 fn out_of_space(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge
-    )
+    matches!(error.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
 }
 
 impl FileState {
@@ -513,7 +524,7 @@ impl FileState {
             }
             Err(error) => {
                 // Cut back whatever part of the batch reached the file (and the padding:
-                // the next write lays it again).
+                // the next write lays it again, while padding is on).
                 let cut = self.segment.set_len(start).and_then(|()| self.segment.sync_all());
                 self.segment_len = start;
                 self.zeroed_end = start;
@@ -576,6 +587,12 @@ impl FileState {
         }
         let chunk = PREALLOCATE_CHUNK.min(self.max_segment_bytes).next_multiple_of(4096);
         let target = needed.next_multiple_of(chunk);
+        if !self.room_for_padding(target - self.zeroed_end) {
+            self.padding = false;
+            tracing::warn!(dir = %self.dir.display(), reserve = self.padding_reserve,
+                "audit log: the volume is nearly full; appending without padding for the rest of this segment");
+            return Ok(());
+        }
         match self.write_zeros(target) {
             Ok(()) => {
                 self.zeroed_end = target;
@@ -590,6 +607,27 @@ impl FileState {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Whether `bytes` of padding leave the reserve free. When the volume cannot be
+    /// asked, padding is tried (a full volume then still falls back).
+    #[cfg(target_os = "linux")]
+    fn room_for_padding(&self, bytes: u64) -> bool {
+        if self.padding_reserve == 0 {
+            return true;
+        }
+        match rustix::fs::fstatvfs(&self.segment) {
+            Ok(stat) => {
+                let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+                free >= bytes.saturating_add(self.padding_reserve)
+            }
+            Err(_) => true,
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn room_for_padding(&self, _bytes: u64) -> bool {
+        true
     }
 
     /// Writes zeros from `zeroed_end` to `target` and syncs them.

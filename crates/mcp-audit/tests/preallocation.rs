@@ -329,23 +329,44 @@ impl Drop for SmallVolume {
 }
 
 /// The padding is an optimisation, never a reason to refuse an entry: on a volume with
-/// less room than one padding chunk the writer appends without it. Once the records
-/// themselves no longer fit, appends fail with a typed error and nothing acknowledged is
-/// lost; once space is freed, the log takes entries again.
+/// less room than one padding chunk the writer appends without it, whether it sees that
+/// coming (the free-space reserve) or runs into a full volume (no reserve). Once the
+/// records themselves no longer fit, appends fail with a typed error and nothing
+/// acknowledged is lost; once space is freed, the log takes entries again.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_full_volume_costs_the_padding_before_any_entry() {
-    let Some(volume) = SmallVolume::mount(1024) else { return };
+    // The default reserve sees the full volume coming; 0 turns the check off, so the
+    // writer runs into ENOSPC and falls back from there.
+    for reserve in [FileBackendConfig::new("").padding_reserve_bytes, 0] {
+        let Some(volume) = SmallVolume::mount(1024) else { return };
+        fill_a_small_volume(&volume, reserve).await;
+    }
+}
+
+#[cfg(target_os = "linux")]
+async fn fill_a_small_volume(volume: &SmallVolume, reserve: u64) {
     // Another file holds most of the volume: about 256 KiB stay free, a quarter of
     // one padding chunk.
     let filler = volume.path().join("filler");
     std::fs::write(&filler, vec![1u8; 768 * 1024]).unwrap();
     let dir = volume.path().join("audit");
     let signer = CheckpointSigner::generate().unwrap();
-    let log = open(
-        &dir,
-        &signer,
-        mcp_audit::AuditLogConfig { retry_after: std::time::Duration::from_millis(20), ..config(100) },
+    let (backend, resume) = FileBackend::open(
+        FileBackendConfig { padding_reserve_bytes: reserve, ..FileBackendConfig::new(&dir) },
+        &signer.public_key(),
+        &keys(),
+    )
+    .unwrap();
+    let config =
+        mcp_audit::AuditLogConfig { retry_after: std::time::Duration::from_millis(20), ..config(100) };
+    let log = mcp_audit::AuditLog::start(
+        backend,
+        resume,
+        keys(),
+        CheckpointSigner::from_pem(&signer.to_pem()).unwrap(),
+        config,
+        vec![],
     );
     let mut acknowledged = 0u64;
     let error = loop {
@@ -358,15 +379,18 @@ async fn a_full_volume_costs_the_padding_before_any_entry() {
         }
         assert!(acknowledged < 10_000, "a 1 MiB volume cannot hold this many entries");
     };
-    assert!(matches!(error, mcp_audit::AuditLogError::StorageFailed(_)), "{error:?}");
-    assert!(acknowledged > 100, "entries fill the free space: {acknowledged} acknowledged");
+    assert!(matches!(error, mcp_audit::AuditLogError::StorageFailed(_)), "reserve {reserve}: {error:?}");
+    assert!(
+        acknowledged > 100,
+        "reserve {reserve}: entries fill the free space, {acknowledged} acknowledged"
+    );
     let report = verify_dir(&dir, &signer.public_key(), Some(&keys())).unwrap();
-    assert!(report.is_ok() && report.entries == acknowledged, "{report:?}");
+    assert!(report.is_ok() && report.entries == acknowledged, "reserve {reserve}: {report:?}");
 
     std::fs::remove_file(&filler).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert_eq!(log.append(&event(acknowledged)).await.unwrap(), acknowledged);
     log.close().await.unwrap();
     let report = verify_dir(&dir, &signer.public_key(), Some(&keys())).unwrap();
-    assert!(report.is_ok() && report.entries == acknowledged + 1, "{report:?}");
+    assert!(report.is_ok() && report.entries == acknowledged + 1, "reserve {reserve}: {report:?}");
 }
