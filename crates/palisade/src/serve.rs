@@ -330,7 +330,7 @@ impl Banner<'_> {
     fn print(&self) -> Result<(), String> {
         let resource = self.resource;
         let mut lines = vec![
-            "Palisade customer-ops example (30 tools, tenants acme, globex and initech)".to_owned(),
+            "Palisade customer-ops example (30 tools; demo users of tenants acme and globex; initech has data, no demo user)".to_owned(),
             format!("MCP endpoint: {resource}"),
             format!("Listening:    {}", self.listening),
             format!("Metadata:     {}", self.metadata.metadata_url().unwrap_or_default()),
