@@ -94,9 +94,38 @@ pub struct RequestContext {
     /// The 2025-11-25 session this call came in, if any (`Mcp-Session-Id`, already bound
     /// to this principal by the door).
     pub(crate) session: Option<identity_types::SessionId>,
+    /// When the call entered the tool's middleware: the queues of the concurrency
+    /// layers share one deadline from here, so waiting in two of them is not twice
+    /// the wait.
+    pub(crate) entered: std::time::Instant,
 }
 
 impl RequestContext {
+    /// A call of a tool named `tool` by an anonymous caller, for middleware unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(tool: &str) -> Self {
+        Self {
+            caller: Caller::Anonymous { peer_ip: None },
+            request_id: RequestId::new("test").expect("a valid request id"),
+            user_agent: None,
+            tool: Arc::new(ToolInfo {
+                name: tool.to_owned(),
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+                public: true,
+                requires_approval: false,
+            }),
+            arguments: Arc::new(Value::Null),
+            cancellation: CancellationToken::new(),
+            state: StateMap::default(),
+            background: crate::extract::BackgroundTasks::default(),
+            state_store: Arc::new(state_store::MemoryStateStore::new(state_store::Limits::default())),
+            session: None,
+            entered: std::time::Instant::now(),
+        }
+    }
+
     /// Who is calling.
     #[must_use]
     pub fn caller(&self) -> &Caller {

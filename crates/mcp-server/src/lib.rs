@@ -8,7 +8,7 @@
 //!   ─▶ rmcp Streamable HTTP ─▶ PalisadeService::call_tool
 //!        ─▶ unknown tool? (JSON-RPC invalid params)
 //!        ─▶ policies + guards (typed denial) ─▶ audit ready?
-//!        ─▶ tower stack: Timeout ─▶ ConcurrencyLimit ─▶ RateLimit ─▶ handler(extractors…)
+//!        ─▶ tower stack: RateLimit ─▶ ConcurrencyLimit ─▶ CircuitBreaker ─▶ Timeout ─▶ handler(extractors…)
 //!        ─▶ result inspection (redact / withhold, when configured) ─▶ audit event ─▶ CallToolResult
 //! ```
 //!

@@ -773,9 +773,10 @@ impl McpServer {
     }
 
     /// Serves one MCP session over stdin/stdout until the client disconnects. Then, as
-    /// [`serve`](Self::serve) does on shutdown, calls still running get up to
-    /// [`McpServerBuilder::shutdown_grace`] to finish and be audited, background tasks
-    /// are awaited, and the audit log is flushed before this returns.
+    /// [`serve`](Self::serve) does on shutdown, every call is audited, background tasks
+    /// are awaited, and the audit log is flushed before this returns. (Calls still
+    /// running when stdin closes get rmcp's drain time, 5 s, to finish; then rmcp
+    /// cancels them and they are audited as `cancelled`.)
     ///
     /// # Errors
     /// A description of a transport failure.

@@ -243,6 +243,7 @@ impl PalisadeService {
             background: background.clone(),
             state_store: Arc::clone(&self.shared.state_store),
             session: origin.session.clone(),
+            entered: std::time::Instant::now(),
         };
         // A cancelled call (the client's `notifications/cancelled`, or a shutdown past its
         // grace) stops here: the handler's future is dropped, and the call is audited as

@@ -80,6 +80,15 @@ impl Breaker {
         }
     }
 
+    /// A call ended without an outcome. Only a trial's matters: the trial is over, and
+    /// with no verdict the circuit opens again (the next trial comes after a cooldown).
+    fn abandon(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(*state, State::Trial) {
+            *state = State::Open { until: Instant::now() + self.cooldown };
+        }
+    }
+
     fn record(&self, outcome: &Result<ToolResponse, ToolError>) {
         let failed = matches!(outcome, Err(ToolError::Internal { .. } | ToolError::Timeout { .. }));
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -129,12 +138,91 @@ where
         if let Err(retry_after) = self.breaker.admit() {
             return Box::pin(async move { Err(ToolError::Unavailable { retry_after }) });
         }
-        let breaker = Arc::clone(&self.breaker);
+        let verdict = Verdict { breaker: Arc::clone(&self.breaker), recorded: false };
         let call = self.inner.call(ctx);
         Box::pin(async move {
+            let mut verdict = verdict;
             let outcome = call.await;
-            breaker.record(&outcome);
+            verdict.record(&outcome);
             outcome
         })
+    }
+}
+
+/// Records a call's outcome with its breaker, and, if the call is dropped before it
+/// has one (cancelled by its client or a shutdown), ends a trial it may have been: the
+/// circuit opens again for another cooldown instead of waiting for a verdict forever.
+struct Verdict {
+    breaker: Arc<Breaker>,
+    recorded: bool,
+}
+
+impl Verdict {
+    fn record(&mut self, outcome: &Result<ToolResponse, ToolError>) {
+        self.recorded = true;
+        self.breaker.record(outcome);
+    }
+}
+
+impl Drop for Verdict {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.breaker.abandon();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::future::Future as _;
+
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    fn failing_then<F>(
+        then: F,
+    ) -> impl Service<RequestContext, Response = ToolResponse, Error = ToolError, Future: Send + 'static> + Clone
+    where
+        F: Fn() -> BoxFuture<Result<ToolResponse, ToolError>> + Clone + Send + 'static,
+    {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tower::service_fn(move |ctx: RequestContext| {
+            let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            let then = then.clone();
+            async move {
+                if first {
+                    Err(ToolError::Internal { request_id: ctx.request_id().to_string() })
+                } else {
+                    then().await
+                }
+            }
+        })
+    }
+
+    /// A trial call that is dropped before it has an outcome (its client cancelled it,
+    /// or a shutdown did) ends the trial: the circuit opens for another cooldown and the
+    /// next trial gets through, instead of every call being refused for good.
+    #[tokio::test]
+    async fn a_cancelled_trial_reopens_the_circuit() {
+        let cooldown = Duration::from_millis(50);
+        let hang = || -> BoxFuture<Result<ToolResponse, ToolError>> { Box::pin(std::future::pending()) };
+        let layer = CircuitBreakerLayer::new(1, cooldown);
+        let service = layer.layer(failing_then(hang));
+        let call = |service: &CircuitBreaker<_>| service.clone().oneshot(RequestContext::for_test("t"));
+
+        assert!(matches!(call(&service).await, Err(ToolError::Internal { .. })), "one failure opens it");
+        assert!(matches!(call(&service).await, Err(ToolError::Unavailable { .. })));
+        tokio::time::sleep(cooldown * 2).await;
+        // The trial hangs; its caller goes away.
+        let mut trial = Box::pin(call(&service));
+        let waker = std::task::Waker::noop();
+        assert!(trial.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+        drop(trial);
+        assert!(matches!(call(&service).await, Err(ToolError::Unavailable { .. })), "open again");
+        tokio::time::sleep(cooldown * 2).await;
+        let next = tokio::time::timeout(Duration::from_millis(50), call(&service)).await;
+        assert!(next.is_err(), "the next trial reached the (hanging) tool instead of being refused");
     }
 }

@@ -18,8 +18,9 @@ use crate::response::ToolResponse;
 /// beyond that ([`ToolError::Overloaded`]), and at most `global` in total, queued in
 /// arrival order (tokio's semaphore is fair). Because no principal can hold more than
 /// its share, one busy caller cannot starve the queue. A queued call waits at most
-/// [`max_wait`](Self::max_wait) (unbounded unless set), then is refused as
-/// [`ToolError::Overloaded`]: it never ran, so its outcome is known.
+/// [`max_wait`](Self::max_wait) from the moment it entered the tool's middleware
+/// (unbounded unless set), in this queue and any other before it together, then is
+/// refused as [`ToolError::Overloaded`]: it never ran, so its outcome is known.
 #[derive(Clone)]
 pub struct ConcurrencyLimitLayer {
     shared: Arc<Shared>,
@@ -86,8 +87,8 @@ struct PrincipalPermit {
 
 impl Drop for PrincipalPermit {
     fn drop(&mut self) {
-        drop(self.permit.take());
         let mut principals = self.shared.principals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        drop(self.permit.take());
         if principals.get(&self.key).is_some_and(|s| s.available_permits() == self.shared.per_principal) {
             principals.remove(&self.key);
         }
@@ -96,13 +97,14 @@ impl Drop for PrincipalPermit {
 
 impl Shared {
     fn try_principal(self: &Arc<Self>, key: IsolationKey) -> Option<PrincipalPermit> {
-        let semaphore = {
-            let mut principals = self.principals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(
-                principals.entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(self.per_principal))),
-            )
-        };
-        let permit = semaphore.try_acquire_owned().ok()?;
+        // The permit is taken under the map's lock, as `PrincipalPermit::drop` releases
+        // and removes under it: otherwise a drop could remove the semaphore between our
+        // lookup and our acquire, and the next call would get a fresh one beside ours.
+        let mut principals = self.principals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let semaphore =
+            principals.entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(self.per_principal)));
+        let permit = Arc::clone(semaphore).try_acquire_owned().ok()?;
+        drop(principals);
         Some(PrincipalPermit { shared: Arc::clone(self), key, permit: Some(permit) })
     }
 }
@@ -128,19 +130,66 @@ where
             return Box::pin(async { Err(ToolError::Overloaded) });
         };
         let global = Arc::clone(&self.shared.global);
-        let max_wait = self.max_wait;
+        // One deadline for every queue a call waits in (the server's and the tool's).
+        let deadline = self.max_wait.map(|wait| tokio::time::Instant::from_std(ctx.entered) + wait);
         // The inner service was made ready by our poll_ready; take it and leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let _principal = principal;
             let acquire = global.acquire_owned();
-            let permit = match max_wait {
-                Some(wait) => tokio::time::timeout(wait, acquire).await.map_err(|_| ToolError::Overloaded)?,
+            let permit = match deadline {
+                Some(deadline) => {
+                    tokio::time::timeout_at(deadline, acquire).await.map_err(|_| ToolError::Overloaded)?
+                }
                 None => acquire.await,
             };
             let _global = permit.map_err(|_| ToolError::Overloaded)?;
             inner.call(ctx).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// The wait for a global slot is measured from when the call entered the tool's
+    /// middleware, so the queues of the server's and the tool's layers share one
+    /// deadline: a call that already waited most of it elsewhere gets only the rest.
+    #[tokio::test]
+    async fn queues_share_one_deadline_from_when_the_call_entered() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let held = Arc::clone(&release);
+        let inner = tower::service_fn(move |_ctx: RequestContext| {
+            let held = Arc::clone(&held);
+            async move {
+                held.notified().await;
+                Ok::<_, ToolError>(ToolResponse::default())
+            }
+        });
+        let service =
+            ConcurrencyLimitLayer::new(1, 1).max_wait(Some(Duration::from_millis(400))).layer(inner);
+        let mut holder = RequestContext::for_test("t");
+        holder.caller = crate::context::Caller::Anonymous { peer_ip: Some([10, 0, 0, 1].into()) };
+        let holding = tokio::spawn(service.clone().oneshot(holder));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        let mut late = RequestContext::for_test("t");
+        late.caller = crate::context::Caller::Anonymous { peer_ip: Some([10, 0, 0, 2].into()) };
+        late.entered = std::time::Instant::now().checked_sub(Duration::from_millis(350)).unwrap();
+        let started = std::time::Instant::now();
+        let refused = service.clone().oneshot(late).await;
+        assert!(matches!(refused, Err(ToolError::Overloaded)), "{refused:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "waited only the rest: {:?}",
+            started.elapsed()
+        );
+        release.notify_one();
+        assert!(holding.await.unwrap().is_ok());
     }
 }
