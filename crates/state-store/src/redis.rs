@@ -15,7 +15,12 @@ use crate::{BoxFuture, Limits, SlotName, StateError, StateHandle, StateStore, sl
 /// scored by expiry), written in the same Lua script as the entry, which holds the
 /// principal to [`Limits::max_entries_per_principal`](crate::Limits) across replicas.
 /// The entry and its index are different keys: a Redis Cluster would need them in one
-/// slot, so this store expects a single primary (replicated or not).
+/// slot, so this store expects a single primary (replicated or not), version 5 or
+/// later (the script reads the server's clock before writing). Run it with
+/// `maxmemory-policy noeviction`: a full Redis then refuses writes (the store fails
+/// closed with [`StateError::Backend`]), where an evicting one would drop state that
+/// callers were told is kept, and could drop an index and with it the quota's count.
+/// (Entries gone some other way are found and uncounted before a write is refused.)
 pub struct RedisStateStore {
     pool: Pool,
     prefix: String,
@@ -126,7 +131,15 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 if ARGV[3] == 'NX' and exists then return 0 end
 if ARGV[3] == 'XX' and not exists then return 0 end
-if not exists and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
+if not exists and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+  -- Before refusing, drop index members whose entries are gone some other way
+  -- (evicted, or deleted by hand): the index must not hold a principal to entries
+  -- it no longer has.
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('EXISTS', member) == 0 then redis.call('ZREM', KEYS[2], member) end
+  end
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end

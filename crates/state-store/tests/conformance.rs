@@ -164,6 +164,32 @@ async fn redis_backend_holds_each_principal_to_its_quota() {
     .await;
 }
 
+/// An entry that disappears behind the store's back (evicted by a Redis under memory
+/// pressure, deleted by an operator) no longer counts once the quota is reached.
+#[tokio::test]
+async fn redis_entries_gone_behind_the_stores_back_stop_counting() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let limits = Limits { max_entries_per_principal: 2, ..limits() };
+    let store = RedisStateStore::new(&url, prefix.clone(), limits).unwrap();
+    let alice = key("acme", "alice");
+    let first = store.mint(&alice, b"1".to_vec(), None).await.unwrap();
+    store.mint(&alice, b"2".to_vec(), None).await.unwrap();
+    assert_eq!(
+        store.mint(&alice, b"3".to_vec(), None).await.unwrap_err(),
+        StateError::QuotaExceeded { max: 2 }
+    );
+    let client = deadpool_redis::redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let evicted: u64 = deadpool_redis::redis::cmd("DEL")
+        .arg(format!("{prefix}{}", state_store::storage_key(&alice, &first)))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(evicted, 1);
+    store.mint(&alice, b"3".to_vec(), None).await.unwrap();
+}
+
 fn redis_url() -> Option<String> {
     let url = std::env::var("PALISADE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let reachable = std::net::TcpStream::connect_timeout(
