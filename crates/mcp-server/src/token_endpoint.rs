@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Form;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequest as _, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -173,15 +172,14 @@ fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Option<(String, Stri
 /// Wrapped by the door's audit layer: refusals before a decision (throttled, a body that
 /// is not a form) are recorded there, budgeted per address; decisions are recorded here
 /// and marked [`Audited`].
-pub(crate) async fn issue(
-    State(state): State<Arc<TokenState>>,
-    extensions: http::Extensions,
-    headers: HeaderMap,
-    form: Result<Form<TokenRequest>, FormRejection>,
-) -> Response {
+pub(crate) async fn issue(State(state): State<Arc<TokenState>>, request: axum::extract::Request) -> Response {
     let started = Instant::now();
-    // Throttled before anything else is looked at, a malformed body included.
-    let source = extensions.get::<ConnectInfo<SocketAddr>>().map(|peer| IsolationKey::anonymous(peer.0.ip()));
+    // Throttled before anything else is looked at: the body is read and parsed only
+    // for requests within the address's budget.
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|peer| IsolationKey::anonymous(peer.0.ip()));
     if source.is_none_or(|source| state.limiter.check_key(&source).is_err()) {
         return oauth_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -190,7 +188,9 @@ pub(crate) async fn issue(
         )
         .marked(Refusal { code: "slow_down", caller: None });
     }
-    let Ok(Form(form)) = form else {
+    let request_id = request.extensions().get::<RequestId>().map(|id| id.as_str().to_owned());
+    let headers = request.headers().clone();
+    let Ok(Form(form)) = Form::<TokenRequest>::from_request(request, &()).await else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a form")
             .marked(Refusal { code: "invalid_request", caller: None });
     };
@@ -201,7 +201,7 @@ pub(crate) async fn issue(
     };
     let event = AuditEvent {
         timestamp_ms: identity_types::unix_now_ms(),
-        request_id: extensions.get::<RequestId>().map(|id| id.as_str().to_owned()).unwrap_or_default(),
+        request_id: request_id.unwrap_or_default(),
         principal: None,
         tenant: outcome.as_ref().ok().and_then(|(c, _, _)| c.tenant.clone()),
         auth_method: "client_credentials".into(),
