@@ -197,7 +197,8 @@ impl McpServerBuilder {
     /// them (default 30 s; a cancelled call is audited as `cancelled`). Open sessions
     /// and their event streams are closed after that, and connections still open 5 s
     /// later (a client that stopped reading) are dropped, so no client can keep the
-    /// server from stopping.
+    /// server from stopping. Background tasks then get the same grace again before the
+    /// audit log's final flush.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
@@ -764,8 +765,16 @@ impl McpServer {
                 "tool calls still unaudited at shutdown; the final checkpoint may not cover them"
             );
         }
-        self.service.shared.background.close();
-        self.service.shared.background.wait().await;
+        // Background work gets the shutdown grace: work that never ends must not keep
+        // the process (and the audit log's final checkpoint) from finishing.
+        let background = &self.service.shared.background;
+        background.close();
+        if tokio::time::timeout(self.shutdown_grace, background.wait()).await.is_err() {
+            tracing::error!(
+                tasks = background.len(),
+                "background tasks still running after the shutdown grace; giving up on them"
+            );
+        }
         self.service.shared.door_budget.flush(&self.service.shared).await;
         if let Err(error) = self.service.shared.audit.flush().await {
             tracing::error!(%error, "could not flush the audit log on shutdown");
