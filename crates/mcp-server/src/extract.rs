@@ -128,7 +128,9 @@ impl FromContext for RequestContext {
 
 /// Work to run after the response is sent: e-mails, cache warming, webhooks. Tasks start
 /// once the call's result (and its audit event) is final, run on the server's runtime, and
-/// are awaited by graceful shutdown, so none is cut off by a deploy.
+/// are awaited by graceful shutdown for up to its grace
+/// ([`McpServerBuilder::shutdown_grace`](crate::McpServerBuilder::shutdown_grace)), so a
+/// deploy cuts off only work that runs longer than that.
 ///
 /// ```
 /// use mcp_server::{BackgroundTasks, Json};

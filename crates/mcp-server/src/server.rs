@@ -197,8 +197,8 @@ impl McpServerBuilder {
     /// them (default 30 s; a cancelled call is audited as `cancelled`). Open sessions
     /// and their event streams are closed after that, and connections still open 5 s
     /// later (a client that stopped reading) are dropped, so no client can keep the
-    /// server from stopping. Background tasks then get the same grace again before the
-    /// audit log's final flush.
+    /// server from stopping. The audit log is flushed then, and background tasks get the
+    /// same grace again (with a last flush after them).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
@@ -765,8 +765,12 @@ impl McpServer {
                 "tool calls still unaudited at shutdown; the final checkpoint may not cover them"
             );
         }
+        // Every call is audited now: make that durable before waiting for background
+        // work, so an orchestrator's kill during that wait costs no audit record.
+        self.service.shared.door_budget.flush(&self.service.shared).await;
+        self.flush_audit().await;
         // Background work gets the shutdown grace: work that never ends must not keep
-        // the process (and the audit log's final checkpoint) from finishing.
+        // the process from finishing.
         let background = &self.service.shared.background;
         background.close();
         if tokio::time::timeout(self.shutdown_grace, background.wait()).await.is_err() {
@@ -775,7 +779,12 @@ impl McpServer {
                 "background tasks still running after the shutdown grace; giving up on them"
             );
         }
+        // Refusals counted while background work ran.
         self.service.shared.door_budget.flush(&self.service.shared).await;
+        self.flush_audit().await;
+    }
+
+    async fn flush_audit(&self) {
         if let Err(error) = self.service.shared.audit.flush().await {
             tracing::error!(%error, "could not flush the audit log on shutdown");
         }

@@ -82,9 +82,10 @@ impl RedisStateStore {
         // to miss after a Redis restart.
         let reply: i64 = deadpool_redis::redis::cmd("EVAL")
             .arg(PUT_SCRIPT)
-            .arg(2)
+            .arg(3)
             .arg(key)
             .arg(self.index(owner))
+            .arg(format!("{}:reconciled", self.index(owner)))
             .arg(value)
             .arg(millis)
             .arg(condition)
@@ -119,8 +120,9 @@ impl RedisStateStore {
 }
 
 /// Stores an entry and counts it in its principal's index, in one step. KEYS: the
-/// entry, the index. ARGV: value, TTL in ms, `NX` / `XX` / empty, the per-principal
-/// limit. Returns 1 when stored, 0 when the condition is not met, -1 over the limit.
+/// entry, the index, the index's reconciliation marker. ARGV: value, TTL in ms, `NX` /
+/// `XX` / empty, the per-principal limit. Returns 1 when stored, 0 when the condition is
+/// not met, -1 over the limit.
 /// Expired keys leave the index here, by their score; a new key is refused while the
 /// principal holds the limit's worth of live ones.
 const PUT_SCRIPT: &str = r"
@@ -134,9 +136,12 @@ if ARGV[3] == 'XX' and not exists then return 0 end
 if not exists and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
   -- Before refusing, drop index members whose entries are gone some other way
   -- (evicted, or deleted by hand): the index must not hold a principal to entries
-  -- it no longer has.
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    if redis.call('EXISTS', member) == 0 then redis.call('ZREM', KEYS[2], member) end
+  -- it no longer has. At most once a second per principal (KEYS[3] marks it), so a
+  -- principal at its quota cannot make every refused write a full scan.
+  if redis.call('SET', KEYS[3], '1', 'NX', 'PX', 1000) then
+    for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+      if redis.call('EXISTS', member) == 0 then redis.call('ZREM', KEYS[2], member) end
+    end
   end
   if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
 end

@@ -61,16 +61,17 @@ impl CircuitBreakerLayer {
 }
 
 impl Breaker {
-    /// May a call go through now? `Err` carries how long until the next trial.
-    fn admit(&self) -> Result<(), Duration> {
+    /// May a call go through now? `Ok(true)` for the trial call after a cooldown; `Err`
+    /// carries how long until the next trial.
+    fn admit(&self) -> Result<bool, Duration> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match *state {
-            State::Closed { .. } => Ok(()),
+            State::Closed { .. } => Ok(false),
             State::Open { until } => {
                 let now = Instant::now();
                 if now >= until {
                     *state = State::Trial;
-                    Ok(())
+                    Ok(true)
                 } else {
                     Err(until - now)
                 }
@@ -80,19 +81,23 @@ impl Breaker {
         }
     }
 
-    /// A call ended without an outcome. Only a trial's matters: the trial is over, and
-    /// with no verdict the circuit opens again (the next trial comes after a cooldown).
-    fn abandon(&self) {
+    /// The trial call ended without an outcome (it was cancelled): the trial is over,
+    /// and with no verdict the circuit opens again (the next trial comes after a
+    /// cooldown). Other calls ending without an outcome change nothing.
+    fn abandon(&self, trial: bool) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if matches!(*state, State::Trial) {
+        if trial && matches!(*state, State::Trial) {
             *state = State::Open { until: Instant::now() + self.cooldown };
         }
     }
 
-    fn record(&self, outcome: &Result<ToolResponse, ToolError>) {
+    /// Records an outcome. Only the trial decides a trial: a call admitted before the
+    /// circuit opened and finishing late changes nothing while it is open or on trial.
+    fn record(&self, outcome: &Result<ToolResponse, ToolError>, trial: bool) {
         let failed = matches!(outcome, Err(ToolError::Internal { .. } | ToolError::Timeout { .. }));
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         *state = match (*state, failed) {
+            (State::Trial, _) if !trial => State::Trial,
             (State::Closed { .. } | State::Trial, false) => State::Closed { consecutive: 0 },
             (State::Closed { consecutive }, true) if consecutive + 1 < self.failures => {
                 State::Closed { consecutive: consecutive + 1 }
@@ -101,7 +106,6 @@ impl Breaker {
                 tracing::warn!(cooldown_ms = self.cooldown.as_millis() as u64, "circuit opened");
                 State::Open { until: Instant::now() + self.cooldown }
             }
-            // A call admitted before the circuit opened finished late: the state stands.
             (open @ State::Open { .. }, _) => open,
         };
     }
@@ -135,10 +139,11 @@ where
     }
 
     fn call(&mut self, ctx: RequestContext) -> Self::Future {
-        if let Err(retry_after) = self.breaker.admit() {
-            return Box::pin(async move { Err(ToolError::Unavailable { retry_after }) });
-        }
-        let verdict = Verdict { breaker: Arc::clone(&self.breaker), recorded: false };
+        let trial = match self.breaker.admit() {
+            Ok(trial) => trial,
+            Err(retry_after) => return Box::pin(async move { Err(ToolError::Unavailable { retry_after }) }),
+        };
+        let verdict = Verdict { breaker: Arc::clone(&self.breaker), trial, recorded: false };
         let call = self.inner.call(ctx);
         Box::pin(async move {
             let mut verdict = verdict;
@@ -154,20 +159,22 @@ where
 /// circuit opens again for another cooldown instead of waiting for a verdict forever.
 struct Verdict {
     breaker: Arc<Breaker>,
+    /// This call is the trial after a cooldown.
+    trial: bool,
     recorded: bool,
 }
 
 impl Verdict {
     fn record(&mut self, outcome: &Result<ToolResponse, ToolError>) {
         self.recorded = true;
-        self.breaker.record(outcome);
+        self.breaker.record(outcome, self.trial);
     }
 }
 
 impl Drop for Verdict {
     fn drop(&mut self) {
         if !self.recorded {
-            self.breaker.abandon();
+            self.breaker.abandon(self.trial);
         }
     }
 }
@@ -206,7 +213,7 @@ mod tests {
     /// next trial gets through, instead of every call being refused for good.
     #[tokio::test]
     async fn a_cancelled_trial_reopens_the_circuit() {
-        let cooldown = Duration::from_millis(50);
+        let cooldown = Duration::from_millis(200);
         let hang = || -> BoxFuture<Result<ToolResponse, ToolError>> { Box::pin(std::future::pending()) };
         let layer = CircuitBreakerLayer::new(1, cooldown);
         let service = layer.layer(failing_then(hang));
@@ -220,9 +227,34 @@ mod tests {
         let waker = std::task::Waker::noop();
         assert!(trial.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
         drop(trial);
-        assert!(matches!(call(&service).await, Err(ToolError::Unavailable { .. })), "open again");
+        let again = tokio::time::timeout(Duration::from_millis(40), call(&service)).await;
+        assert!(matches!(again, Ok(Err(ToolError::Unavailable { .. }))), "open again");
         tokio::time::sleep(cooldown * 2).await;
-        let next = tokio::time::timeout(Duration::from_millis(50), call(&service)).await;
+        let next = tokio::time::timeout(Duration::from_millis(100), call(&service)).await;
         assert!(next.is_err(), "the next trial reached the (hanging) tool instead of being refused");
+    }
+
+    /// Only the trial decides a trial: a call admitted before the circuit opened, which
+    /// ends (or is cancelled) while the trial runs, changes nothing.
+    #[test]
+    fn only_the_trial_decides_the_trial() {
+        let breaker = Breaker {
+            failures: 1,
+            cooldown: Duration::ZERO,
+            state: Mutex::new(State::Closed { consecutive: 0 }),
+        };
+        assert_eq!(breaker.admit(), Ok(false), "an early call, admitted while closed");
+        let failure = Err(ToolError::Internal { request_id: "r".into() });
+        breaker.record(&failure, false);
+        assert_eq!(breaker.admit(), Ok(true), "after the (zero) cooldown: the trial");
+        breaker.abandon(false);
+        breaker.record(&Ok(ToolResponse::default()), false);
+        breaker.record(&failure, false);
+        assert!(matches!(*breaker.state.lock().unwrap(), State::Trial), "others leave the trial alone");
+        breaker.record(&Ok(ToolResponse::default()), true);
+        assert!(
+            matches!(*breaker.state.lock().unwrap(), State::Closed { .. }),
+            "the trial's success closes it"
+        );
     }
 }

@@ -131,7 +131,9 @@ where
         };
         let global = Arc::clone(&self.shared.global);
         // One deadline for every queue a call waits in (the server's and the tool's).
-        let deadline = self.max_wait.map(|wait| tokio::time::Instant::from_std(ctx.entered) + wait);
+        // (A wait too long to add, `Duration::MAX` say, is no deadline.)
+        let deadline =
+            self.max_wait.and_then(|wait| tokio::time::Instant::from_std(ctx.entered).checked_add(wait));
         // The inner service was made ready by our poll_ready; take it and leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
