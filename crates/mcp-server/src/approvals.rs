@@ -100,9 +100,6 @@ impl Approvals {
         requester: &IsolationKey,
         tenant: Option<TenantId>,
     ) -> Option<String> {
-        let mut bytes = [0u8; 16];
-        ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
-        let id = format!("apr_{}", hex::encode(bytes));
         let subject = self.config.signer.subject(tool, arguments, requester);
         let principal = requester.principal();
         let ttl = self.config.request_ttl;
@@ -127,6 +124,9 @@ impl Approvals {
                 return None;
             }
         }
+        let mut bytes = [0u8; 16];
+        ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+        let id = format!("apr_{}", hex::encode(bytes));
         pending.insert(
             id.clone(),
             Pending { subject, tool: tool.to_owned(), tenant, requester: principal, created: Instant::now() },

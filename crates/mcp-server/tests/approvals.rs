@@ -162,3 +162,33 @@ async fn open_requests_are_reused_and_capped_per_principal() {
     let other = s.call(Some(&dave), "refund", json!({"customer_id": "c-16"})).await;
     assert!(approval_id(&other).is_some(), "another principal is unaffected");
 }
+
+/// A browser request from a foreign origin is refused at the grant endpoint too, even
+/// with an approver's valid token, and the refusal is audited; no grant is issued.
+#[tokio::test]
+async fn a_foreign_origin_cannot_grant() {
+    let s = start(Options { approvals: true, ..Options::default() }).await;
+    let alice = s.token("alice", "acme", &["support"], &["read"]);
+    let bob = s.token("bob", "acme", &["approver"], &["read"]);
+    let first = s.call(Some(&alice), "refund", json!({"customer_id": "c-1"})).await;
+    let id = first.body["result"]["structuredContent"]["error"]["approval_id"].as_str().unwrap().to_owned();
+    let response = s
+        .http
+        .post(format!("{}/approvals/{id}/grant", s.base))
+        .header("origin", "https://evil.example")
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let events = s.audit.events();
+    assert!(
+        events.iter().any(|e| e.method == "http"
+            && e.metadata.get("endpoint") == Some(&json!("/approvals/{id}/grant"))
+            && matches!(&e.decision, Decision::Denied { .. })),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e.method == "approvals/grant"), "the handler never ran");
+    // The request is still open: the approver, from the right place, can grant it.
+    assert_eq!(grant(&s, &bob, &id).await.0, 200);
+}

@@ -400,8 +400,9 @@ async fn extractors_are_resolved_only_for_admitted_calls() {
     assert_eq!(RESOLVED.load(SeqCst), admitted, "{outcomes:?}");
 }
 
-async fn hold() -> mcp_server::Json<serde_json::Value> {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// Holds its slot for `MS` milliseconds.
+async fn hold<const MS: u64>() -> mcp_server::Json<serde_json::Value> {
+    tokio::time::sleep(Duration::from_millis(MS)).await;
     mcp_server::Json(json!({ "held": true }))
 }
 
@@ -412,7 +413,7 @@ async fn hold() -> mcp_server::Json<serde_json::Value> {
 async fn concurrency_is_limited_per_principal_and_queued_globally() {
     let s = start(Options {
         extra_tools: vec![
-            mcp_server::Tool::new("hold", hold).roles(["support", "admin"]).max_concurrency(2, 1),
+            mcp_server::Tool::new("hold", hold::<300>).roles(["support", "admin"]).max_concurrency(2, 1),
         ],
         ..Options::default()
     })
@@ -449,11 +450,6 @@ async fn concurrency_is_limited_per_principal_and_queued_globally() {
     assert!(elapsed >= Duration::from_millis(590), "the third call waited for a slot: {elapsed:?}");
 }
 
-async fn hold_briefly() -> mcp_server::Json<serde_json::Value> {
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    mcp_server::Json(json!({ "held": true }))
-}
-
 /// A tool's timeout starts once the call holds its slots: a call still queued for a
 /// global slot when its time is up is refused as `overloaded` (it never ran, and says
 /// so), not reported as a timeout of unknown outcome, and it does not count against the
@@ -462,7 +458,7 @@ async fn hold_briefly() -> mcp_server::Json<serde_json::Value> {
 async fn a_call_queued_past_its_timeout_never_ran_and_trips_no_circuit() {
     let s = start(Options {
         extra_tools: vec![
-            mcp_server::Tool::new("hold_briefly", hold_briefly)
+            mcp_server::Tool::new("hold_briefly", hold::<150>)
                 .roles(["support", "admin"])
                 .max_concurrency(1, 1)
                 .timeout(Duration::from_millis(200))

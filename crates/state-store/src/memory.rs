@@ -57,15 +57,7 @@ impl Table {
     /// Drops the expired entries of one principal.
     fn prune_principal(&mut self, principal: &str, now: Instant) {
         let Some(entries) = self.principals.get_mut(principal) else { return };
-        let (mut count, mut bytes) = (0, 0);
-        entries.retain(|_, e| {
-            let live = e.live(now);
-            if !live {
-                count += 1;
-                bytes += e.value.len();
-            }
-            live
-        });
+        let (count, bytes) = drop_expired(entries, now);
         if entries.is_empty() {
             self.principals.remove(principal);
         }
@@ -75,10 +67,15 @@ impl Table {
 
     /// Drops every expired entry.
     fn prune(&mut self, now: Instant) {
-        let principals: Vec<String> = self.principals.keys().cloned().collect();
-        for principal in principals {
-            self.prune_principal(&principal, now);
-        }
+        let (mut count, mut bytes) = (0, 0);
+        self.principals.retain(|_, entries| {
+            let (c, b) = drop_expired(entries, now);
+            count += c;
+            bytes += b;
+            !entries.is_empty()
+        });
+        self.entries -= count;
+        self.bytes -= bytes;
     }
 
     fn live_entries_of(&self, principal: &str, now: Instant) -> usize {
@@ -151,6 +148,21 @@ impl MemoryStateStore {
         insert(&mut table, principal, key, Entry { value, expires: now + ttl });
         Ok(true)
     }
+}
+
+/// Removes the expired entries of one principal's map; returns how many, and their
+/// bytes.
+fn drop_expired(entries: &mut HashMap<String, Entry>, now: Instant) -> (usize, usize) {
+    let (mut count, mut bytes) = (0, 0);
+    entries.retain(|_, e| {
+        let live = e.live(now);
+        if !live {
+            count += 1;
+            bytes += e.value.len();
+        }
+        live
+    });
+    (count, bytes)
 }
 
 fn insert(table: &mut Table, principal: &str, key: String, entry: Entry) {

@@ -78,14 +78,15 @@ impl RedisStateStore {
         let mut connection = self.pool.get().await.map_err(backend)?;
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let max = self.limits.max_entries_per_principal;
+        let index = self.index(owner);
         // EVAL rather than EVALSHA: a few hundred bytes per write, and no script cache
         // to miss after a Redis restart.
         let reply: i64 = deadpool_redis::redis::cmd("EVAL")
             .arg(PUT_SCRIPT)
             .arg(3)
             .arg(key)
-            .arg(self.index(owner))
-            .arg(format!("{}:reconciled", self.index(owner)))
+            .arg(&index)
+            .arg(format!("{index}:reconciled"))
             .arg(value)
             .arg(millis)
             .arg(condition)
